@@ -1,0 +1,3 @@
+from fpservice.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""The library behind the CLI: one function per command, usable on its own from Python."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fpservice import consistency, ledgers as ledgers_mod, periods, report as report_mod, rules as rules_mod
+from fpservice import workdays, yamlfile
+from fpservice.errors import InputError, RuleError, UsageError
+from fpservice.findings import Finding
+from fpservice.ledgers import LedgerSet
+from fpservice.periods import Window
+from fpservice.report import Report
+from fpservice.rules import Plan, RuleBook
+
+CONFIG_FILE = "fpservice.yaml"
+OK, MISSED, DATA_ERRORS = 0, 1, 2
+
+
+@dataclass
+class Outcome:
+    ledgers: LedgerSet
+    report: Report
+    as_of: dt.date | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.ledgers.findings
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC §6: 2 when rows were rejected (or a file could not be used), else 1 when a judged
+        target was missed, else 0. Warnings never change it."""
+        if self.ledgers.has_errors:
+            return DATA_ERRORS
+        return MISSED if self.report.missed else OK
+
+
+def read_config(ledger_dir: Path) -> dict:
+    path = Path(ledger_dir) / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    doc = yamlfile.load(path)
+    if not isinstance(doc, dict):
+        raise RuleError("配置文件应是映射，如 `plan: jiangbei-2011`", str(path))
+    for key in doc:
+        if key not in ("plan", "encoding"):
+            raise RuleError(f"配置文件中未知的键：{key}（可用：plan, encoding）", str(path), doc.lines[key])
+    return dict(doc)
+
+
+def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path) -> Plan:
+    name = plan or read_config(ledger_dir).get("plan")
+    if not name:
+        ids = "、".join(rules.plans)
+        raise UsageError(f"请用 --plan 指定方案，或在 {ledger_dir}/{CONFIG_FILE} 中写 `plan: …`（可用：{ids}）")
+    return rules.plan(str(name))
+
+
+def load_ledgers(ledger_dir: Path, encoding: str | None) -> LedgerSet:
+    encoding = encoding or read_config(ledger_dir).get("encoding")
+    ledgers = ledgers_mod.load(ledger_dir, encoding)
+    ledgers.findings.extend(consistency.check(ledgers))
+    return ledgers
+
+
+def _calendar_notes() -> list[str]:
+    if not workdays.outside_years:
+        return []
+    years = "、".join(map(str, sorted(workdays.outside_years)))
+    return [f"警告：{years} 年不在节假日日历范围内，工作日按周一至周五计算。"]
+
+
+def report(ledger_dir: Path, quarter: str, plan: str | None = None, rules_dir: Path | None = None,
+           encoding: str | None = None, all_indicators: bool = False, phases: bool = True) -> Outcome:
+    """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
+    year, q = periods.parse_quarter(quarter)
+    rules = rules_mod.load(rules_dir)
+    chosen = resolve_plan(rules, plan, Path(ledger_dir))
+    ledgers = load_ledgers(Path(ledger_dir), encoding)
+    windows: list[Window] = list(periods.quarter_windows(year, q))
+    if phases:
+        windows += [w for w, _ in report_mod.phase_windows(chosen, windows[0].end)]
+    _require_units(ledgers)
+    result = report_mod.build(ledgers, rules, chosen, windows, all_indicators)
+    return Outcome(ledgers, result, notes=_calendar_notes())
+
+
+def _require_units(ledgers: LedgerSet) -> None:
+    """An empty ledger set is never "all good": with no unit there is nothing to evaluate,
+    unless every row was rejected, which the findings already report (exit 2)."""
+    if ledgers.units.table.empty and not ledgers.has_errors:
+        raise InputError(f"{ledgers.root} 中没有任何台帐行，没有可计算的单位")
+
+
+def check(ledger_dir: Path, plan: str | None = None, as_of: dt.date | None = None,
+          rules_dir: Path | None = None, encoding: str | None = None,
+          all_indicators: bool = False) -> Outcome:
+    """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
+    the latest date written in the ledgers)."""
+    rules = rules_mod.load(rules_dir)
+    chosen = resolve_plan(rules, plan, Path(ledger_dir))
+    ledgers = load_ledgers(Path(ledger_dir), encoding)
+    notes = []
+    if as_of is None:
+        latest = ledgers.latest_date()
+        as_of = min(latest.date(), dt.date.today()) if latest is not None else dt.date.today()
+        notes.append(f"截至 {as_of}（台帐中最晚的日期；可用 --as-of 指定）")
+    _require_units(ledgers)
+    window = periods.as_of_window(as_of)
+    result = report_mod.build(ledgers, rules, chosen, [window], all_indicators)
+    return Outcome(ledgers, result, as_of, notes + _calendar_notes())

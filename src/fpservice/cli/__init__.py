@@ -1,0 +1,70 @@
+"""Command line: parses options, calls one `fpservice.api` function, renders, sets the exit code.
+
+Exit codes (SPEC §6): 0 valid and every target met, 1 a target missed, 2 rows rejected,
+3 could not run. Every exception is turned into a message here, in one place.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from fpservice import __version__
+from fpservice.errors import FpserviceError
+
+COULD_NOT_RUN = 3
+
+
+class _Group(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        verbose = "--verbose" in argv
+        try:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            code = COULD_NOT_RUN
+        except click.Abort:
+            click.echo("已中止。", err=True)
+            code = COULD_NOT_RUN
+        except FpserviceError as exc:
+            click.echo(f"fpservice: {exc}", err=True)
+            code = exc.exit_code
+        except BrokenPipeError:
+            code = 0
+        except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
+            if verbose:
+                raise
+            click.echo(f"fpservice: 内部错误（{type(exc).__name__}）。请加 --verbose 重试，并把输出报告给维护者。",
+                       err=True)
+            code = COULD_NOT_RUN
+        if standalone_mode:
+            sys.exit(code if isinstance(code, int) else 0)
+        return code
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fpservice")
+@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, exists=True),
+              envvar="FPSERVICE_RULES", help="规则目录（默认使用随程序安装的 rules/）。")
+@click.option("--verbose", is_flag=True, help="出错时显示完整的 Python 调用栈。")
+@click.pass_context
+def cli(ctx: click.Context, rules_dir: str | None, verbose: bool) -> None:
+    """fpservice：流动人口计划生育基本公共服务台帐的指标计算与达标检查。
+
+    \b
+      fpservice check LEDGER_DIR                    台帐是否有效？目标是否达到？
+      fpservice report --quarter 2011Q3 LEDGER_DIR  季度达标报告
+      fpservice rules                               方案、阶段、指标与目标
+
+    退出码：0 全部达标；1 有目标未达到；2 台帐有错误行（已报告并拒绝）；3 无法运行。
+    """
+    ctx.obj = {"rules_dir": rules_dir}
+
+
+def main() -> None:
+    cli.main(prog_name="fpservice")
+
+
+from fpservice.cli import check, report, rules  # noqa: E402,F401  (registers the commands)

@@ -1,0 +1,39 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
+plan = click.option("--plan", "-p", help="方案：编号或别名，如 jiangbei-2011、000、江北区（默认读台帐目录的 fpservice.yaml）。")
+encoding = click.option("--encoding", help="台帐编码（默认自动识别 UTF-8、UTF-8 BOM、GB18030/GBK）。")
+all_indicators = click.option("--all-indicators", is_flag=True,
+                              help="也列出方案没有设定目标的指标（状态 no_target）。")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers see the old file or the new
+    one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def emit(text: str, output: Path | None, bom: bool = False) -> None:
+    data = text.encode("utf-8-sig" if bom else "utf-8")
+    if output:
+        write_atomically(output, data)
+    else:
+        click.get_binary_stream("stdout").write(data)

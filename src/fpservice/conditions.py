@@ -1,0 +1,312 @@
+"""The filter vocabulary of rule files, compiled to a small tree and evaluated over DataFrames.
+
+A condition is a one-key mapping:
+    sex: 女                              equal to a value
+    item: {in: [孕检, 环检]}               one of several values
+    left: {blank: true}                  blank (or not, with false)
+    free: yes                            a yes/no column is yes (blank counts as no)
+    arrived: {on_or_before: end}         dates against start, end, year_start or plan_start
+    date: {between: [year_start, end]}
+    answered_on: {on_or_before: {workdays_after: issued_on, days: 3}}
+    issued_on: {plus_workdays: 3, on_or_before: end}   (the deadline, on or before the end)
+    file_items: {has_all: [婚育证明, 管理合同书]}
+    birth: {age_between: [15, 49]}       whole years on the window's end
+    any: [...] / all: [...] / not: {...}
+    cohort: target_women                 the conditions of a named cohort of the same ledger
+    has: {ledger: services, where: [...], distinct: {field: date, at_least: 2}}
+                                         the row's person has matching rows in another ledger
+Nothing here is evaluated as Python: each key maps to one vectorised pandas operation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fpservice import schema, workdays
+from fpservice.errors import RuleError
+
+DATE_REFS = ("start", "end", "year_start", "plan_start")
+
+
+@dataclass(frozen=True)
+class Test:
+    field: str
+    op: str  # eq, in, blank, yes, on_or_before, on_or_after, between, has_all, age_between
+    arg: object
+    shift: int = 0  # dates only: compare the n-th working day after the field's date
+
+
+@dataclass(frozen=True)
+class WorkdaysAfter:
+    field: str
+    days: int
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    part: object
+
+
+@dataclass(frozen=True)
+class Cohort:
+    name: str
+    body: AllOf
+
+
+@dataclass(frozen=True)
+class Has:
+    ledger: str
+    where: AllOf
+    distinct_field: str | None = None
+    at_least: int = 1
+
+
+class Compiler:
+    """Turns YAML conditions into the tree, checking every field, value and operator."""
+
+    def __init__(self, file: str, cohorts: dict | None = None):
+        self.file = file
+        self.cohorts = cohorts if cohorts is not None else {}  # name -> (ledger, AllOf)
+        self.fields = schema.all_fields()
+
+    def error(self, message: str, node) -> RuleError:
+        return RuleError(message, self.file, getattr(node, "line", None))
+
+    def conditions(self, node, ledger: str) -> AllOf:
+        if node is None:
+            return AllOf(())
+        items = node if isinstance(node, list) else [node]
+        return AllOf(tuple(self.condition(c, ledger, node) for c in items))
+
+    def condition(self, node, ledger: str, parent=None):
+        if not isinstance(node, dict) or len(node) != 1:
+            raise self.error("每个条件应是只有一个键的映射，如 `sex: 女`", node if isinstance(node, dict) else parent)
+        (key, value), = node.items()
+        if key in ("any", "all"):
+            if not isinstance(value, list) or not value:
+                raise self.error(f"`{key}` 后应是条件列表", node)
+            parts = tuple(self.condition(c, ledger, value) for c in value)
+            return AnyOf(parts) if key == "any" else AllOf(parts)
+        if key == "not":
+            return Not(self.condition(value, ledger, node))
+        if key == "cohort":
+            if value not in self.cohorts:
+                raise self.error(f"未定义的人群（cohort）：{value}", node)
+            cohort_ledger, body = self.cohorts[value]
+            if cohort_ledger != ledger:
+                raise self.error(f"人群 {value} 属于 {cohort_ledger} 台帐，不能用于 {ledger}", node)
+            return Cohort(value, body)
+        if key == "has":
+            return self.has(value, ledger, node)
+        return self.test(key, value, ledger, node)
+
+    def has(self, value, ledger: str, node) -> Has:
+        if not isinstance(value, dict) or "ledger" not in value:
+            raise self.error("`has` 需要 ledger 和 where", node)
+        unknown = set(value) - {"ledger", "where", "distinct"}
+        if unknown:
+            raise self.error(f"`has` 中未知的键：{', '.join(map(str, unknown))}", value)
+        other = value["ledger"]
+        for side in (ledger, other):
+            if side not in self.fields or "id" not in self.fields[side]:
+                raise self.error(f"`has` 只能连接有身份证号的台帐，{side} 不行", value)
+        where = self.conditions(value.get("where"), other)
+        distinct = value.get("distinct")
+        if distinct is None:
+            return Has(other, where)
+        if not isinstance(distinct, dict) or set(distinct) != {"field", "at_least"}:
+            raise self.error("`distinct` 应写作 {field: date, at_least: 2}", value)
+        self.column(other, distinct["field"], value)
+        at_least = distinct["at_least"]
+        if not isinstance(at_least, int) or isinstance(at_least, bool) or at_least < 1:
+            raise self.error("`at_least` 应是正整数", value)
+        return Has(other, where, distinct["field"], at_least)
+
+    def column(self, ledger: str, field: str, node) -> schema.Column:
+        if field not in self.fields.get(ledger, {}):
+            known = "、".join(self.fields.get(ledger, {}))
+            raise self.error(f"{ledger} 台帐没有字段 `{field}`（可用：{known}）", node)
+        return self.fields[ledger][field]
+
+    def test(self, field: str, value, ledger: str, node) -> Test:
+        col = self.column(ledger, field, node)
+        kind = col.kind
+        if isinstance(value, bool):
+            if kind != schema.YES_NO:
+                raise self.error(f"`{field}` 不是 是/否 字段", node)
+            return Test(field, "yes", value)
+        if isinstance(value, (str, int)) and not isinstance(value, dict):
+            return Test(field, "eq", self.value(col, str(value), node))
+        shift = 0
+        if isinstance(value, dict) and "plus_workdays" in value and len(value) == 2:
+            shift = value["plus_workdays"]
+            if kind != schema.DATE or not isinstance(shift, int) or shift < 0:
+                raise self.error("`plus_workdays` 用于日期字段，后跟非负整数", node)
+            value = {k: v for k, v in value.items() if k != "plus_workdays"}
+        if not isinstance(value, dict) or len(value) != 1:
+            raise self.error(f"`{field}` 的条件应是一个值或只有一个键的映射", node)
+        (op, arg), = value.items()
+        if shift and op not in ("on_or_before", "on_or_after", "between"):
+            raise self.error("`plus_workdays` 只能与 on_or_before/on_or_after/between 一起用", node)
+        if op == "in":
+            if not isinstance(arg, list) or not arg:
+                raise self.error("`in` 后应是取值列表", node)
+            return Test(field, "in", tuple(self.value(col, str(a), node) for a in arg))
+        if op == "blank":
+            if not isinstance(arg, bool):
+                raise self.error("`blank` 应为 true 或 false", node)
+            return Test(field, "blank", arg)
+        if op in ("on_or_before", "on_or_after", "between"):
+            if kind != schema.DATE:
+                raise self.error(f"`{op}` 只能用于日期字段，`{field}` 不是", node)
+            if op == "between":
+                if not isinstance(arg, list) or len(arg) != 2:
+                    raise self.error("`between` 应写作 [start, end]", node)
+                return Test(field, op, tuple(self.date_ref(a, ledger, node) for a in arg), shift)
+            return Test(field, op, self.date_ref(arg, ledger, node), shift)
+        if op == "has_all":
+            if kind != schema.ITEMS or not isinstance(arg, list):
+                raise self.error("`has_all` 只能用于多选字段，后跟取值列表", node)
+            return Test(field, op, tuple(self.value(col, str(a), node) for a in arg))
+        if op == "age_between":
+            if kind != schema.DATE or not isinstance(arg, list) or len(arg) != 2 \
+                    or not all(isinstance(a, int) for a in arg):
+                raise self.error("`age_between` 用于出生日期字段，应写作 [15, 49]", node)
+            return Test(field, op, (int(arg[0]), int(arg[1])))
+        raise self.error(f"未知的条件运算：`{op}`（可用：in, blank, on_or_before, on_or_after, "
+                         f"between, has_all, age_between）", node)
+
+    def value(self, col: schema.Column, value: str, node) -> str:
+        if col.vocabulary and value not in col.vocabulary:
+            raise self.error(f"`{col.key}` 不能取值“{value}”（可用：{'/'.join(col.vocabulary)}）", node)
+        return value
+
+    def date_ref(self, arg, ledger: str, node):
+        if isinstance(arg, str) and arg in DATE_REFS:
+            return arg
+        if isinstance(arg, dict) and set(arg) == {"workdays_after", "days"}:
+            col = self.column(ledger, arg["workdays_after"], node)
+            if col.kind != schema.DATE or not isinstance(arg["days"], int):
+                raise self.error("`workdays_after` 需要日期字段和整数天数", node)
+            return WorkdaysAfter(arg["workdays_after"], arg["days"])
+        raise self.error(f"日期应是 {', '.join(DATE_REFS)} 之一，或 {{workdays_after: 字段, days: N}}：{arg}",
+                         node)
+
+
+@dataclass
+class Scope:
+    """What conditions are evaluated against: the frames and one window."""
+
+    frames: dict[str, pd.DataFrame]
+    start: dt.date
+    end: dt.date
+    plan_start: dt.date
+
+    def __post_init__(self):
+        self._cache: dict = {}
+
+    def date(self, ref) -> pd.Timestamp:
+        day = {"start": self.start, "end": self.end, "plan_start": self.plan_start,
+               "year_start": dt.date(self.end.year, 1, 1)}[ref]
+        return pd.Timestamp(day)
+
+    def mask(self, cond, ledger: str) -> np.ndarray:
+        """Boolean mask over the rows of `ledger` where `cond` holds (cached per node)."""
+        key = (cond, ledger)
+        if key not in self._cache:
+            self._cache[key] = self._evaluate(cond, ledger)
+        return self._cache[key]
+
+    def _evaluate(self, cond, ledger: str) -> np.ndarray:
+        frame = self.frames[ledger]
+        n = len(frame)
+        if isinstance(cond, AllOf):
+            out = np.ones(n, dtype=bool)
+            for part in cond.parts:
+                out &= self.mask(part, ledger)
+            return out
+        if isinstance(cond, AnyOf):
+            out = np.zeros(n, dtype=bool)
+            for part in cond.parts:
+                out |= self.mask(part, ledger)
+            return out
+        if isinstance(cond, Not):
+            return ~self.mask(cond.part, ledger)
+        if isinstance(cond, Cohort):
+            return self.mask(cond.body, ledger)
+        if isinstance(cond, Has):
+            return self._has(cond, frame)
+        return self._test(cond, frame)
+
+    def _has(self, cond: Has, frame: pd.DataFrame) -> np.ndarray:
+        other = self.frames[cond.ledger]
+        rows = other[self.mask(cond.where, cond.ledger)]
+        if cond.distinct_field:
+            counts = rows.groupby("pid")[cond.distinct_field].nunique()
+            pids = counts.index[counts >= cond.at_least]
+        else:
+            pids = rows["pid"].unique()
+        return frame["pid"].isin(pids).to_numpy()
+
+    def _test(self, t: Test, frame: pd.DataFrame) -> np.ndarray:
+        col = frame[t.field]
+        if t.shift:
+            col = _workdays_after(col, t.shift)
+        if t.op == "eq":
+            out = col == t.arg
+        elif t.op == "in":
+            out = col.isin(t.arg)
+        elif t.op == "blank":
+            blank = (col == 0) if col.dtype == "int64" else col.isna()
+            out = blank if t.arg else ~blank
+        elif t.op == "yes":
+            out = col.fillna(False) == t.arg
+        elif t.op == "on_or_before":
+            out = col <= self._operand(t.arg, frame)
+        elif t.op == "on_or_after":
+            out = col >= self._operand(t.arg, frame)
+        elif t.op == "between":
+            out = (col >= self._operand(t.arg[0], frame)) & (col <= self._operand(t.arg[1], frame))
+        elif t.op == "has_all":
+            vocab = schema.VOCABULARIES[t.field]
+            need = sum(1 << vocab.index(v) for v in t.arg)
+            out = (col & need) == need
+        elif t.op == "age_between":
+            age = whole_years(col, self.end)
+            out = (age >= t.arg[0]) & (age <= t.arg[1])
+        else:  # pragma: no cover - the compiler admits no other operator
+            raise AssertionError(t.op)
+        return np.asarray(pd.Series(out).fillna(False), dtype=bool)
+
+    def _operand(self, ref, frame: pd.DataFrame):
+        if isinstance(ref, WorkdaysAfter):
+            return _workdays_after(frame[ref.field], ref.days)
+        return self.date(ref)
+
+
+def _workdays_after(dates: pd.Series, n: int) -> pd.Series:
+    """Each date's n-th working day after it, computed once per distinct date."""
+    table = {d: pd.Timestamp(workdays.workday_after(pd.Timestamp(d).date(), n))
+             for d in dates.dropna().unique()}
+    return dates.map(table).astype("datetime64[ns]")
+
+
+def whole_years(birth: pd.Series, on: dt.date) -> pd.Series:
+    """Age in whole years on a day (a birthday on `on` counts as reached)."""
+    years = on.year - birth.dt.year
+    before = (birth.dt.month > on.month) | ((birth.dt.month == on.month) & (birth.dt.day > on.day))
+    return years - before.astype(int)

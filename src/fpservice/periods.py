@@ -1,0 +1,73 @@
+"""Reporting periods (SPEC §3): quarters, year-to-date, date ranges and plan phases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from fpservice.errors import UsageError
+
+_QUARTER = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")
+_RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A named date range [start, end], both inclusive. `kind`: quarter, ytd, phase or range."""
+
+    label: str
+    start: dt.date
+    end: dt.date
+    kind: str = "range"
+
+    @property
+    def year_start(self) -> dt.date:
+        return dt.date(self.end.year, 1, 1)
+
+
+def parse_quarter(text: str) -> tuple[int, int]:
+    m = _QUARTER.match(text or "")
+    if not m:
+        raise UsageError(f"季度应写作 2011Q3：{text}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def quarter_bounds(year: int, q: int) -> tuple[dt.date, dt.date]:
+    start = dt.date(year, 3 * q - 2, 1)
+    end = dt.date(year, 12, 31) if q == 4 else dt.date(year, 3 * q + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def quarter_of(day: dt.date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def quarter_windows(year: int, q: int) -> tuple[Window, Window]:
+    """The quarter alone (本期) and year-to-date (累计)."""
+    start, end = quarter_bounds(year, q)
+    return (Window(f"{year}Q{q}", start, end, "quarter"),
+            Window(f"{year}Q1-{year}Q{q}", dt.date(year, 1, 1), end, "ytd"))
+
+
+def as_of_window(day: dt.date) -> Window:
+    """Year-to-date up to a day, as `check --as-of` judges it."""
+    start = dt.date(day.year, 1, 1)
+    return Window(f"{start.isoformat()}..{day.isoformat()}", start, day, "ytd")
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise UsageError(f"日期应写作 2011-09-30：{text}") from None
+
+
+def parse_range(text: str) -> Window:
+    m = _RANGE.match(text or "")
+    if not m:
+        raise UsageError(f"日期范围应写作 2011-04-01..2011-05-31：{text}")
+    start, end = parse_date(m.group(1)), parse_date(m.group(2))
+    if end < start:
+        raise UsageError(f"日期范围的结束早于开始：{text}")
+    return Window(f"{start}..{end}", start, end, "range")

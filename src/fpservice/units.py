@@ -1,0 +1,140 @@
+"""Organisation units (SPEC §1): county > township > village, by 12-digit division code.
+
+The hierarchy comes from `units.csv` when the ledger directory has one, else from the codes
+themselves (a township is the first 9 digits + 000, a county the first 6 + 000000).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from fpservice import csvfile
+from fpservice.findings import Finding
+from fpservice.schema import normalize_header
+
+COUNTY, TOWNSHIP, VILLAGE = "县", "乡镇", "村"
+LEVELS = (COUNTY, TOWNSHIP, VILLAGE)
+_LEVEL_WORDS = {
+    "县": COUNTY, "区": COUNTY, "县区": COUNTY, "县/区": COUNTY, "市": COUNTY,
+    "乡镇": TOWNSHIP, "乡": TOWNSHIP, "镇": TOWNSHIP, "街道": TOWNSHIP, "乡镇/街道": TOWNSHIP,
+    "村": VILLAGE, "社区": VILLAGE, "居": VILLAGE, "村居": VILLAGE, "村/社区": VILLAGE,
+}
+_UNITS_HEADERS = {
+    "代码": "code", "单位代码": "code", "code": "code",
+    "名称": "name", "单位名称": "name", "name": "name",
+    "层级": "level", "级别": "level", "level": "level",
+    "上级代码": "parent", "parent": "parent",
+}
+
+
+def normalize_codes(raw: pd.Series) -> pd.Series:
+    """Codes as typed: full-width digits, spaces and Excel's leading apostrophe removed."""
+    s = raw.astype("str").str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lstrip("'")
+    return s.where(s.str.len() > 0)
+
+
+def level_of_code(code: str) -> str:
+    if code.endswith("000000"):
+        return COUNTY
+    if code.endswith("000"):
+        return TOWNSHIP
+    return VILLAGE
+
+
+def derived_parent(code: str) -> str | None:
+    level = level_of_code(code)
+    if level == VILLAGE:
+        return code[:9] + "000"
+    if level == TOWNSHIP:
+        return code[:6] + "000000"
+    return None
+
+
+@dataclass
+class Units:
+    """Every known unit: code -> name, level, parent. `listed` is True when from units.csv."""
+
+    table: pd.DataFrame  # index code; columns name, level, parent
+    listed: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+    def knows(self, code: str) -> bool:
+        return code in self.table.index
+
+    def level(self, code: str) -> str:
+        return self.table.at[code, "level"]
+
+    def add_seen(self, codes) -> None:
+        """Without units.csv, units are those seen in ledgers, with their derived ancestors."""
+        rows = {}
+        for code in codes:
+            while code and code not in self.table.index and code not in rows:
+                parent = derived_parent(code)
+                rows[code] = (code, level_of_code(code), parent)
+                code = parent
+        if rows:
+            new = pd.DataFrame.from_dict(rows, orient="index", columns=["name", "level", "parent"])
+            self.table = pd.concat([self.table, new]).sort_index()
+
+    def ancestry(self) -> pd.DataFrame:
+        """For every village: its township and county codes (columns 村, 乡镇, 县)."""
+        t = self.table
+        villages = t.index[t["level"] == VILLAGE]
+        township = t.loc[villages, "parent"]
+        county = t["parent"].reindex(township.to_numpy()).to_numpy()
+        return pd.DataFrame({VILLAGE: villages.to_numpy(), TOWNSHIP: township.to_numpy(),
+                             COUNTY: county}, dtype="str")
+
+    def ordered(self) -> pd.DataFrame:
+        """Units in report order: by level (县, 乡镇, 村), then code."""
+        t = self.table.reset_index(names="code")
+        t["rank"] = t["level"].map({lvl: i for i, lvl in enumerate(LEVELS)})
+        return t.sort_values(["rank", "code"]).drop(columns="rank").reset_index(drop=True)
+
+
+def empty() -> Units:
+    return Units(pd.DataFrame(columns=["name", "level", "parent"], dtype="object"))
+
+
+def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
+    """Read `units.csv`. Invalid rows become findings; missing ancestors are added by code."""
+    findings: list[Finding] = []
+    try:
+        data, enc = csvfile.decode(path.read_bytes(), encoding)
+        header = csvfile.read_header(data)
+        keys = {i: _UNITS_HEADERS.get(normalize_header(h)) for i, h in enumerate(header)}
+        positions = {k: i for i, k in keys.items() if k}
+        if "code" not in positions or "level" not in positions:
+            findings.append(Finding("units.invalid", rel, 1, None, None, "表头应为 代码,名称,层级,上级代码"))
+            return Units(empty().table, True, findings)
+        table = csvfile.read_table(data, sorted(positions.values()), enc)
+    except csvfile.CsvProblem as p:
+        findings.append(Finding(p.code, rel, p.line, None, None, p.detail))
+        return Units(empty().table, True, findings)
+
+    cells = table.cells.rename(columns={str(i): k for k, i in positions.items()})
+    for k in ("name", "parent"):
+        if k not in cells:
+            cells[k] = pd.NA
+    code = normalize_codes(cells["code"])
+    parent = normalize_codes(cells["parent"])
+    level = cells["level"].str.strip().map(_LEVEL_WORDS)
+    ok = code.str.fullmatch(r"\d{12}").fillna(False).astype(bool) & level.notna()
+    for i in (~ok).to_numpy().nonzero()[0]:
+        findings.append(Finding("units.invalid", rel, int(table.lines[i]), header[positions["code"]],
+                                str(cells["code"].iloc[i]), "代码须为12位数字、层级须为 县/乡镇/村"))
+    units = pd.DataFrame({
+        "name": cells["name"].fillna(code).where(cells["name"].notna(), code),
+        "level": level, "parent": parent,
+    })
+    units.index = code
+    units = units[ok.to_numpy()]
+    units = units[~units.index.duplicated()]
+    missing_parent = units["parent"].isna() & (units["level"] != COUNTY)
+    units.loc[missing_parent, "parent"] = [derived_parent(c) for c in units.index[missing_parent]]
+    result = Units(units, True, findings)
+    result.add_seen([p for p in units["parent"].dropna() if p not in units.index])
+    return result
