@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,4 +37,6 @@ def emit(text: str, output: Path | None, bom: bool = False) -> None:
     if output:
         write_atomically(output, data)
     else:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()

@@ -1,0 +1,39 @@
+import pandas as pd
+import pytest
+
+from fpservice.values import parse_dates, parse_yes_no, split_items
+
+
+@pytest.mark.parametrize("text", ["2011-05-19", "2011/5/19", "2011.5.19", "20110519", "2011年5月19日",
+                                  "2011/05/19 0:00", " 2011-5-19 "])
+def test_date_spellings(text):
+    values, bad = parse_dates(pd.Series([text], dtype="str"))
+    assert values.iloc[0] == pd.Timestamp("2011-05-19") and not bad.iloc[0]
+
+
+@pytest.mark.parametrize("text", ["2011-02-30", "2011-13-01", "19/5/2011", "昨天", "2011-5"])
+def test_impossible_or_unreadable_dates_are_bad(text):
+    values, bad = parse_dates(pd.Series([text], dtype="str"))
+    assert pd.isna(values.iloc[0]) and bad.iloc[0]
+
+
+def test_blank_date_is_missing_not_bad():
+    values, bad = parse_dates(pd.Series([None], dtype="str"))
+    assert pd.isna(values.iloc[0]) and not bad.iloc[0]
+
+
+@pytest.mark.parametrize("text,expected", [("是", True), ("否", False), ("Y", True), ("n", False),
+                                           ("1", True), ("0", False), ("√", True), ("×", False),
+                                           ("TRUE", True), ("false", False)])
+def test_yes_no(text, expected):
+    values, bad = parse_yes_no(pd.Series([text], dtype="str"))
+    assert values.iloc[0] == expected and not bad.iloc[0]
+
+
+def test_yes_no_rejects_other_words():
+    values, bad = parse_yes_no(pd.Series(["也许", None], dtype="str"))
+    assert bad.tolist() == [True, False]
+
+
+def test_items_accept_chinese_separators():
+    assert split_items(pd.Series(["婚育证明；管理合同书、信息通报单"])).iloc[0] == {"婚育证明", "管理合同书", "信息通报单"}
