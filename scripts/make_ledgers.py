@@ -22,11 +22,34 @@ from fpservice.idnumber import check_chars
 
 YEAR = 2011
 COUNTY = "330205"
-ORIGINS = np.array(["340102", "340824", "510104", "513030", "430111", "431102", "360102",
-                    "411302", "522101", "330782", "332522", "610103"])
+ORIGINS = np.array(
+    [
+        "340102",
+        "340824",
+        "510104",
+        "513030",
+        "430111",
+        "431102",
+        "360102",
+        "411302",
+        "522101",
+        "330782",
+        "332522",
+        "610103",
+    ]
+)
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余")
 GIVEN = list("秀英华玉兰芳丽敏静燕红霞梅琴云莲娟丹萍婷建国明军平志伟强磊洋勇杰涛超波辉刚")
-TOWNSHIP_NAMES = ["中马街道", "白沙街道", "孔浦街道", "文教街道", "甬江街道", "庄桥街道", "洪塘街道", "慈城镇"]
+TOWNSHIP_NAMES = [
+    "中马街道",
+    "白沙街道",
+    "孔浦街道",
+    "文教街道",
+    "甬江街道",
+    "庄桥街道",
+    "洪塘街道",
+    "慈城镇",
+]
 VILLAGE_SUFFIX = ["社区", "社区", "村"]
 TECH = ["孕检", "环检", "病检", "避孕药具", "孕前优生咨询", "孕前优生健康检查", "计生手术", "生殖健康检查"]
 FILE_ITEMS = ["婚育证明", "管理合同书", "信息通报单", "避孕节育报告单", "维权宣传材料"]
@@ -52,8 +75,10 @@ def make_ids(n: int, female: np.ndarray, births: np.ndarray, rng) -> np.ndarray:
     ymd = pd.to_datetime(births).strftime("%Y%m%d").to_numpy()
     seq = rng.permutation(np.arange(n) % 500)  # with the address and birth date: unique enough
     sexd = np.where(female, 0, 1) + 2 * rng.integers(0, 5, n)
-    body = np.char.add(np.char.add(addr.astype("U6"), ymd.astype("U8")),
-                       np.char.add(np.char.zfill(seq.astype("U2"), 2), sexd.astype("U1")))
+    body = np.char.add(
+        np.char.add(addr.astype("U6"), ymd.astype("U8")),
+        np.char.add(np.char.zfill(seq.astype("U2"), 2), sexd.astype("U1")),
+    )
     digits = np.frombuffer("".join(body.tolist()).encode(), np.uint8).reshape(n, 17) - 48
     ids = np.char.add(body, check_chars(digits).astype("U1"))
     return _dedupe(ids, rng)
@@ -92,12 +117,14 @@ def make_persons(units: pd.DataFrame, n: int, rng) -> tuple[pd.DataFrame, np.nda
     age_days = rng.integers(17 * 365, 56 * 365, n)
     births = np.datetime64(f"{YEAR}-06-30") - age_days.astype("timedelta64[D]")
     ids = make_ids(n, female, births, rng)
-    married = rng.choice(["已婚", "初婚", "再婚", "未婚", "离婚", "丧偶"], n,
-                         p=[0.45, 0.25, 0.06, 0.18, 0.04, 0.02])
+    married = rng.choice(
+        ["已婚", "初婚", "再婚", "未婚", "离婚", "丧偶"], n, p=[0.45, 0.25, 0.06, 0.18, 0.04, 0.02]
+    )
     pop_type = np.where(rng.random(n) < 0.12, "户籍", "流动")
     arrived = _dates(rng, "2006-01-01", f"{YEAR}-11-30", n)
-    left = np.where(rng.random(n) < 0.1, _dates(rng, f"{YEAR}-01-01", f"{YEAR}-12-31", n),
-                    np.datetime64("NaT"))
+    left = np.where(
+        rng.random(n) < 0.1, _dates(rng, f"{YEAR}-01-01", f"{YEAR}-12-31", n), np.datetime64("NaT")
+    )
     left = np.where(left < arrived, arrived + np.timedelta64(30, "D"), left)
     contraception = rng.choice(["上环", "结扎", "皮埋", "药具", "无"], n, p=[0.35, 0.15, 0.05, 0.3, 0.15])
     planning = np.where(rng.random(n) < 0.1, "是", "否")
@@ -106,12 +133,23 @@ def make_persons(units: pd.DataFrame, n: int, rng) -> tuple[pd.DataFrame, np.nda
     names = np.char.add(rng.choice(SURNAMES, n), rng.choice(GIVEN, n))
     names = np.char.add(names, np.where(rng.random(n) < 0.6, rng.choice(GIVEN, n), ""))
     phones = np.char.add("13", rng.integers(100000000, 999999999, n).astype("U9"))
-    persons = pd.DataFrame({
-        "村居代码": unit, "身份证号": ids, "姓名": names, "性别": np.where(female, "女", "男"),
-        "出生日期": "", "婚姻状况": married, "人口类型": pop_type,
-        "流入日期": _fmt(arrived), "离开日期": _fmt(left), "避孕措施": contraception,
-        "计划怀孕": planning, "档案材料": files, "联系电话": phones,
-    })
+    persons = pd.DataFrame(
+        {
+            "村居代码": unit,
+            "身份证号": ids,
+            "姓名": names,
+            "性别": np.where(female, "女", "男"),
+            "出生日期": "",
+            "婚姻状况": married,
+            "人口类型": pop_type,
+            "流入日期": _fmt(arrived),
+            "离开日期": _fmt(left),
+            "避孕措施": contraception,
+            "计划怀孕": planning,
+            "档案材料": files,
+            "联系电话": phones,
+        }
+    )
     return persons, arrived
 
 
@@ -124,14 +162,20 @@ def make_services(persons: pd.DataFrame, quality: dict, rng) -> pd.DataFrame:
     def add(mask, item, start, end, free_p=0.97, home_p=0.96):
         idx = np.flatnonzero(mask)
         m = len(idx)
-        parts.append(pd.DataFrame({
-            "服务日期": _fmt(_dates(rng, start, end, m), style=rng.integers(0, 2)),
-            "村居代码": persons["村居代码"].to_numpy()[idx],
-            "身份证号": persons["身份证号"].to_numpy()[idx],
-            "服务项目": item,
-            "是否免费": np.where(rng.random(m) < free_p, "是", "否"),
-            "服务地点": np.where(rng.random(m) < home_p, "现居住地", rng.choice(["户籍地", "其他"], m)),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "服务日期": _fmt(_dates(rng, start, end, m), style=rng.integers(0, 2)),
+                    "村居代码": persons["村居代码"].to_numpy()[idx],
+                    "身份证号": persons["身份证号"].to_numpy()[idx],
+                    "服务项目": item,
+                    "是否免费": np.where(rng.random(m) < free_p, "是", "否"),
+                    "服务地点": np.where(
+                        rng.random(m) < home_p, "现居住地", rng.choice(["户籍地", "其他"], m)
+                    ),
+                }
+            )
+        )
 
     r = rng.random
     add(women & (r(n) < q), "孕检", f"{YEAR}-01-01", f"{YEAR}-06-30")
@@ -157,11 +201,16 @@ def make_surveys(villages: np.ndarray, quality: dict, per_quarter: int, rng) -> 
                 continue  # some villages ran no satisfaction survey: no data
             m = per_quarter * 4
             p = min(0.995, quality[v] + bonus)
-            parts.append(pd.DataFrame({
-                "村居代码": v, "调查类型": kind,
-                "调查日期": _fmt(_dates(rng, f"{YEAR}-01-01", f"{YEAR}-12-31", m)),
-                "调查结果": np.where(rng.random(m) < p, "是", "否"),
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "村居代码": v,
+                        "调查类型": kind,
+                        "调查日期": _fmt(_dates(rng, f"{YEAR}-01-01", f"{YEAR}-12-31", m)),
+                        "调查结果": np.where(rng.random(m) < p, "是", "否"),
+                    }
+                )
+            )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -169,41 +218,58 @@ def make_outflow(villages: np.ndarray, n: int, rng) -> pd.DataFrame:
     female = rng.random(n) < 0.7
     births = np.datetime64(f"{YEAR}-06-30") - rng.integers(18 * 365, 50 * 365, n).astype("timedelta64[D]")
     left_on = _dates(rng, "2008-01-01", f"{YEAR}-12-31", n)
-    returned = np.where(rng.random(n) < 0.2, left_on + rng.integers(30, 400, n).astype("timedelta64[D]"),
-                        np.datetime64("NaT"))
+    returned = np.where(
+        rng.random(n) < 0.2, left_on + rng.integers(30, 400, n).astype("timedelta64[D]"), np.datetime64("NaT")
+    )
     returned = np.where(returned > np.datetime64(f"{YEAR}-12-31"), np.datetime64("NaT"), returned)
-    cert = np.where(rng.random(n) < 0.93, left_on - rng.integers(1, 60, n).astype("timedelta64[D]"),
-                    np.datetime64("NaT"))
+    cert = np.where(
+        rng.random(n) < 0.93, left_on - rng.integers(1, 60, n).astype("timedelta64[D]"), np.datetime64("NaT")
+    )
     six = np.where(rng.random(n) < 0.85, ";".join(SIX), ";".join(SIX[:4]))
-    return pd.DataFrame({
-        "村居代码": rng.choice(villages, n),
-        "身份证号": make_ids(n, female, births, rng),
-        "姓名": np.char.add(rng.choice(SURNAMES, n), rng.choice(GIVEN, n)),
-        "性别": np.where(female, "女", "男"), "婚姻状况": rng.choice(["已婚", "初婚", "未婚"], n, p=[.6, .25, .15]),
-        "流出日期": _fmt(left_on), "返回日期": _fmt(returned), "流入地": rng.choice(["广东东莞", "上海", "江苏苏州"], n),
-        "六个一": six, "婚育证明办证日期": _fmt(cert),
-    })
+    return pd.DataFrame(
+        {
+            "村居代码": rng.choice(villages, n),
+            "身份证号": make_ids(n, female, births, rng),
+            "姓名": np.char.add(rng.choice(SURNAMES, n), rng.choice(GIVEN, n)),
+            "性别": np.where(female, "女", "男"),
+            "婚姻状况": rng.choice(["已婚", "初婚", "未婚"], n, p=[0.6, 0.25, 0.15]),
+            "流出日期": _fmt(left_on),
+            "返回日期": _fmt(returned),
+            "流入地": rng.choice(["广东东莞", "上海", "江苏苏州"], n),
+            "六个一": six,
+            "婚育证明办证日期": _fmt(cert),
+        }
+    )
 
 
 def make_births(persons: pd.DataFrame, n: int, rng) -> pd.DataFrame:
     mothers = persons[(persons["性别"] == "女") & (persons["婚姻状况"] != "未婚")].sample(
-        n, replace=False, random_state=int(rng.integers(1 << 30)))
+        n, replace=False, random_state=int(rng.integers(1 << 30))
+    )
     born = _dates(rng, f"{YEAR}-01-01", f"{YEAR}-12-31", n)
-    return pd.DataFrame({
-        "村居代码": mothers["村居代码"].to_numpy(), "身份证号": mothers["身份证号"].to_numpy(),
-        "出生日期": _fmt(born), "政策符合": np.where(rng.random(n) < 0.92, "是", "否"),
-        "登记日期": _fmt(born + rng.integers(1, 40, n).astype("timedelta64[D]")),
-    })
+    return pd.DataFrame(
+        {
+            "村居代码": mothers["村居代码"].to_numpy(),
+            "身份证号": mothers["身份证号"].to_numpy(),
+            "出生日期": _fmt(born),
+            "政策符合": np.where(rng.random(n) < 0.92, "是", "否"),
+            "登记日期": _fmt(born + rng.integers(1, 40, n).astype("timedelta64[D]")),
+        }
+    )
 
 
 def make_requests(villages: np.ndarray, n: int, rng) -> pd.DataFrame:
     issued = _dates(rng, f"{YEAR}-01-04", f"{YEAR}-12-20", n)
     delay = rng.choice([1, 2, 3, 4, 6, 10], n, p=[0.3, 0.3, 0.25, 0.08, 0.04, 0.03])
     answered = np.where(rng.random(n) < 0.95, issued + delay.astype("timedelta64[D]"), np.datetime64("NaT"))
-    return pd.DataFrame({
-        "村居代码": rng.choice(villages, n), "协查编号": [f"XC{YEAR}{i:05d}" for i in range(n)],
-        "下发日期": _fmt(issued), "反馈日期": _fmt(answered),
-    })
+    return pd.DataFrame(
+        {
+            "村居代码": rng.choice(villages, n),
+            "协查编号": [f"XC{YEAR}{i:05d}" for i in range(n)],
+            "下发日期": _fmt(issued),
+            "反馈日期": _fmt(answered),
+        }
+    )
 
 
 def make_staff(villages: np.ndarray, persons: pd.DataFrame, rng) -> pd.DataFrame:
@@ -220,8 +286,15 @@ def write(frame: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> None:
     frame.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
 
 
-def generate(out: Path, persons_n: int = 3000, townships: int = 4, villages_per: int = 3,
-             seed: int = 2011, surveys_per_quarter: int = 12, split_by_village: bool = True) -> None:
+def generate(
+    out: Path,
+    persons_n: int = 3000,
+    townships: int = 4,
+    villages_per: int = 3,
+    seed: int = 2011,
+    surveys_per_quarter: int = 12,
+    split_by_village: bool = True,
+) -> None:
     rng = np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -231,8 +304,9 @@ def generate(out: Path, persons_n: int = 3000, townships: int = 4, villages_per:
     quality = dict(zip(villages, rng.choice([0.99, 0.97, 0.93, 0.88, 0.8], len(villages))))
 
     write(units, out / "units.csv")
-    (out / "fpservice.yaml").write_text("# 本目录台帐适用的方案（fpservice report 的默认 --plan）\nplan: jiangbei-2011\n",
-                                         encoding="utf-8")
+    (out / "fpservice.yaml").write_text(
+        "# 本目录台帐适用的方案（fpservice report 的默认 --plan）\nplan: jiangbei-2011\n", encoding="utf-8"
+    )
     persons, _ = make_persons(units, persons_n, rng)
     services = make_services(persons, quality, rng)
     towns = units[units["层级"] == "乡镇"]
@@ -241,15 +315,21 @@ def generate(out: Path, persons_n: int = 3000, townships: int = 4, villages_per:
     for i, (tname, part) in enumerate(persons.groupby(townships_of, sort=False)):
         if i % 2 == 1:
             # Some offices use the alias headers and save from Chinese Windows (GB18030).
-            part = part.rename(columns={"身份证号": "公民身份号码", "流入日期": "现居住地登记日期",
-                                        "避孕措施": "节育措施"})
+            part = part.rename(
+                columns={"身份证号": "公民身份号码", "流入日期": "现居住地登记日期", "避孕措施": "节育措施"}
+            )
             write(part, out / tname / "流入人口信息登记簿.csv", "gb18030")
         else:
             write(part, out / tname / "流入人口信息登记簿.csv")
     if split_by_village:
-        for q, part in services.groupby(services["服务日期"].str.slice(5, 7).str.replace("/", "")
-                                        .astype(int).sub(1) // 3):
-            write(part, out / "services" / f"服务登记簿_{YEAR}Q{q + 1}.csv", "gb18030" if q == 1 else "utf-8-sig")
+        for q, part in services.groupby(
+            services["服务日期"].str.slice(5, 7).str.replace("/", "").astype(int).sub(1) // 3
+        ):
+            write(
+                part,
+                out / "services" / f"服务登记簿_{YEAR}Q{q + 1}.csv",
+                "gb18030" if q == 1 else "utf-8-sig",
+            )
     else:
         write(services, out / "services" / "服务登记簿.csv")
     write(make_surveys(active, quality, surveys_per_quarter, rng), out / "调查问卷登记.csv")

@@ -29,14 +29,35 @@ def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "
     return path
 
 
-PERSONS = ["村居代码", "身份证号", "姓名", "性别", "婚姻状况", "流入日期", "离开日期", "避孕措施", "计划怀孕", "档案材料"]
+PERSONS = [
+    "村居代码",
+    "身份证号",
+    "姓名",
+    "性别",
+    "婚姻状况",
+    "流入日期",
+    "离开日期",
+    "避孕措施",
+    "计划怀孕",
+    "档案材料",
+]
 SERVICES = ["村居代码", "身份证号", "服务日期", "服务项目", "是否免费", "服务地点"]
 V1, V2, V3 = "330205001001", "330205001002", "330205002001"
 T1, T2, C = "330205001000", "330205002000", "330205000000"
 
 
-def person(unit=V1, id_=None, sex="女", marital="已婚", arrived="2011-01-01", left="", contraception="",
-           planning="", files="", name="王芳"):
+def person(
+    unit=V1,
+    id_=None,
+    sex="女",
+    marital="已婚",
+    arrived="2011-01-01",
+    left="",
+    contraception="",
+    planning="",
+    files="",
+    name="王芳",
+):
     return [unit, id_ or make_id(), name, sex, marital, arrived, left, contraception, planning, files]
 
 
@@ -58,4 +79,3 @@ def pick(rows: list[dict], unit: str, indicator: str, period: str) -> dict:
     found = [r for r in rows if r["unit"] == unit and r["indicator"] == indicator and r["period"] == period]
     assert len(found) == 1, (unit, indicator, period, len(found))
     return found[0]
-

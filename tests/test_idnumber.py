@@ -19,12 +19,15 @@ def test_valid_id_gives_sex_birth_and_key():
     assert r["key"] > 0
 
 
-@pytest.mark.parametrize("typed", [
-    " 11010519491231002x ",                 # spaces, lower-case x
-    "'11010519491231002X",                  # Excel's text apostrophe
-    "１１０１０５１９４９１２３１００２Ｘ",     # full-width
-    "110105491231002",                      # the 15-digit form of the same person
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        " 11010519491231002x ",  # spaces, lower-case x
+        "'11010519491231002X",  # Excel's text apostrophe
+        "１１０１０５１９４９１２３１００２Ｘ",  # full-width
+        "110105491231002",  # the 15-digit form of the same person
+    ],
+)
 def test_normalised_spellings_are_one_person(typed):
     r = parse_one(typed)
     assert r["id"] == "11010519491231002X"
@@ -35,8 +38,17 @@ def test_fifteen_digit_id_gets_century_and_check_digit():
     assert parse_one("110105491231002")["id"] == "11010519491231002X"
 
 
-@pytest.mark.parametrize("bad", ["123", "11010519491231002Y", "1101051949123100", "11010519490231002X",
-                                 "11010520990101002X", "abcdefghijklmnopqr"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "123",
+        "11010519491231002Y",
+        "1101051949123100",
+        "11010519490231002X",
+        "11010520990101002X",
+        "abcdefghijklmnopqr",
+    ],
+)
 def test_malformed_ids_have_a_problem(bad):
     r = parse_one(bad)
     assert pd.notna(r["problem"]) and pd.isna(r["id"]) and r["key"] == -1

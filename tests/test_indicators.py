@@ -2,8 +2,20 @@
 
 import pytest
 
-from tests.ledgerkit import (C, PERSONS, SERVICES, T1, V1, V2, make_id, person, pick, report_rows,
-                             service, write_csv)
+from tests.ledgerkit import (
+    PERSONS,
+    SERVICES,
+    T1,
+    V1,
+    V2,
+    C,
+    make_id,
+    person,
+    pick,
+    report_rows,
+    service,
+    write_csv,
+)
 
 Q3, YTD = "2011Q3", "2011Q1-2011Q3"
 
@@ -19,13 +31,16 @@ def services_file(d, rows, name="services.csv"):
 def test_pregnancy_check_counts_free_local_checks_in_the_window(ledger_dir):
     a, b, c, e = (make_id(seq=i) for i in (1, 2, 3, 4))
     persons_file(ledger_dir, [person(id_=x) for x in (a, b, c, e)])
-    services_file(ledger_dir, [
-        service(a, "2011-07-01"),                       # first day of Q3
-        service(b, "2011-09-30"),                       # last day of Q3
-        service(c, "2011-06-30"),                       # day before: counts for YTD only
-        service(e, "2011-08-01", free="否"),             # not free
-        service(e, "2011-08-02", place="户籍地"),         # not where she lives
-    ])
+    services_file(
+        ledger_dir,
+        [
+            service(a, "2011-07-01"),  # first day of Q3
+            service(b, "2011-09-30"),  # last day of Q3
+            service(c, "2011-06-30"),  # day before: counts for YTD only
+            service(e, "2011-08-01", free="否"),  # not free
+            service(e, "2011-08-02", place="户籍地"),  # not where she lives
+        ],
+    )
     rows = report_rows(ledger_dir)
     q3, ytd = pick(rows, V1, "pregnancy_check", Q3), pick(rows, V1, "pregnancy_check", YTD)
     assert (q3["numerator"], q3["denominator"]) == (2, 4)
@@ -33,25 +48,31 @@ def test_pregnancy_check_counts_free_local_checks_in_the_window(ledger_dir):
     assert ytd["rate"] == 0.75 and ytd["target"] == 0.9 and ytd["status"] == "missed"
 
 
-@pytest.mark.parametrize("birth,counted", [
-    ("19960930", True),   # turns 15 on the window's end
-    ("19961001", False),  # turns 15 the day after
-    ("19610930", False),  # turns 50 on the end: no longer 49
-    ("19611001", True),   # still 49 on the end
-])
+@pytest.mark.parametrize(
+    "birth,counted",
+    [
+        ("19960930", True),  # turns 15 on the window's end
+        ("19961001", False),  # turns 15 the day after
+        ("19610930", False),  # turns 50 on the end: no longer 49
+        ("19611001", True),  # still 49 on the end
+    ],
+)
 def test_age_is_whole_years_on_the_end_date(ledger_dir, birth, counted):
     persons_file(ledger_dir, [person(id_=make_id(birth))])
     r = pick(report_rows(ledger_dir), V1, "free_service", Q3)
     assert r["denominator"] == (1 if counted else 0)
 
 
-@pytest.mark.parametrize("arrived,left,present", [
-    ("2011-09-30", "", True),            # arrives on the last day
-    ("2011-10-01", "", False),           # arrives after the window
-    ("2011-01-01", "2011-07-01", True),  # leaves on the first day
-    ("2011-01-01", "2011-06-30", False), # left the day before
-    ("2011-01-01", "2011-08-15", True),  # leaves mid-window
-])
+@pytest.mark.parametrize(
+    "arrived,left,present",
+    [
+        ("2011-09-30", "", True),  # arrives on the last day
+        ("2011-10-01", "", False),  # arrives after the window
+        ("2011-01-01", "2011-07-01", True),  # leaves on the first day
+        ("2011-01-01", "2011-06-30", False),  # left the day before
+        ("2011-01-01", "2011-08-15", True),  # leaves mid-window
+    ],
+)
 def test_presence_at_window_edges(ledger_dir, arrived, left, present):
     persons_file(ledger_dir, [person(arrived=arrived, left=left)])
     assert pick(report_rows(ledger_dir), V1, "free_service", Q3)["denominator"] == int(present)
@@ -60,8 +81,13 @@ def test_presence_at_window_edges(ledger_dir, arrived, left, present):
 def test_cohort_needs_one_row_meeting_every_condition(ledger_dir):
     """Two rows of one person: married on one, present on the other: not a target woman."""
     x = make_id()
-    persons_file(ledger_dir, [person(id_=x, marital="未婚", arrived="2011-01-01"),
-                              person(id_=x, marital="已婚", arrived="2012-01-01")])
+    persons_file(
+        ledger_dir,
+        [
+            person(id_=x, marital="未婚", arrived="2011-01-01"),
+            person(id_=x, marital="已婚", arrived="2012-01-01"),
+        ],
+    )
     assert pick(report_rows(ledger_dir), V1, "free_service", Q3)["denominator"] == 0
 
 
@@ -78,7 +104,7 @@ def test_person_in_two_villages_counts_once_in_the_township(ledger_dir):
     rows = report_rows(ledger_dir)
     assert pick(rows, V1, "pregnancy_check", Q3)["denominator"] == 1
     assert pick(rows, V2, "pregnancy_check", Q3)["denominator"] == 2
-    assert pick(rows, V1, "pregnancy_check", Q3)["numerator"] == 1   # a service counts wherever recorded
+    assert pick(rows, V1, "pregnancy_check", Q3)["numerator"] == 1  # a service counts wherever recorded
     assert pick(rows, V2, "pregnancy_check", Q3)["numerator"] == 1
     township = pick(rows, T1, "pregnancy_check", Q3)
     assert (township["numerator"], township["denominator"]) == (1, 2)  # recounted, not summed
@@ -88,31 +114,55 @@ def test_person_in_two_villages_counts_once_in_the_township(ledger_dir):
 def test_three_checks_twice_needs_two_different_dates(ledger_dir):
     same, two, early = make_id(seq=1), make_id(seq=2), make_id(seq=3)
     persons_file(ledger_dir, [person(id_=x) for x in (same, two, early)])
-    services_file(ledger_dir, [
-        service(same, "2011-08-01"), service(same, "2011-08-01"),   # twice on one day: once
-        service(two, "2011-03-01"), service(two, "2011-08-01"),     # Q1 and Q3: from 1 Jan
-        service(early, "2010-12-31"), service(early, "2011-08-01"),  # last year does not count
-        service(two, "2011-09-01", item="环检"),                      # only 孕检 counts as 三查
-    ])
+    services_file(
+        ledger_dir,
+        [
+            service(same, "2011-08-01"),
+            service(same, "2011-08-01"),  # twice on one day: once
+            service(two, "2011-03-01"),
+            service(two, "2011-08-01"),  # Q1 and Q3: from 1 Jan
+            service(early, "2010-12-31"),
+            service(early, "2011-08-01"),  # last year does not count
+            service(two, "2011-09-01", item="环检"),  # only 孕检 counts as 三查
+        ],
+    )
     r = pick(report_rows(ledger_dir, Q3, "002"), V1, "three_checks_twice", Q3)
     assert (r["numerator"], r["denominator"]) == (1, 3)
 
 
 def test_contraceptive_users_need_a_drug_service(ledger_dir):
     a, b, c = make_id(seq=1), make_id(seq=2), make_id(seq=3)
-    persons_file(ledger_dir, [person(id_=a, contraception="药具"), person(id_=b, contraception="药具"),
-                              person(id_=c, contraception="上环")])
-    services_file(ledger_dir, [service(a, "2011-07-10", "避孕药具"), service(b, "2011-07-10", "孕检"),
-                               service(c, "2011-07-10", "避孕药具")])
+    persons_file(
+        ledger_dir,
+        [
+            person(id_=a, contraception="药具"),
+            person(id_=b, contraception="药具"),
+            person(id_=c, contraception="上环"),
+        ],
+    )
+    services_file(
+        ledger_dir,
+        [
+            service(a, "2011-07-10", "避孕药具"),
+            service(b, "2011-07-10", "孕检"),
+            service(c, "2011-07-10", "避孕药具"),
+        ],
+    )
     r = pick(report_rows(ledger_dir), V1, "free_contraceptive", Q3)
     assert (r["numerator"], r["denominator"]) == (1, 2)
 
 
 def test_surveys_count_rows_by_date(ledger_dir):
-    write_csv(ledger_dir / "surveys.csv", ["村居代码", "调查类型", "调查日期", "调查结果"], [
-        [V1, "政策知晓", "2011-07-01", "是"], [V1, "政策知晓", "2011-07-02", "否"],
-        [V1, "政策知晓", "2011-10-01", "是"], [V1, "行政服务满意", "2011-07-01", "Y"],
-    ])
+    write_csv(
+        ledger_dir / "surveys.csv",
+        ["村居代码", "调查类型", "调查日期", "调查结果"],
+        [
+            [V1, "政策知晓", "2011-07-01", "是"],
+            [V1, "政策知晓", "2011-07-02", "否"],
+            [V1, "政策知晓", "2011-10-01", "是"],
+            [V1, "行政服务满意", "2011-07-01", "Y"],
+        ],
+    )
     rows = report_rows(ledger_dir)
     r = pick(rows, V1, "policy_awareness", Q3)
     assert (r["numerator"], r["denominator"], r["rate"]) == (1, 2, 0.5)
@@ -122,15 +172,23 @@ def test_surveys_count_rows_by_date(ledger_dir):
 REQUESTS = ["村居代码", "协查编号", "下发日期", "反馈日期"]
 
 
-@pytest.mark.parametrize("issued,answered,due,on_time", [
-    ("2011-07-01", "2011-07-06", True, True),    # Fri: Mon, Tue, Wed -> deadline 07-06
-    ("2011-07-01", "2011-07-07", True, False),   # one day late
-    ("2011-07-02", "2011-07-06", True, True),    # issued on a Saturday: still 3 working days after
-    ("2011-09-30", "2011-10-10", False, False),  # National Day: 10-08, 10-09 (make-up), 10-10: not due by 09-30
-    ("2011-09-26", "", True, False),             # deadline 09-29 passed unanswered
-    ("2011-09-29", "2011-09-30", True, True),    # deadline after the end, but answered by then
-    ("2011-09-29", "", False, False),            # deadline 10-08 not yet come: not counted
-])
+@pytest.mark.parametrize(
+    "issued,answered,due,on_time",
+    [
+        ("2011-07-01", "2011-07-06", True, True),  # Fri: Mon, Tue, Wed -> deadline 07-06
+        ("2011-07-01", "2011-07-07", True, False),  # one day late
+        ("2011-07-02", "2011-07-06", True, True),  # issued on a Saturday: still 3 working days after
+        (
+            "2011-09-30",
+            "2011-10-10",
+            False,
+            False,
+        ),  # National Day: 10-08, 10-09 (make-up), 10-10: not due by 09-30
+        ("2011-09-26", "", True, False),  # deadline 09-29 passed unanswered
+        ("2011-09-29", "2011-09-30", True, True),  # deadline after the end, but answered by then
+        ("2011-09-29", "", False, False),  # deadline 10-08 not yet come: not counted
+    ],
+)
 def test_request_deadline_counts_working_days(ledger_dir, issued, answered, due, on_time):
     write_csv(ledger_dir / "requests.csv", REQUESTS, [[V1, "XC1", issued, answered]])
     r = pick(report_rows(ledger_dir, Q3, "002"), V1, "request_timely", Q3)
@@ -138,21 +196,46 @@ def test_request_deadline_counts_working_days(ledger_dir, issued, answered, due,
 
 
 def test_request_across_national_day_is_on_time_on_the_tenth(ledger_dir):
-    write_csv(ledger_dir / "requests.csv", REQUESTS, [[V1, "XC1", "2011-09-30", "2011-10-10"],
-                                                      [V1, "XC2", "2011-09-30", "2011-10-11"]])
+    write_csv(
+        ledger_dir / "requests.csv",
+        REQUESTS,
+        [[V1, "XC1", "2011-09-30", "2011-10-10"], [V1, "XC2", "2011-09-30", "2011-10-11"]],
+    )
     r = pick(report_rows(ledger_dir, "2011Q4", "002"), V1, "request_timely", "2011Q1-2011Q4")
     assert (r["numerator"], r["denominator"]) == (1, 2)
 
 
 def test_outflow_certificate_and_six_ones(ledger_dir):
-    header = ["村居代码", "身份证号", "性别", "婚姻状况", "流出日期", "返回日期", "六个一", "婚育证明办证日期"]
+    header = [
+        "村居代码",
+        "身份证号",
+        "性别",
+        "婚姻状况",
+        "流出日期",
+        "返回日期",
+        "六个一",
+        "婚育证明办证日期",
+    ]
     all_six = "孕检;长效节育;婚育证明;联系方式;管理协议;回寄证明"
-    write_csv(ledger_dir / "outflow.csv", header, [
-        [V1, make_id(seq=1), "女", "已婚", "2010-05-01", "", all_six, "2010-04-01"],
-        [V1, make_id(seq=2), "女", "已婚", "2011-08-01", "", "孕检;婚育证明", "2011-10-02"],
-        [V1, make_id(seq=3), "女", "已婚", "2010-05-01", "2011-06-30", all_six, "2010-04-01"],  # back before Q3
-        [V1, make_id(seq=4, female=False), "", "已婚", "2010-05-01", "", all_six, "2010-04-01"],  # a man
-    ])
+    write_csv(
+        ledger_dir / "outflow.csv",
+        header,
+        [
+            [V1, make_id(seq=1), "女", "已婚", "2010-05-01", "", all_six, "2010-04-01"],
+            [V1, make_id(seq=2), "女", "已婚", "2011-08-01", "", "孕检;婚育证明", "2011-10-02"],
+            [
+                V1,
+                make_id(seq=3),
+                "女",
+                "已婚",
+                "2010-05-01",
+                "2011-06-30",
+                all_six,
+                "2010-04-01",
+            ],  # back before Q3
+            [V1, make_id(seq=4, female=False), "", "已婚", "2010-05-01", "", all_six, "2010-04-01"],  # a man
+        ],
+    )
     rows = report_rows(ledger_dir, Q3, "002")
     cert, six = pick(rows, V1, "certificate", Q3), pick(rows, V1, "six_ones", Q3)
     assert (cert["numerator"], cert["denominator"]) == (1, 2)
@@ -160,14 +243,32 @@ def test_outflow_certificate_and_six_ones(ledger_dir):
 
 
 def test_staffing_requirement_sums_up_and_may_exceed_one(ledger_dir):
-    write_csv(ledger_dir / "units.csv", ["代码", "名称", "层级", "上级代码"], [
-        [C, "江北区", "县", ""], [T1, "中马街道", "乡镇", C], [V1, "甲社区", "村", T1], [V2, "乙社区", "村", T1]])
+    write_csv(
+        ledger_dir / "units.csv",
+        ["代码", "名称", "层级", "上级代码"],
+        [
+            [C, "江北区", "县", ""],
+            [T1, "中马街道", "乡镇", C],
+            [V1, "甲社区", "村", T1],
+            [V2, "乙社区", "村", T1],
+        ],
+    )
     # 101 target women in V1 -> ceil(101/100) = 2 required; V2 keeps no rows -> at least 1.
     persons_file(ledger_dir, [person(id_=make_id(seq=i, addr=f"34{i:04d}")) for i in range(101)])
-    write_csv(ledger_dir / "staff.csv", ["村居代码", "岗位"], [[V1, "专职"], [V1, "专职"], [V1, "专职"], [V1, "兼职"]])
+    write_csv(
+        ledger_dir / "staff.csv",
+        ["村居代码", "岗位"],
+        [[V1, "专职"], [V1, "专职"], [V1, "专职"], [V1, "兼职"]],
+    )
     rows = report_rows(ledger_dir, Q3, "002")
     v1, v2, t = (pick(rows, u, "staffing", Q3) for u in (V1, V2, T1))
-    assert (v1["numerator"], v1["denominator"], v1["target"], v1["rate"], v1["status"]) == (3, 2, 2, 1.5, "met")
+    assert (v1["numerator"], v1["denominator"], v1["target"], v1["rate"], v1["status"]) == (
+        3,
+        2,
+        2,
+        1.5,
+        "met",
+    )
     assert (v2["numerator"], v2["denominator"], v2["status"]) == (0, 1, "missed")
     assert (t["numerator"], t["denominator"], t["status"]) == (3, 3, "met")
 
@@ -188,7 +289,8 @@ def test_targets_follow_the_year(ledger_dir):
     assert pick(rows_2012, V1, "free_service", "2012Q1-2012Q1")["target"] == 0.98
     assert not [r for r in report_rows(ledger_dir, "2010Q4", "001") if r["indicator"] == "free_service"]
     assert not report_rows(ledger_dir, "2009Q4", "004") or all(
-        r["period"].startswith("第") for r in report_rows(ledger_dir, "2009Q4", "004"))
+        r["period"].startswith("第") for r in report_rows(ledger_dir, "2009Q4", "004")
+    )
 
 
 def test_phases_run_from_plan_start_to_phase_end(ledger_dir):
@@ -197,7 +299,7 @@ def test_phases_run_from_plan_start_to_phase_end(ledger_dir):
     services_file(ledger_dir, [service(a, "2011-05-10")])
     rows = report_rows(ledger_dir, "2011Q3", "000")
     phases = {r["period"] for r in rows} - {Q3, YTD}
-    assert phases == {"第一阶段 宣传动员", "第二阶段 全面实施"}   # the third starts in November
+    assert phases == {"第一阶段 宣传动员", "第二阶段 全面实施"}  # the third starts in November
     first = pick(rows, V1, "pregnancy_check", "第一阶段 宣传动员")
     assert (first["start"], first["end"], first["numerator"]) == ("2011-04-01", "2011-05-31", 1)
     second = pick(rows, V1, "pregnancy_check", "第二阶段 全面实施")

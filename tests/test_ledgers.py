@@ -16,14 +16,15 @@ def codes(result):
     return sorted(f.code for f in result.findings)
 
 
-@pytest.mark.parametrize("name,encoding", [("utf8.csv", "utf-8"), ("utf8_bom.csv", "utf-8-sig"),
-                                           ("gb18030.csv", "gb18030")])
+@pytest.mark.parametrize(
+    "name,encoding", [("utf8.csv", "utf-8"), ("utf8_bom.csv", "utf-8-sig"), ("gb18030.csv", "gb18030")]
+)
 def test_each_encoding_reads_the_same_rows(ledger_dir, name, encoding):
     shutil.copy(DATA / "encodings" / name, ledger_dir / name)
     result = load(ledger_dir)
     frame = result.frames["persons"]
     assert result.accounts[0].encoding == encoding and result.accounts[0].ledger == "persons"
-    assert frame["name"].tolist() == ["张秀英", "欧阳娜娜"]           # alias headers understood
+    assert frame["name"].tolist() == ["张秀英", "欧阳娜娜"]  # alias headers understood
     assert frame["contraception"].tolist() == ["药具", "上环"]
     assert frame["arrived"].dt.strftime("%Y-%m-%d").tolist() == ["2011-03-01", "2011-03-02"]
     assert not result.findings
@@ -45,7 +46,7 @@ def test_undecodable_file_is_reported_with_its_line(ledger_dir):
     result = load(ledger_dir)
     (finding,) = result.findings
     assert (finding.code, finding.file, finding.line) == ("file.undecodable", "bad.csv", 3)
-    assert len(result.frames["staff"]) == 1   # the other file still counts
+    assert len(result.frames["staff"]) == 1  # the other file still counts
 
 
 def test_type_by_signature_and_errors_naming_candidates(ledger_dir):
@@ -63,8 +64,11 @@ def test_type_by_signature_and_errors_naming_candidates(ledger_dir):
 
 
 def test_persons_file_with_liuchu_date_is_persons_not_outflow(ledger_dir):
-    write_csv(ledger_dir / "p.csv", ["村居代码", "身份证号", "流入日期", "流出日期"],
-              [[V1, make_id(), "2011-01-01", "2011-05-01"]])
+    write_csv(
+        ledger_dir / "p.csv",
+        ["村居代码", "身份证号", "流入日期", "流出日期"],
+        [[V1, make_id(), "2011-01-01", "2011-05-01"]],
+    )
     result = load(ledger_dir)
     assert result.accounts[0].ledger == "persons"
     assert str(result.frames["persons"]["left"].iloc[0].date()) == "2011-05-01"
@@ -73,23 +77,29 @@ def test_persons_file_with_liuchu_date_is_persons_not_outflow(ledger_dir):
 def test_field_findings_name_line_column_and_masked_value(ledger_dir):
     good = make_id(seq=5)
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
-    write_csv(ledger_dir / "p.csv", PERSONS, [
-        person(id_=make_id(seq=1)),                         # line 2: fine
-        person(arrived="2011-02-30"),                       # line 3: no such date
-        person(id_="33020519800101123"),                    # line 4: 17 characters
-        person(id_=wrong_check),                            # line 5: warning only, row kept
-        person(unit="33020500100"),                         # line 6: 11-digit unit code
-        person(marital="已经结婚"),                           # line 7: outside vocabulary
-        person(sex="男"),                                   # line 8: the ID says female
-        person(arrived="2011-05-01", left="2011-04-01"),    # line 9: left before arrived
-        person(unit="330205001000"),                        # line 10: a township code
-    ])
+    write_csv(
+        ledger_dir / "p.csv",
+        PERSONS,
+        [
+            person(id_=make_id(seq=1)),  # line 2: fine
+            person(arrived="2011-02-30"),  # line 3: no such date
+            person(id_="33020519800101123"),  # line 4: 17 characters
+            person(id_=wrong_check),  # line 5: warning only, row kept
+            person(unit="33020500100"),  # line 6: 11-digit unit code
+            person(marital="已经结婚"),  # line 7: outside vocabulary
+            person(sex="男"),  # line 8: the ID says female
+            person(arrived="2011-05-01", left="2011-04-01"),  # line 9: left before arrived
+            person(unit="330205001000"),  # line 10: a township code
+        ],
+    )
     result = load(ledger_dir)
     found = {(f.code, f.line, f.column): f for f in result.findings}
     assert ("value.date", 3, "流入日期") in found
     assert found[("value.id_malformed", 4, "身份证号")].value == "330205*******1123"
     assert found[("value.id_checksum", 5, "身份证号")].severity == "warning"
-    assert found[("value.id_checksum", 5, "身份证号")].value == wrong_check[:6] + "********" + wrong_check[-4:]
+    assert (
+        found[("value.id_checksum", 5, "身份证号")].value == wrong_check[:6] + "********" + wrong_check[-4:]
+    )
     assert ("value.unit_malformed", 6, "村居代码") in found
     assert ("value.vocabulary", 7, "婚姻状况") in found
     assert ("value.sex_mismatch", 8, "性别") in found
@@ -101,13 +111,15 @@ def test_field_findings_name_line_column_and_masked_value(ledger_dir):
 
 
 def test_row_accounting_with_ragged_blank_and_quoted_rows(ledger_dir):
-    text = ("村居代码,岗位,备注\n"
-            f"{V1},专职,\"两行\n备注\"\n"    # lines 2-3: one row
-            "\n"                            # line 4: blank line, not a row
-            f"{V1},兼职\n"                   # line 5: ragged
-            ",,\n"                          # line 6: blank row
-            f"{V1},专职,,多\n"               # line 7: ragged
-            f"{V1},协管员,x\n")              # line 8
+    text = (
+        "村居代码,岗位,备注\n"
+        f'{V1},专职,"两行\n备注"\n'  # lines 2-3: one row
+        "\n"  # line 4: blank line, not a row
+        f"{V1},兼职\n"  # line 5: ragged
+        ",,\n"  # line 6: blank row
+        f"{V1},专职,,多\n"  # line 7: ragged
+        f"{V1},协管员,x\n"
+    )  # line 8
     (ledger_dir / "staff.csv").write_text(text, encoding="utf-8")
     result = load(ledger_dir)
     account = result.accounts[0]
@@ -117,13 +129,24 @@ def test_row_accounting_with_ragged_blank_and_quoted_rows(ledger_dir):
 
 
 def test_units_csv_makes_unknown_units_errors(ledger_dir):
-    write_csv(ledger_dir / "units.csv", ["代码", "名称", "层级", "上级代码"], [
-        ["330205000000", "江北区", "县", ""], ["330205001000", "甲街道", "乡镇", "330205000000"],
-        [V1, "甲社区", "村", "330205001000"], ["330205001009", "空村", "村", "330205001000"]])
-    write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(), "2011-07-01"),
-                                              service(make_id(), "2011-07-01", unit="330205001002")])
+    write_csv(
+        ledger_dir / "units.csv",
+        ["代码", "名称", "层级", "上级代码"],
+        [
+            ["330205000000", "江北区", "县", ""],
+            ["330205001000", "甲街道", "乡镇", "330205000000"],
+            [V1, "甲社区", "村", "330205001000"],
+            ["330205001009", "空村", "村", "330205001000"],
+        ],
+    )
+    write_csv(
+        ledger_dir / "s.csv",
+        SERVICES,
+        [service(make_id(), "2011-07-01"), service(make_id(), "2011-07-01", unit="330205001002")],
+    )
     result = load(ledger_dir)
     from fpservice import consistency
+
     found = codes(result) + sorted(f.code for f in consistency.check(result))
     assert "value.unit_unknown" in found and "unit.no_rows" in found
     assert result.units.table.at[V1, "name"] == "甲社区"
@@ -131,13 +154,20 @@ def test_units_csv_makes_unknown_units_errors(ledger_dir):
 
 def test_consistency_warnings(ledger_dir):
     x, y = make_id(seq=1), make_id(seq=2)
-    write_csv(ledger_dir / "p.csv", PERSONS, [
-        person(id_=x, arrived="2011-01-01"), person(id_=x, arrived="2011-03-01"),   # duplicate stay
-        person(unit="330205001002", id_=y, arrived="2011-01-01"),
-        person(unit="330205001003", id_=y, arrived="2011-02-01")])                   # two units at once
+    write_csv(
+        ledger_dir / "p.csv",
+        PERSONS,
+        [
+            person(id_=x, arrived="2011-01-01"),
+            person(id_=x, arrived="2011-03-01"),  # duplicate stay
+            person(unit="330205001002", id_=y, arrived="2011-01-01"),
+            person(unit="330205001003", id_=y, arrived="2011-02-01"),
+        ],
+    )  # two units at once
     write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=9), "2011-07-01")])
     result = load(ledger_dir)
     from fpservice import consistency
+
     found = {(f.code, f.line) for f in consistency.check(result)}
     assert ("row.duplicate_id", 3) in found
     assert ("row.two_units", 5) in found
@@ -145,8 +175,14 @@ def test_consistency_warnings(ledger_dir):
 
 
 def test_male_pregnancy_check_is_rejected(ledger_dir):
-    write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(female=False), "2011-07-01"),
-                                              service(make_id(female=False), "2011-07-01", item="环检")])
+    write_csv(
+        ledger_dir / "s.csv",
+        SERVICES,
+        [
+            service(make_id(female=False), "2011-07-01"),
+            service(make_id(female=False), "2011-07-01", item="环检"),
+        ],
+    )
     result = load(ledger_dir)
     assert codes(result) == ["row.male_pregnancy_check"]
     assert result.accounts[0].used == 1
@@ -160,7 +196,8 @@ def test_symlink_loop_is_not_followed(ledger_dir):
 
 def test_missing_directory_is_an_input_error(tmp_path):
     from fpservice.errors import InputError
+
     with pytest.raises(InputError):
         load(tmp_path / "nope")
     with pytest.raises(InputError):
-        load(tmp_path)   # exists, but holds no CSV
+        load(tmp_path)  # exists, but holds no CSV

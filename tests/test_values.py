@@ -4,8 +4,10 @@ import pytest
 from fpservice.values import parse_dates, parse_yes_no, split_items
 
 
-@pytest.mark.parametrize("text", ["2011-05-19", "2011/5/19", "2011.5.19", "20110519", "2011年5月19日",
-                                  "2011/05/19 0:00", " 2011-5-19 "])
+@pytest.mark.parametrize(
+    "text",
+    ["2011-05-19", "2011/5/19", "2011.5.19", "20110519", "2011年5月19日", "2011/05/19 0:00", " 2011-5-19 "],
+)
 def test_date_spellings(text):
     values, bad = parse_dates(pd.Series([text], dtype="str"))
     assert values.iloc[0] == pd.Timestamp("2011-05-19") and not bad.iloc[0]
@@ -22,9 +24,21 @@ def test_blank_date_is_missing_not_bad():
     assert pd.isna(values.iloc[0]) and not bad.iloc[0]
 
 
-@pytest.mark.parametrize("text,expected", [("是", True), ("否", False), ("Y", True), ("n", False),
-                                           ("1", True), ("0", False), ("√", True), ("×", False),
-                                           ("TRUE", True), ("false", False)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("是", True),
+        ("否", False),
+        ("Y", True),
+        ("n", False),
+        ("1", True),
+        ("0", False),
+        ("√", True),
+        ("×", False),
+        ("TRUE", True),
+        ("false", False),
+    ],
+)
 def test_yes_no(text, expected):
     values, bad = parse_yes_no(pd.Series([text], dtype="str"))
     assert values.iloc[0] == expected and not bad.iloc[0]
@@ -36,4 +50,8 @@ def test_yes_no_rejects_other_words():
 
 
 def test_items_accept_chinese_separators():
-    assert split_items(pd.Series(["婚育证明；管理合同书、信息通报单"])).iloc[0] == {"婚育证明", "管理合同书", "信息通报单"}
+    assert split_items(pd.Series(["婚育证明；管理合同书、信息通报单"])).iloc[0] == {
+        "婚育证明",
+        "管理合同书",
+        "信息通报单",
+    }

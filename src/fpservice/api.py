@@ -6,8 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fpservice import consistency, ledgers as ledgers_mod, periods, report as report_mod, rules as rules_mod
-from fpservice import workdays, yamlfile
+from fpservice import consistency, periods, workdays, yamlfile
+from fpservice import ledgers as ledgers_mod
+from fpservice import report as report_mod
+from fpservice import rules as rules_mod
 from fpservice.errors import InputError, RuleError, UsageError
 from fpservice.findings import Finding
 from fpservice.ledgers import LedgerSet
@@ -56,7 +58,9 @@ def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path) -> Plan:
     name = plan or read_config(ledger_dir).get("plan")
     if not name:
         ids = "、".join(rules.plans)
-        raise UsageError(f"请用 --plan 指定方案，或在 {ledger_dir}/{CONFIG_FILE} 中写 `plan: …`（可用：{ids}）")
+        raise UsageError(
+            f"请用 --plan 指定方案，或在 {ledger_dir}/{CONFIG_FILE} 中写 `plan: …`（可用：{ids}）"
+        )
     return rules.plan(str(name))
 
 
@@ -74,8 +78,15 @@ def _calendar_notes() -> list[str]:
     return [f"警告：{years} 年不在节假日日历范围内，工作日按周一至周五计算。"]
 
 
-def report(ledger_dir: Path, quarter: str, plan: str | None = None, rules_dir: Path | None = None,
-           encoding: str | None = None, all_indicators: bool = False, phases: bool = True) -> Outcome:
+def report(
+    ledger_dir: Path,
+    quarter: str,
+    plan: str | None = None,
+    rules_dir: Path | None = None,
+    encoding: str | None = None,
+    all_indicators: bool = False,
+    phases: bool = True,
+) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
     year, q = periods.parse_quarter(quarter)
     rules = rules_mod.load(rules_dir)
@@ -96,9 +107,14 @@ def _require_units(ledgers: LedgerSet) -> None:
         raise InputError(f"{ledgers.root} 中没有任何台帐行，没有可计算的单位")
 
 
-def check(ledger_dir: Path, plan: str | None = None, as_of: dt.date | None = None,
-          rules_dir: Path | None = None, encoding: str | None = None,
-          all_indicators: bool = False) -> Outcome:
+def check(
+    ledger_dir: Path,
+    plan: str | None = None,
+    as_of: dt.date | None = None,
+    rules_dir: Path | None = None,
+    encoding: str | None = None,
+    all_indicators: bool = False,
+) -> Outcome:
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
     rules = rules_mod.load(rules_dir)

@@ -94,8 +94,10 @@ class Compiler:
 
     def condition(self, node, ledger: str, parent=None):
         if not isinstance(node, dict) or len(node) != 1:
-            raise self.error("每个条件应是只有一个键的映射，如 `sex: 女`", node if isinstance(node, dict) else parent)
-        (key, value), = node.items()
+            raise self.error(
+                "每个条件应是只有一个键的映射，如 `sex: 女`", node if isinstance(node, dict) else parent
+            )
+        ((key, value),) = node.items()
         if key in ("any", "all"):
             if not isinstance(value, list) or not value:
                 raise self.error(f"`{key}` 后应是条件列表", node)
@@ -159,7 +161,7 @@ class Compiler:
             value = {k: v for k, v in value.items() if k != "plus_workdays"}
         if not isinstance(value, dict) or len(value) != 1:
             raise self.error(f"`{field}` 的条件应是一个值或只有一个键的映射", node)
-        (op, arg), = value.items()
+        ((op, arg),) = value.items()
         if shift and op not in ("on_or_before", "on_or_after", "between"):
             raise self.error("`plus_workdays` 只能与 on_or_before/on_or_after/between 一起用", node)
         if op == "in":
@@ -183,12 +185,19 @@ class Compiler:
                 raise self.error("`has_all` 只能用于多选字段，后跟取值列表", node)
             return Test(field, op, tuple(self.value(col, str(a), node) for a in arg))
         if op == "age_between":
-            if kind != schema.DATE or not isinstance(arg, list) or len(arg) != 2 \
-                    or not all(isinstance(a, int) for a in arg):
+            if (
+                kind != schema.DATE
+                or not isinstance(arg, list)
+                or len(arg) != 2
+                or not all(isinstance(a, int) for a in arg)
+            ):
                 raise self.error("`age_between` 用于出生日期字段，应写作 [15, 49]", node)
             return Test(field, op, (int(arg[0]), int(arg[1])))
-        raise self.error(f"未知的条件运算：`{op}`（可用：in, blank, on_or_before, on_or_after, "
-                         f"between, has_all, age_between）", node)
+        raise self.error(
+            f"未知的条件运算：`{op}`（可用：in, blank, on_or_before, on_or_after, "
+            f"between, has_all, age_between）",
+            node,
+        )
 
     def value(self, col: schema.Column, value: str, node) -> str:
         if col.vocabulary and value not in col.vocabulary:
@@ -203,8 +212,9 @@ class Compiler:
             if col.kind != schema.DATE or not isinstance(arg["days"], int):
                 raise self.error("`workdays_after` 需要日期字段和整数天数", node)
             return WorkdaysAfter(arg["workdays_after"], arg["days"])
-        raise self.error(f"日期应是 {', '.join(DATE_REFS)} 之一，或 {{workdays_after: 字段, days: N}}：{arg}",
-                         node)
+        raise self.error(
+            f"日期应是 {', '.join(DATE_REFS)} 之一，或 {{workdays_after: 字段, days: N}}：{arg}", node
+        )
 
 
 @dataclass
@@ -220,8 +230,12 @@ class Scope:
         self._cache: dict = {}
 
     def date(self, ref) -> pd.Timestamp:
-        day = {"start": self.start, "end": self.end, "plan_start": self.plan_start,
-               "year_start": dt.date(self.end.year, 1, 1)}[ref]
+        day = {
+            "start": self.start,
+            "end": self.end,
+            "plan_start": self.plan_start,
+            "year_start": dt.date(self.end.year, 1, 1),
+        }[ref]
         return pd.Timestamp(day)
 
     def mask(self, cond, ledger: str) -> np.ndarray:
@@ -300,8 +314,9 @@ class Scope:
 
 def _workdays_after(dates: pd.Series, n: int) -> pd.Series:
     """Each date's n-th working day after it, computed once per distinct date."""
-    table = {d: pd.Timestamp(workdays.workday_after(pd.Timestamp(d).date(), n))
-             for d in dates.dropna().unique()}
+    table = {
+        d: pd.Timestamp(workdays.workday_after(pd.Timestamp(d).date(), n)) for d in dates.dropna().unique()
+    }
     return dates.map(table).astype("datetime64[ns]")
 
 

@@ -37,8 +37,11 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
     group = f.groupby(keys, sort=False)
     prev_end = group["_end"].cummax().groupby([f[k] for k in keys], sort=False).shift()
     prev_unit = group["unit"].shift()
-    prev_where = (group["file"].shift().astype("object").astype(str) + ":" +
-                  group["line"].shift().astype("Int64").astype(str))
+    prev_where = (
+        group["file"].shift().astype("object").astype(str)
+        + ":"
+        + group["line"].shift().astype("Int64").astype(str)
+    )
     hit = prev_end.notna() & (f[start] <= prev_end)
     if not by_unit:
         hit &= prev_unit.notna() & (prev_unit != f["unit"])
@@ -46,16 +49,20 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
     rows = f[hit.to_numpy()]
     detail = (prev_where if by_unit else prev_unit)[hit.to_numpy()]
     column = "身份证号"
-    return [Finding(code, str(r.file), int(r.line), column, mask_id(r.id), d)
-            for r, d in zip(rows.itertuples(), detail.tolist())]
+    return [
+        Finding(code, str(r.file), int(r.line), column, mask_id(r.id), d)
+        for r, d in zip(rows.itertuples(), detail.tolist())
+    ]
 
 
 def _services_without_person(services: pd.DataFrame, persons: pd.DataFrame) -> list[Finding]:
     if services.empty or persons.empty:
         return []
     unknown = services[~services["pid"].isin(persons["pid"].unique())]
-    return [Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(r.id))
-            for r in unknown.itertuples()]
+    return [
+        Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(r.id))
+        for r in unknown.itertuples()
+    ]
 
 
 def _villages_without_rows(ledgers: LedgerSet) -> list[Finding]:
@@ -67,5 +74,7 @@ def _villages_without_rows(ledgers: LedgerSet) -> list[Finding]:
         seen.update(frame["unit"].unique().tolist())
     villages = units.table.index[units.table["level"] == VILLAGE]
     missing = np.setdiff1d(villages.to_numpy(dtype=str), np.array(sorted(seen), dtype=str))
-    return [Finding("unit.no_rows", "units.csv", None, "代码",
-                    f"{c} {units.table.at[c, 'name']}") for c in missing]
+    return [
+        Finding("unit.no_rows", "units.csv", None, "代码", f"{c} {units.table.at[c, 'name']}")
+        for c in missing
+    ]

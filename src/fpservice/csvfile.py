@@ -51,7 +51,7 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
             raise CsvProblem("file.undecodable", line, str(exc)) from None
         return text.lstrip("\ufeff").encode("utf-8"), encoding
     if data.startswith(codecs.BOM_UTF8):
-        body = data[len(codecs.BOM_UTF8):]
+        body = data[len(codecs.BOM_UTF8) :]
         _strict(body, "utf-8")
         return body, "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -151,12 +151,14 @@ def _read_fast(data: bytes, usecols: list[int], delim: str) -> CsvTable:
     result = pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=0, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True,
-                                         invalid_row_handler=on_invalid),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             include_columns=[names[i] for i in usecols],
-            strings_can_be_null=True, quoted_strings_can_be_null=True,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
         ),
     )
     body_lines = lines[1:]

@@ -24,7 +24,10 @@ CODES: dict[str, tuple[str, str]] = {
     # one row
     "row.ragged": (ERROR, "本行有 {detail} 个字段，与表头的列数不同"),
     "value.required": (ERROR, "必填项为空"),
-    "value.date": (ERROR, "日期无法识别或不存在：{value}（可写作 2011-05-19、2011/5/19、20110519、2011年5月19日）"),
+    "value.date": (
+        ERROR,
+        "日期无法识别或不存在：{value}（可写作 2011-05-19、2011/5/19、20110519、2011年5月19日）",
+    ),
     "value.yes_no": (ERROR, "应为 是/否（或 Y/N、1/0、√/×）：{value}"),
     "value.vocabulary": (ERROR, "不是允许的取值：{value}（允许：{detail}）"),
     "value.id_malformed": (ERROR, "身份证号格式错误：{value}（{detail}）"),

@@ -15,8 +15,7 @@ from fpservice.rules import Indicator
 from fpservice.units import LEVELS, VILLAGE
 
 
-def evaluate(indicator: Indicator, scope: Scope, ancestry: pd.DataFrame,
-             all_units: pd.Index) -> pd.DataFrame:
+def evaluate(indicator: Indicator, scope: Scope, ancestry: pd.DataFrame, all_units: pd.Index) -> pd.DataFrame:
     """-> frame indexed by unit code (every unit in `all_units`): numerator, denominator."""
     if indicator.count == "requirement":
         num, den = _requirement(indicator, scope, ancestry)

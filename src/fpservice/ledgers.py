@@ -18,7 +18,7 @@ from fpservice import csvfile, idnumber, schema
 from fpservice import units as units_mod
 from fpservice.errors import InputError
 from fpservice.findings import CODES, ERROR, Finding
-from fpservice.privacy import mask_id, mask_name, mask_text
+from fpservice.privacy import mask_id, mask_text
 from fpservice.schema import LEDGER_TYPES, LedgerType
 from fpservice.values import parse_dates, parse_yes_no, split_items
 
@@ -55,8 +55,14 @@ class LedgerSet:
         return any(f.severity == ERROR for f in self.findings)
 
     # Dates that record something happening, as opposed to planned or reported later.
-    EVENT_DATES = (("services", "date"), ("surveys", "date"), ("persons", "arrived"),
-                   ("births", "birth_on"), ("requests", "issued_on"), ("outflow", "left_on"))
+    EVENT_DATES = (
+        ("services", "date"),
+        ("surveys", "date"),
+        ("persons", "arrived"),
+        ("births", "birth_on"),
+        ("requests", "issued_on"),
+        ("outflow", "left_on"),
+    )
 
     def latest_date(self) -> pd.Timestamp | None:
         """The latest event date in any ledger: the default 'as of' for `check`."""
@@ -83,8 +89,9 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
         raise InputError(f"台帐目录不存在或不是目录：{root}")
     today = today or dt.date.today()
     units_path = next((p for p in root.iterdir() if p.name.lower() == UNITS_FILE and p.is_file()), None)
-    units = (units_mod.load_units_file(units_path, units_path.name, encoding)
-             if units_path else units_mod.empty())
+    units = (
+        units_mod.load_units_file(units_path, units_path.name, encoding) if units_path else units_mod.empty()
+    )
     findings = list(units.findings)
     files = [p for p in discover(root) if p != units_path]
     if not files:
@@ -112,12 +119,14 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
 def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     if frames:
         return pd.concat(frames, ignore_index=True)
-    return _validate(LEDGER_TYPES[key], "", pd.DataFrame(), np.zeros(0, np.int64), {},
-                     units_mod.empty(), dt.date.today())[0]
+    return _validate(
+        LEDGER_TYPES[key], "", pd.DataFrame(), np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
+    )[0]
 
 
-def read_ledger_file(path: Path, rel: str, units: units_mod.Units, encoding: str | None,
-                     today: dt.date) -> tuple[pd.DataFrame | None, list[Finding], FileAccount]:
+def read_ledger_file(
+    path: Path, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date
+) -> tuple[pd.DataFrame | None, list[Finding], FileAccount]:
     """One file -> (used rows, findings, account). A file-level problem rejects every row."""
     account = FileAccount(rel, None, None)
     try:
@@ -167,8 +176,10 @@ def _recognise(header: list[str]):
         known = "、".join(f"{t.title}:{t.column(t.signature).label}" for t in LEDGER_TYPES.values())
         return ("file.unknown_type", None, known), None, {}
     if len(types) > 1:
-        names = "、".join(f"{LEDGER_TYPES[t].title}({LEDGER_TYPES[t].column(LEDGER_TYPES[t].signature).label})"
-                         for t in types)
+        names = "、".join(
+            f"{LEDGER_TYPES[t].title}({LEDGER_TYPES[t].column(LEDGER_TYPES[t].signature).label})"
+            for t in types
+        )
         return ("file.ambiguous_type", None, names), None, {}
     ltype = LEDGER_TYPES[types[0]]
     mapping = schema.map_headers(ltype, header)
@@ -193,8 +204,15 @@ class _Checker:
         self.reject = np.zeros(len(lines), dtype=bool)
         self.findings: list[Finding] = []
 
-    def flag(self, code: str, mask, key: str, shown: pd.Series | None = None, masker=mask_text,
-             detail: str | pd.Series | None = None) -> None:
+    def flag(
+        self,
+        code: str,
+        mask,
+        key: str,
+        shown: pd.Series | None = None,
+        masker=mask_text,
+        detail: str | pd.Series | None = None,
+    ) -> None:
         mask = np.asarray(mask, dtype=bool)
         idx = np.flatnonzero(mask)
         if not len(idx):
@@ -209,9 +227,15 @@ class _Checker:
             self.findings.append(Finding(code, self.rel, int(self.lines[i]), label, shown_value, d))
 
 
-
-def _validate(ltype: LedgerType, rel: str, cells: pd.DataFrame, lines: np.ndarray,
-              labels: dict[str, str], units: units_mod.Units, today: dt.date):
+def _validate(
+    ltype: LedgerType,
+    rel: str,
+    cells: pd.DataFrame,
+    lines: np.ndarray,
+    labels: dict[str, str],
+    units: units_mod.Units,
+    today: dt.date,
+):
     """Parse and check each column. -> (typed frame of used rows, findings, rejected count)."""
     n = len(cells)
     check = _Checker(rel, lines, labels)
@@ -221,17 +245,23 @@ def _validate(ltype: LedgerType, rel: str, cells: pd.DataFrame, lines: np.ndarra
     blank_text = pd.Series(pd.NA, index=out.index, dtype="str")
 
     for col in ltype.columns:
-        raw = cells[col.key] if col.key in cells else blank_text
+        raw = cells.get(col.key, blank_text)
         if col.required:
             check.flag("value.required", raw.isna(), col.key)
         if col.kind == schema.CODE:
             out[col.key] = _check_units(check, raw, col.key, units)
         elif col.kind == schema.ID:
             parsed = idnumber.parse(raw, today)
-            check.flag("value.id_malformed", parsed["problem"].notna(), col.key, raw, mask_id,
-                       parsed["problem"])
-            check.flag("value.id_checksum", parsed["id"].notna() & ~parsed["checksum_ok"], col.key,
-                       parsed["id"], mask_id)
+            check.flag(
+                "value.id_malformed", parsed["problem"].notna(), col.key, raw, mask_id, parsed["problem"]
+            )
+            check.flag(
+                "value.id_checksum",
+                parsed["id"].notna() & ~parsed["checksum_ok"],
+                col.key,
+                parsed["id"],
+                mask_id,
+            )
             out["id"], out["pid"] = parsed["id"], parsed["key"]
             out["id_sex"], out["id_birth"] = parsed["sex"], parsed["birth"]
         elif col.kind == schema.DATE:
@@ -288,8 +318,7 @@ def _item_bits(check: _Checker, raw: pd.Series, col: schema.Column) -> pd.Series
         bits[text] = sum(1 << position[i] for i in items if i in position)
         unknown[text] = "、".join(sorted(i for i in items if i not in position)) or None
     bad_detail = raw.map(unknown)
-    check.flag("value.vocabulary", bad_detail.notna(), col.key, bad_detail,
-               detail="/".join(col.vocabulary))
+    check.flag("value.vocabulary", bad_detail.notna(), col.key, bad_detail, detail="/".join(col.vocabulary))
     return raw.map(bits).fillna(0).astype("int64")
 
 
@@ -297,8 +326,12 @@ def _derive_from_id(check: _Checker, ltype: LedgerType, out: pd.DataFrame) -> No
     """Sex and birth date: blank cells come from the ID; written ones must agree with it."""
     if "sex" in ltype.keys:
         given = out["sex"]
-        check.flag("value.sex_mismatch", given.notna() & out["id_sex"].notna() & (given != out["id_sex"]),
-                   "sex", given)
+        check.flag(
+            "value.sex_mismatch",
+            given.notna() & out["id_sex"].notna() & (given != out["id_sex"]),
+            "sex",
+            given,
+        )
         out["sex"] = given.fillna(out["id_sex"])
     else:
         out["sex"] = out["id_sex"]
@@ -318,13 +351,23 @@ def _check_row_relations(check: _Checker, ledger: str, out: pd.DataFrame) -> Non
     if ledger == "persons":
         check.flag("row.left_before_arrived", out["left"] < out["arrived"], "left", iso(out["left"]))
     elif ledger == "outflow":
-        check.flag("row.returned_before_left", out["returned"] < out["left_on"], "returned",
-                   iso(out["returned"]))
+        check.flag(
+            "row.returned_before_left", out["returned"] < out["left_on"], "returned", iso(out["returned"])
+        )
     elif ledger == "requests":
-        check.flag("row.answered_before_issued", out["answered_on"] < out["issued_on"], "answered_on",
-                   iso(out["answered_on"]))
+        check.flag(
+            "row.answered_before_issued",
+            out["answered_on"] < out["issued_on"],
+            "answered_on",
+            iso(out["answered_on"]),
+        )
     elif ledger == "services":
-        check.flag("row.male_pregnancy_check", (out["item"] == "孕检") & (out["id_sex"] == "男"), "id",
-                   out["id"], mask_id)
+        check.flag(
+            "row.male_pregnancy_check",
+            (out["item"] == "孕检") & (out["id_sex"] == "男"),
+            "id",
+            out["id"],
+            mask_id,
+        )
     elif ledger == "births":
         check.flag("row.male_birth", out["id_sex"] == "男", "id", out["id"], mask_id)

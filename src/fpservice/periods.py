@@ -46,8 +46,10 @@ def quarter_of(day: dt.date) -> tuple[int, int]:
 def quarter_windows(year: int, q: int) -> tuple[Window, Window]:
     """The quarter alone (本期) and year-to-date (累计)."""
     start, end = quarter_bounds(year, q)
-    return (Window(f"{year}Q{q}", start, end, "quarter"),
-            Window(f"{year}Q1-{year}Q{q}", dt.date(year, 1, 1), end, "ytd"))
+    return (
+        Window(f"{year}Q{q}", start, end, "quarter"),
+        Window(f"{year}Q1-{year}Q{q}", dt.date(year, 1, 1), end, "ytd"),
+    )
 
 
 def as_of_window(day: dt.date) -> Window:

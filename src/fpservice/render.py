@@ -70,27 +70,69 @@ def report_tables(report: Report, fmt: str = "table") -> str:
     ytd = rows[rows["kind"] == "ytd"]
     if len(quarter) and len(ytd):
         q_label, y_label = quarter["period"].iloc[0], ytd["period"].iloc[0]
-        merged = ytd.merge(quarter[["unit", "indicator", "numerator", "denominator", "rate", "status"]],
-                           on=["unit", "indicator"], how="left", suffixes=("", "_q"))
-        body = [[r.unit, r.unit_name, r.level, r.indicator_name,
-                 _ratio(r.numerator_q, r.denominator_q), percent(r.rate_q),
-                 _ratio(r.numerator, r.denominator), percent(r.rate),
-                 target_text(r.target, r.indicator), STATUS_TEXT[r.status]]
-                for r in merged.itertuples()]
-        headers = ["代码", "单位", "层级", "指标", f"本期 {q_label}", "本期比率",
-                   f"累计 {y_label}", "累计比率", "目标", "累计状态"]
-        out += ["", _heading(f"本期 {q_label} 与累计 {y_label}", fmt),
-                tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True), _summary(ytd)]
+        merged = ytd.merge(
+            quarter[["unit", "indicator", "numerator", "denominator", "rate", "status"]],
+            on=["unit", "indicator"],
+            how="left",
+            suffixes=("", "_q"),
+        )
+        body = [
+            [
+                r.unit,
+                r.unit_name,
+                r.level,
+                r.indicator_name,
+                _ratio(r.numerator_q, r.denominator_q),
+                percent(r.rate_q),
+                _ratio(r.numerator, r.denominator),
+                percent(r.rate),
+                target_text(r.target, r.indicator),
+                STATUS_TEXT[r.status],
+            ]
+            for r in merged.itertuples()
+        ]
+        headers = [
+            "代码",
+            "单位",
+            "层级",
+            "指标",
+            f"本期 {q_label}",
+            "本期比率",
+            f"累计 {y_label}",
+            "累计比率",
+            "目标",
+            "累计状态",
+        ]
+        out += [
+            "",
+            _heading(f"本期 {q_label} 与累计 {y_label}", fmt),
+            tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True),
+            _summary(ytd),
+        ]
     for label in rows.loc[~rows["kind"].isin(["quarter", "ytd"]) | (len(quarter) == 0), "period"].unique():
         part = rows[rows["period"] == label]
         first = part.iloc[0]
-        body = [[r.unit, r.unit_name, r.level, r.indicator_name, _ratio(r.numerator, r.denominator),
-                 percent(r.rate), target_text(r.target, r.indicator), STATUS_TEXT[r.status]]
-                for r in part.itertuples()]
+        body = [
+            [
+                r.unit,
+                r.unit_name,
+                r.level,
+                r.indicator_name,
+                _ratio(r.numerator, r.denominator),
+                percent(r.rate),
+                target_text(r.target, r.indicator),
+                STATUS_TEXT[r.status],
+            ]
+            for r in part.itertuples()
+        ]
         headers = ["代码", "单位", "层级", "指标", "分子/分母", "比率", "目标", "状态"]
         title = f"{label}（{first.start} 至 {first.end}）"
-        out += ["", _heading(title, fmt), tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True),
-                _summary(part)]
+        out += [
+            "",
+            _heading(title, fmt),
+            tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True),
+            _summary(part),
+        ]
     if len(rows) == 0:
         out += ["", "没有可报告的行：没有可计算的单位，或方案在此期间没有设定目标。"]
     return "\n".join(out) + "\n"
@@ -102,8 +144,9 @@ def _heading(text: str, fmt: str) -> str:
 
 def _summary(rows: pd.DataFrame) -> str:
     c = Counter(rows["status"])
-    return (f"达标 {c[MET]}，未达标 {c[MISSED]}，无数据 {c[NO_DATA]}"
-            + (f"，无目标 {c[NO_TARGET]}" if c[NO_TARGET] else ""))
+    return f"达标 {c[MET]}，未达标 {c[MISSED]}，无数据 {c[NO_DATA]}" + (
+        f"，无目标 {c[NO_TARGET]}" if c[NO_TARGET] else ""
+    )
 
 
 def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
@@ -129,12 +172,27 @@ def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
 
 
 def accounts_table(accounts: list[FileAccount]) -> str:
-    body = [[a.file, a.ledger or "—", a.encoding or "—", a.read, a.used, a.rejected, a.blank]
-            for a in accounts]
-    total = ["合计", "", "", sum(a.read for a in accounts), sum(a.used for a in accounts),
-             sum(a.rejected for a in accounts), sum(a.blank for a in accounts)]
-    return tabulate(body + [total], ["文件", "台帐", "编码", "读入行", "使用行", "拒绝行", "空行"],
-                    tablefmt="simple", disable_numparse=True) + "\n"
+    body = [
+        [a.file, a.ledger or "—", a.encoding or "—", a.read, a.used, a.rejected, a.blank] for a in accounts
+    ]
+    total = [
+        "合计",
+        "",
+        "",
+        sum(a.read for a in accounts),
+        sum(a.used for a in accounts),
+        sum(a.rejected for a in accounts),
+        sum(a.blank for a in accounts),
+    ]
+    return (
+        tabulate(
+            body + [total],
+            ["文件", "台帐", "编码", "读入行", "使用行", "拒绝行", "空行"],
+            tablefmt="simple",
+            disable_numparse=True,
+        )
+        + "\n"
+    )
 
 
 def findings_summary(findings: list[Finding], rejected: int) -> str:

@@ -14,8 +14,21 @@ from fpservice.periods import Window
 from fpservice.rules import REQUIRED, Plan, RuleBook
 
 MET, MISSED, NO_DATA, NO_TARGET = "met", "missed", "no_data", "no_target"
-COLUMNS = ["unit", "unit_name", "level", "indicator", "indicator_name", "period", "start", "end",
-           "numerator", "denominator", "rate", "target", "status"]
+COLUMNS = [
+    "unit",
+    "unit_name",
+    "level",
+    "indicator",
+    "indicator_name",
+    "period",
+    "start",
+    "end",
+    "numerator",
+    "denominator",
+    "rate",
+    "target",
+    "status",
+]
 
 
 @dataclass
@@ -39,8 +52,9 @@ def phase_windows(plan: Plan, until: dt.date) -> list[tuple[Window, object]]:
     return [(Window(p.name, plan.start, p.end, "phase"), p) for p in plan.phases if p.start <= until]
 
 
-def build(ledgers: LedgerSet, rules: RuleBook, plan: Plan, windows: list[Window],
-          all_indicators: bool = False) -> Report:
+def build(
+    ledgers: LedgerSet, rules: RuleBook, plan: Plan, windows: list[Window], all_indicators: bool = False
+) -> Report:
     """Compute every row for `windows` (quarter, ytd, range and phase windows)."""
     units = ledgers.units.ordered()
     ancestry = ledgers.units.ancestry()
@@ -62,8 +76,9 @@ def build(ledgers: LedgerSet, rules: RuleBook, plan: Plan, windows: list[Window]
     return Report(plan, rows, windows)
 
 
-def _rows(units: pd.DataFrame, key: str, name: str, window: Window, counts: pd.DataFrame,
-          target) -> pd.DataFrame:
+def _rows(
+    units: pd.DataFrame, key: str, name: str, window: Window, counts: pd.DataFrame, target
+) -> pd.DataFrame:
     num = counts["numerator"].to_numpy()
     den = counts["denominator"].to_numpy()
     rate = pd.Series(num / den.clip(min=1), dtype="float64").where(den > 0)
@@ -78,10 +93,21 @@ def _rows(units: pd.DataFrame, key: str, name: str, window: Window, counts: pd.D
     if target is None:
         status[:] = NO_TARGET
     status[den == 0] = NO_DATA
-    return pd.DataFrame({
-        "unit": units["code"].to_numpy(), "unit_name": units["name"].to_numpy(),
-        "level": units["level"].to_numpy(), "indicator": key, "indicator_name": name,
-        "period": window.label, "start": window.start.isoformat(), "end": window.end.isoformat(),
-        "numerator": num, "denominator": den, "rate": rate.astype("object").where(rate.notna(), None),
-        "target": target_col, "status": status.to_numpy(), "kind": window.kind,
-    })
+    return pd.DataFrame(
+        {
+            "unit": units["code"].to_numpy(),
+            "unit_name": units["name"].to_numpy(),
+            "level": units["level"].to_numpy(),
+            "indicator": key,
+            "indicator_name": name,
+            "period": window.label,
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "numerator": num,
+            "denominator": den,
+            "rate": rate.astype("object").where(rate.notna(), None),
+            "target": target_col,
+            "status": status.to_numpy(),
+            "kind": window.kind,
+        }
+    )

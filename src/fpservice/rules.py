@@ -120,8 +120,11 @@ def _expect_keys(node: Map, allowed: set, required: set, file: str, what: str) -
         raise RuleError(f"{what}应是映射", file, getattr(node, "line", None))
     for key in node:
         if key not in allowed:
-            raise RuleError(f"{what}中未知的键：{key}（可用：{', '.join(sorted(allowed))}）", file,
-                            node.lines.get(key, node.line))
+            raise RuleError(
+                f"{what}中未知的键：{key}（可用：{', '.join(sorted(allowed))}）",
+                file,
+                node.lines.get(key, node.line),
+            )
     for key in required:
         if key not in node:
             raise RuleError(f"{what}缺少必填键：{key}", file, node.line)
@@ -130,7 +133,9 @@ def _expect_keys(node: Map, allowed: set, required: set, file: str, what: str) -
 def _load_indicators(path: Path) -> dict[str, Indicator]:
     file = str(path)
     doc = yamlfile.load(path)
-    _expect_keys(doc, {"version", "cohorts", "indicators"}, {"cohorts", "indicators"}, file, "indicators.yaml ")
+    _expect_keys(
+        doc, {"version", "cohorts", "indicators"}, {"cohorts", "indicators"}, file, "indicators.yaml "
+    )
     compiler = Compiler(file)
     for name, spec in doc["cohorts"].items():
         _expect_keys(spec, {"ledger", "where", "description"}, {"ledger", "where"}, file, f"人群 {name} ")
@@ -142,8 +147,13 @@ def _load_indicators(path: Path) -> dict[str, Indicator]:
     indicators = {}
     for key, spec in doc["indicators"].items():
         what = f"指标 {key} "
-        _expect_keys(spec, {"name", "sources", "count", "ledger", "denominator", "numerator", "description"},
-                     {"name", "count", "numerator", "denominator"}, file, what)
+        _expect_keys(
+            spec,
+            {"name", "sources", "count", "ledger", "denominator", "numerator", "description"},
+            {"name", "count", "numerator", "denominator"},
+            file,
+            what,
+        )
         count = spec["count"]
         if count not in COUNTS:
             raise RuleError(f"{what}的 count 应为 {'/'.join(COUNTS)}：{count}", file, spec.lines["count"])
@@ -157,9 +167,14 @@ def _load_indicators(path: Path) -> dict[str, Indicator]:
         if count == "persons" and "id" not in compiler.fields[ledger]:
             raise RuleError(f"{what}按人计数，但 {ledger} 台帐没有身份证号", file, spec.line)
         indicators[key] = Indicator(
-            key, str(spec["name"]), count, ledger,
+            key,
+            str(spec["name"]),
+            count,
+            ledger,
             compiler.conditions(spec["denominator"], ledger),
-            compiler.conditions(spec["numerator"], ledger), sources)
+            compiler.conditions(spec["numerator"], ledger),
+            sources,
+        )
     return indicators
 
 
@@ -174,10 +189,17 @@ def _requirement(key: str, spec: Map, compiler: Compiler, file: str) -> Indicato
             raise RuleError("per 应为正整数", file, item.line)
         cohort = compiler.condition({"cohort": item["cohort"]}, "persons", item)
         per.append((cohort, int(item["per"])))
-    return Indicator(key, str(spec["name"]), "requirement", num["ledger"], AllOf(()),
-                     compiler.conditions(num.get("where"), num["ledger"]),
-                     tuple(str(s) for s in spec.get("sources") or ()),
-                     int(den.get("at_least", 0)), tuple(per))
+    return Indicator(
+        key,
+        str(spec["name"]),
+        "requirement",
+        num["ledger"],
+        AllOf(()),
+        compiler.conditions(num.get("where"), num["ledger"]),
+        tuple(str(s) for s in spec.get("sources") or ()),
+        int(den.get("at_least", 0)),
+        tuple(per),
+    )
 
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -206,8 +228,20 @@ def _date(value, file: str, line: int, what: str) -> dt.date:
         raise RuleError(f"{what}应是日期，如 2011-04-01：{value}", file, line) from None
 
 
-_PLAN_KEYS = {"id", "aliases", "name", "issuer", "document", "issued", "seed", "start", "phases",
-              "targets", "deadlines", "notes"}
+_PLAN_KEYS = {
+    "id",
+    "aliases",
+    "name",
+    "issuer",
+    "document",
+    "issued",
+    "seed",
+    "start",
+    "phases",
+    "targets",
+    "deadlines",
+    "notes",
+}
 
 
 def _load_plan(path: Path, indicators: dict[str, Indicator]) -> Plan:
@@ -257,11 +291,17 @@ def _load_plan(path: Path, indicators: dict[str, Indicator]) -> Plan:
 
     issued = doc.get("issued")
     return Plan(
-        id=str(doc["id"]), name=str(doc["name"]), file=file, start=start,
+        id=str(doc["id"]),
+        name=str(doc["name"]),
+        file=file,
+        start=start,
         aliases=tuple(str(a) for a in doc.get("aliases") or ()),
-        issuer=str(doc.get("issuer") or ""), document=str(doc.get("document") or ""),
+        issuer=str(doc.get("issuer") or ""),
+        document=str(doc.get("document") or ""),
         issued=_date(issued, file, doc.lines["issued"], "issued ") if issued else None,
-        seed=str(doc.get("seed") or ""), phases=tuple(phases), targets=targets,
+        seed=str(doc.get("seed") or ""),
+        phases=tuple(phases),
+        targets=targets,
         deadlines=tuple(deadlines),
     )
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 # Column kinds decide how a value is parsed, validated and masked.
 CODE, ID, TEXT, NAME, SEX, DATE, YES_NO, CHOICE, ITEMS = (
-    "code", "id", "text", "name", "sex", "date", "yes_no", "choice", "items",
+    "code",
+    "id",
+    "text",
+    "name",
+    "sex",
+    "date",
+    "yes_no",
+    "choice",
+    "items",
 )
 
 MARRIED = ("初婚", "再婚", "已婚")
@@ -21,8 +29,18 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "marital": ("未婚", "初婚", "再婚", "已婚", "离婚", "丧偶"),
     "pop_type": ("流动", "户籍"),
     "contraception": ("上环", "结扎", "皮埋", "药具", "无"),
-    "item": ("孕检", "环检", "病检", "避孕药具", "孕前优生咨询", "孕前优生健康检查",
-             "计生手术", "生殖健康检查", "宣传品", "培训"),
+    "item": (
+        "孕检",
+        "环检",
+        "病检",
+        "避孕药具",
+        "孕前优生咨询",
+        "孕前优生健康检查",
+        "计生手术",
+        "生殖健康检查",
+        "宣传品",
+        "培训",
+    ),
     "place": ("现居住地", "户籍地", "其他"),
     "survey": ("政策知晓", "生殖健康知识", "行政服务满意"),
     "role": ("专职", "兼职", "协管员"),
@@ -81,52 +99,99 @@ class LedgerType:
 LEDGER_TYPES: dict[str, LedgerType] = {
     t.key: t
     for t in (
-        LedgerType("persons", "流入人口信息登记簿", "arrived", (
-            UNIT, PERSON_ID, NAME_, SEX_, BIRTH, MARITAL,
-            _col("pop_type", CHOICE, "人口类型", "户籍类型"),
-            _col("arrived", DATE, "流入日期", "现居住地登记日期", required=True),
-            _col("left", DATE, "离开日期", "流出日期"),
-            _col("contraception", CHOICE, "避孕措施", "节育措施"),
-            _col("planning_pregnancy", YES_NO, "计划怀孕", "计划生育意愿"),
-            _col("file_items", ITEMS, "档案材料"),
-        )),
-        LedgerType("services", "服务登记簿", "item", (
-            UNIT, PERSON_ID,
-            _col("date", DATE, "服务日期", required=True),
-            _col("item", CHOICE, "服务项目", required=True),
-            _col("free", YES_NO, "是否免费", "免费"),
-            _col("place", CHOICE, "服务地点"),
-        )),
-        LedgerType("surveys", "调查问卷登记", "survey", (
-            UNIT,
-            _col("survey", CHOICE, "调查类型", required=True),
-            _col("date", DATE, "调查日期", required=True),
-            _col("result", YES_NO, "调查结果", required=True),
-        )),
-        LedgerType("outflow", "流出人口信息登记簿", "left_on", (
-            UNIT, PERSON_ID, NAME_, SEX_, BIRTH, MARITAL,
-            _col("left_on", DATE, "流出日期", required=True),
-            _col("returned", DATE, "返回日期"),
-            _col("destination", TEXT, "流入地"),
-            _col("six_items", ITEMS, "六个一"),
-            _col("certificate_on", DATE, "婚育证明办证日期"),
-        )),
-        LedgerType("births", "流入人口出生登记簿", "in_policy", (
-            UNIT, PERSON_ID,
-            _col("birth_on", DATE, "出生日期", required=True),
-            _col("in_policy", YES_NO, "政策内", "政策符合", required=True),
-            _col("registered_on", DATE, "登记日期"),
-        )),
-        LedgerType("requests", "协查台帐", "request_no", (
-            UNIT,
-            _col("request_no", TEXT, "协查编号", required=True),
-            _col("issued_on", DATE, "下发日期", required=True),
-            _col("answered_on", DATE, "反馈日期"),
-        )),
-        LedgerType("staff", "工作人员登记", "role", (
-            UNIT,
-            _col("role", CHOICE, "岗位", required=True),
-        )),
+        LedgerType(
+            "persons",
+            "流入人口信息登记簿",
+            "arrived",
+            (
+                UNIT,
+                PERSON_ID,
+                NAME_,
+                SEX_,
+                BIRTH,
+                MARITAL,
+                _col("pop_type", CHOICE, "人口类型", "户籍类型"),
+                _col("arrived", DATE, "流入日期", "现居住地登记日期", required=True),
+                _col("left", DATE, "离开日期", "流出日期"),
+                _col("contraception", CHOICE, "避孕措施", "节育措施"),
+                _col("planning_pregnancy", YES_NO, "计划怀孕", "计划生育意愿"),
+                _col("file_items", ITEMS, "档案材料"),
+            ),
+        ),
+        LedgerType(
+            "services",
+            "服务登记簿",
+            "item",
+            (
+                UNIT,
+                PERSON_ID,
+                _col("date", DATE, "服务日期", required=True),
+                _col("item", CHOICE, "服务项目", required=True),
+                _col("free", YES_NO, "是否免费", "免费"),
+                _col("place", CHOICE, "服务地点"),
+            ),
+        ),
+        LedgerType(
+            "surveys",
+            "调查问卷登记",
+            "survey",
+            (
+                UNIT,
+                _col("survey", CHOICE, "调查类型", required=True),
+                _col("date", DATE, "调查日期", required=True),
+                _col("result", YES_NO, "调查结果", required=True),
+            ),
+        ),
+        LedgerType(
+            "outflow",
+            "流出人口信息登记簿",
+            "left_on",
+            (
+                UNIT,
+                PERSON_ID,
+                NAME_,
+                SEX_,
+                BIRTH,
+                MARITAL,
+                _col("left_on", DATE, "流出日期", required=True),
+                _col("returned", DATE, "返回日期"),
+                _col("destination", TEXT, "流入地"),
+                _col("six_items", ITEMS, "六个一"),
+                _col("certificate_on", DATE, "婚育证明办证日期"),
+            ),
+        ),
+        LedgerType(
+            "births",
+            "流入人口出生登记簿",
+            "in_policy",
+            (
+                UNIT,
+                PERSON_ID,
+                _col("birth_on", DATE, "出生日期", required=True),
+                _col("in_policy", YES_NO, "政策内", "政策符合", required=True),
+                _col("registered_on", DATE, "登记日期"),
+            ),
+        ),
+        LedgerType(
+            "requests",
+            "协查台帐",
+            "request_no",
+            (
+                UNIT,
+                _col("request_no", TEXT, "协查编号", required=True),
+                _col("issued_on", DATE, "下发日期", required=True),
+                _col("answered_on", DATE, "反馈日期"),
+            ),
+        ),
+        LedgerType(
+            "staff",
+            "工作人员登记",
+            "role",
+            (
+                UNIT,
+                _col("role", CHOICE, "岗位", required=True),
+            ),
+        ),
     )
 }
 

@@ -18,15 +18,34 @@ from fpservice.schema import normalize_header
 COUNTY, TOWNSHIP, VILLAGE = "县", "乡镇", "村"
 LEVELS = (COUNTY, TOWNSHIP, VILLAGE)
 _LEVEL_WORDS = {
-    "县": COUNTY, "区": COUNTY, "县区": COUNTY, "县/区": COUNTY, "市": COUNTY,
-    "乡镇": TOWNSHIP, "乡": TOWNSHIP, "镇": TOWNSHIP, "街道": TOWNSHIP, "乡镇/街道": TOWNSHIP,
-    "村": VILLAGE, "社区": VILLAGE, "居": VILLAGE, "村居": VILLAGE, "村/社区": VILLAGE,
+    "县": COUNTY,
+    "区": COUNTY,
+    "县区": COUNTY,
+    "县/区": COUNTY,
+    "市": COUNTY,
+    "乡镇": TOWNSHIP,
+    "乡": TOWNSHIP,
+    "镇": TOWNSHIP,
+    "街道": TOWNSHIP,
+    "乡镇/街道": TOWNSHIP,
+    "村": VILLAGE,
+    "社区": VILLAGE,
+    "居": VILLAGE,
+    "村居": VILLAGE,
+    "村/社区": VILLAGE,
 }
 _UNITS_HEADERS = {
-    "代码": "code", "单位代码": "code", "code": "code",
-    "名称": "name", "单位名称": "name", "name": "name",
-    "层级": "level", "级别": "level", "level": "level",
-    "上级代码": "parent", "parent": "parent",
+    "代码": "code",
+    "单位代码": "code",
+    "code": "code",
+    "名称": "name",
+    "单位名称": "name",
+    "name": "name",
+    "层级": "level",
+    "级别": "level",
+    "level": "level",
+    "上级代码": "parent",
+    "parent": "parent",
 }
 
 
@@ -85,8 +104,9 @@ class Units:
         villages = t.index[t["level"] == VILLAGE]
         township = t.loc[villages, "parent"]
         county = t["parent"].reindex(township.to_numpy()).to_numpy()
-        return pd.DataFrame({VILLAGE: villages.to_numpy(), TOWNSHIP: township.to_numpy(),
-                             COUNTY: county}, dtype="str")
+        return pd.DataFrame(
+            {VILLAGE: villages.to_numpy(), TOWNSHIP: township.to_numpy(), COUNTY: county}, dtype="str"
+        )
 
     def ordered(self) -> pd.DataFrame:
         """Units in report order: by level (县, 乡镇, 村), then code."""
@@ -124,12 +144,23 @@ def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
     level = cells["level"].str.strip().map(_LEVEL_WORDS)
     ok = code.str.fullmatch(r"\d{12}").fillna(False).astype(bool) & level.notna()
     for i in (~ok).to_numpy().nonzero()[0]:
-        findings.append(Finding("units.invalid", rel, int(table.lines[i]), header[positions["code"]],
-                                str(cells["code"].iloc[i]), "代码须为12位数字、层级须为 县/乡镇/村"))
-    units = pd.DataFrame({
-        "name": cells["name"].fillna(code).where(cells["name"].notna(), code),
-        "level": level, "parent": parent,
-    })
+        findings.append(
+            Finding(
+                "units.invalid",
+                rel,
+                int(table.lines[i]),
+                header[positions["code"]],
+                str(cells["code"].iloc[i]),
+                "代码须为12位数字、层级须为 县/乡镇/村",
+            )
+        )
+    units = pd.DataFrame(
+        {
+            "name": cells["name"].fillna(code).where(cells["name"].notna(), code),
+            "level": level,
+            "parent": parent,
+        }
+    )
     units.index = code
     units = units[ok.to_numpy()]
     units = units[~units.index.duplicated()]

@@ -7,14 +7,14 @@ fpservice counts weekends only and records the year in `outside_years`, so the C
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 
 import chinese_calendar
 
 outside_years: set[int] = set()
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_workday(day: dt.date) -> bool:
     try:
         return chinese_calendar.is_workday(day)

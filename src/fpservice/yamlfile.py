@@ -66,8 +66,9 @@ def load(path: Path) -> object:
         raise RuleError(exc.message, name, exc.line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise RuleError(f"YAML 语法错误：{exc.problem or exc.context}", name,
-                        mark.line + 1 if mark else None) from None
+        raise RuleError(
+            f"YAML 语法错误：{exc.problem or exc.context}", name, mark.line + 1 if mark else None
+        ) from None
     except yaml.YAMLError as exc:
         raise RuleError(f"YAML 错误：{exc}", name) from None
     finally:

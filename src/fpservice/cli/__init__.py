@@ -36,8 +36,10 @@ class _Group(click.Group):
         except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
             if verbose:
                 raise
-            click.echo(f"fpservice: 内部错误（{type(exc).__name__}）。请加 --verbose 重试，并把输出报告给维护者。",
-                       err=True)
+            click.echo(
+                f"fpservice: 内部错误（{type(exc).__name__}）。请加 --verbose 重试，并把输出报告给维护者。",
+                err=True,
+            )
             code = COULD_NOT_RUN
         if standalone_mode:
             sys.exit(code if isinstance(code, int) else 0)
@@ -46,8 +48,13 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fpservice")
-@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, exists=True),
-              envvar="FPSERVICE_RULES", help="规则目录（默认使用随程序安装的 rules/）。")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, exists=True),
+    envvar="FPSERVICE_RULES",
+    help="规则目录（默认使用随程序安装的 rules/）。",
+)
 @click.option("--verbose", is_flag=True, help="出错时显示完整的 Python 调用栈。")
 @click.pass_context
 def cli(ctx: click.Context, rules_dir: str | None, verbose: bool) -> None:

@@ -14,8 +14,9 @@ from fpservice.cli import cli, options
 @options.ledger_dir
 @options.plan
 @click.option("--as-of", help="截至日期，如 2011-09-30（默认：台帐中最晚的日期）。")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option(
+    "--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @options.all_indicators
 @options.encoding
 @click.pass_obj

@@ -10,10 +10,15 @@ from pathlib import Path
 import click
 
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
-plan = click.option("--plan", "-p", help="方案：编号或别名，如 jiangbei-2011、000、江北区（默认读台帐目录的 fpservice.yaml）。")
+plan = click.option(
+    "--plan",
+    "-p",
+    help="方案：编号或别名，如 jiangbei-2011、000、江北区（默认读台帐目录的 fpservice.yaml）。",
+)
 encoding = click.option("--encoding", help="台帐编码（默认自动识别 UTF-8、UTF-8 BOM、GB18030/GBK）。")
-all_indicators = click.option("--all-indicators", is_flag=True,
-                              help="也列出方案没有设定目标的指标（状态 no_target）。")
+all_indicators = click.option(
+    "--all-indicators", is_flag=True, help="也列出方案没有设定目标的指标（状态 no_target）。"
+)
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -19,8 +19,10 @@ def rules_command(obj, plan):
     plans = [book.plan(plan)] if plan else list(book.plans.values())
     for p in plans:
         click.echo(f"{p.id}  {p.name}")
-        click.echo(f"  别名：{'、'.join(p.aliases) or '—'}  发布：{p.issuer or '—'} {p.document or ''}"
-                   f"  开始：{p.start}  依据：{p.seed}")
+        click.echo(
+            f"  别名：{'、'.join(p.aliases) or '—'}  发布：{p.issuer or '—'} {p.document or ''}"
+            f"  开始：{p.start}  依据：{p.seed}"
+        )
         if p.deadlines:
             click.echo("  季报日期：" + "、".join(f"{m}月{d}日" for m, d in p.deadlines))
         for ph in p.phases:
@@ -28,8 +30,12 @@ def rules_command(obj, plan):
         body = []
         for key, entries in p.targets.items():
             name = book.indicators[key].name
-            text = "；".join((f"{y}年起 " if y else "") + target_text(v, key) if v != rules_mod.REQUIRED
-                            else (f"{y}年起 " if y else "") + "按公式配备" for y, v in entries)
+            text = "；".join(
+                (f"{y}年起 " if y else "") + target_text(v, key)
+                if v != rules_mod.REQUIRED
+                else (f"{y}年起 " if y else "") + "按公式配备"
+                for y, v in entries
+            )
             body.append([key, name, text])
         click.echo(tabulate(body, ["指标", "名称", "目标"], tablefmt="simple"))
         click.echo()

@@ -1,0 +1,228 @@
+"""The real CLI end to end: exit codes, formats, help texts, and privacy of what is printed."""
+
+import csv
+import io
+import json
+import re
+import shutil
+
+import pytest
+
+from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv
+
+SAMPLE = REPO / "sample_data"
+
+
+@pytest.mark.parametrize("command", [[], ["check"], ["report"], ["rules"]])
+def test_every_command_has_help(command):
+    result = run(command + ["--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def met_ledgers(d):
+    a = make_id(seq=1)
+    write_csv(d / "p.csv", PERSONS, [person(id_=a)])
+    write_csv(
+        d / "s.csv",
+        SERVICES,
+        [service(a, "2011-05-01"), service(a, "2011-08-01"), service(a, "2011-08-01", "孕前优生咨询")],
+    )
+    write_csv(
+        d / "v.csv",
+        ["村居代码", "调查类型", "调查日期", "调查结果"],
+        [[V1, "政策知晓", "2011-08-01", "是"], [V1, "行政服务满意", "2011-08-01", "是"]],
+    )
+
+
+def test_exit_0_when_every_target_is_met(ledger_dir):
+    met_ledgers(ledger_dir)
+    result = run(["report", ledger_dir, "-q", "2011Q3", "-p", "000"])
+    assert result.exit_code == 0, result.output
+    assert "达标" in result.stdout and "未达标 0" in result.stdout
+
+
+def test_exit_1_when_a_target_is_missed(ledger_dir):
+    met_ledgers(ledger_dir)
+    write_csv(ledger_dir / "p2.csv", PERSONS, [person(id_=make_id(seq=2))])
+    assert run(["report", ledger_dir, "-q", "2011Q3", "-p", "000"]).exit_code == 1
+
+
+def test_exit_2_when_rows_are_rejected_even_if_targets_are_met(ledger_dir):
+    met_ledgers(ledger_dir)
+    write_csv(ledger_dir / "bad.csv", SERVICES, [service(make_id(seq=3), "2011-13-01")])
+    result = run(["report", ledger_dir, "-q", "2011Q3", "-p", "000"])
+    assert result.exit_code == 2 and "1 行被拒绝" in result.stderr
+
+
+def test_quarter_alone_misses_do_not_fail_the_run(ledger_dir):
+    """Q3 alone has no check, but year-to-date does: the exit code follows year-to-date."""
+    a = make_id(seq=1)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=a)])
+    write_csv(
+        ledger_dir / "s.csv", SERVICES, [service(a, "2011-03-01"), service(a, "2011-03-01", "避孕药具")]
+    )
+    rows = json.loads(run(["report", ledger_dir, "-q", "2011Q3", "-p", "001", "-f", "json"]).stdout)
+    q3 = [r for r in rows if r["period"] == "2011Q3" and r["indicator"] == "pregnancy_check"]
+    assert {r["status"] for r in q3} == {"missed"}
+    result = run(["report", ledger_dir, "-q", "2011Q3", "-p", "001", "--no-phases"])
+    assert result.exit_code == 1  # staffing 0 of 1 is missed year-to-date
+    assert "专干配备" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "{dir}", "-q", "2011Q5", "-p", "000"],
+        ["report", "{dir}", "-q", "2011Q3", "-p", "nope"],
+        ["report", "{dir}", "-q", "2011Q3"],  # no plan and no fpservice.yaml
+        ["report", "{dir}/missing", "-q", "2011Q3", "-p", "000"],
+        ["report", "{dir}", "-p", "000"],  # --quarter is required
+        ["check", "{dir}", "-p", "000", "--as-of", "2011-13-01"],
+        ["report", "{dir}", "-q", "2011Q3", "-p", "000", "--format", "pdf"],
+    ],
+)
+def test_exit_3_when_it_cannot_run(ledger_dir, args):
+    met_ledgers(ledger_dir)
+    result = run([a.replace("{dir}", str(ledger_dir)) for a in args])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_directory_is_never_all_good(ledger_dir):
+    assert run(["check", ledger_dir, "-p", "000"]).exit_code == 3
+    write_csv(ledger_dir / "s.csv", SERVICES, [])
+    assert run(["check", ledger_dir, "-p", "000"]).exit_code == 3
+
+
+def test_json_rows_have_exactly_the_spec_fields(ledger_dir):
+    met_ledgers(ledger_dir)
+    rows = json.loads(run(["report", ledger_dir, "-q", "2011Q3", "-p", "000", "-f", "json"]).stdout)
+    fields = [
+        "unit",
+        "unit_name",
+        "level",
+        "indicator",
+        "indicator_name",
+        "period",
+        "start",
+        "end",
+        "numerator",
+        "denominator",
+        "rate",
+        "target",
+        "status",
+    ]
+    assert all(list(r) == fields for r in rows)
+    periods = {r["period"] for r in rows}
+    assert {"2011Q3", "2011Q1-2011Q3", "第一阶段 宣传动员", "第二阶段 全面实施"} == periods
+    levels = {r["level"] for r in rows}
+    assert levels == {"县", "乡镇", "村"}
+    no_data = [r for r in rows if r["status"] == "no_data"]
+    assert no_data and all(r["rate"] is None and r["denominator"] == 0 for r in no_data)
+
+
+def test_csv_has_bom_and_the_same_rows_as_json(ledger_dir, tmp_path):
+    met_ledgers(ledger_dir)
+    out = tmp_path / "report.csv"
+    result = run(["report", ledger_dir, "-q", "2011Q3", "-p", "000", "-f", "csv", "-o", out])
+    assert result.exit_code == 0
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    as_json = json.loads(run(["report", ledger_dir, "-q", "2011Q3", "-p", "000", "-f", "json"]).stdout)
+    assert len(rows) == len(as_json)
+    assert [(r["unit"], r["indicator"], r["period"], int(r["numerator"])) for r in rows] == [
+        (r["unit"], r["indicator"], r["period"], r["numerator"]) for r in as_json
+    ]
+
+
+def test_plan_from_the_ledger_directory_config(ledger_dir):
+    met_ledgers(ledger_dir)
+    (ledger_dir / "fpservice.yaml").write_text("plan: 市中区\n", encoding="utf-8")
+    rows = json.loads(run(["report", ledger_dir, "-q", "2011Q3", "-f", "json"]).stdout)
+    assert {r["indicator"] for r in rows} >= {"preconception_exam", "rh_knowledge"}
+
+
+def test_check_lists_findings_and_accounts(ledger_dir):
+    met_ledgers(ledger_dir)
+    write_csv(ledger_dir / "bad.csv", SERVICES, [service(make_id(seq=3), "2011-02-30")])
+    result = run(["check", ledger_dir, "-p", "000"])
+    assert result.exit_code == 2
+    assert re.search(r"bad\.csv:2 列“服务日期” \[错误 value\.date\]", result.stdout)
+    assert "读入行" in result.stdout and "截至 2011-08-01" in result.stderr
+    doc = json.loads(run(["check", ledger_dir, "-p", "000", "-f", "json"]).stdout)
+    assert all(f["read"] == f["used"] + f["rejected"] for f in doc["files"])
+    assert doc["findings"][0]["code"] == "value.date"
+
+
+def test_rules_command_lists_plans():
+    result = run(["rules"])
+    assert result.exit_code == 0
+    assert "jiangbei-2011" in result.stdout and "新政办发〔2009〕193号" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def sample_copy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sample") / "sample_data"
+    shutil.copytree(SAMPLE, d)
+    return d
+
+
+def personal_values(d):
+    """Every full ID number, name and phone number in the sample ledgers."""
+    values = set()
+    for path in d.rglob("*.csv"):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030")
+        for row in csv.DictReader(io.StringIO(text)):
+            for key in ("身份证号", "公民身份号码", "姓名", "联系电话"):
+                if row.get(key):
+                    values.add(row[key])
+    return values
+
+
+def test_sample_report_shows_met_missed_and_no_data(sample_copy):
+    result = run(["report", sample_copy, "-q", "2011Q3"])
+    assert result.exit_code == 1
+    for word in ("达标", "未达标", "无数据"):
+        assert word in result.stdout
+
+
+def test_nothing_printed_or_written_shows_personal_data(sample_copy, tmp_path):
+    secrets = personal_values(sample_copy)
+    assert len(secrets) > 1000
+    # Make sure findings with values are printed too: add a bad row with a real ID.
+    some_id = next(v for v in secrets if re.fullmatch(r"\d{17}[\dX]", v))
+    wrong = some_id[:-1] + ("0" if some_id[-1] != "0" else "1")  # a wrong check digit: a warning
+    write_csv(
+        sample_copy / "extra.csv", SERVICES, [service(some_id, "2011-02-30"), service(wrong, "2011-07-01")]
+    )
+    outputs = []
+    for args in (
+        ["check", sample_copy],
+        ["check", sample_copy, "-f", "json"],
+        ["report", sample_copy, "-q", "2011Q3"],
+        ["report", sample_copy, "-q", "2011Q3", "-f", "json"],
+        ["report", sample_copy, "-q", "2011Q3", "-f", "markdown"],
+    ):
+        result = run(args)
+        outputs.append(result.stdout + result.stderr)
+    out = tmp_path / "r.csv"
+    run(["report", sample_copy, "-q", "2011Q3", "-f", "csv", "-o", out])
+    outputs.append(out.read_text(encoding="utf-8-sig"))
+    everything = "\n".join(outputs)
+    assert "330205" in everything  # units are printed; persons are not
+    leaked = [v for v in secrets if v in everything and len(v) >= 3]
+    assert not leaked, leaked[:5]
+    assert wrong[:6] + "********" + wrong[-4:] in everything and wrong not in everything
+
+
+def test_input_files_are_never_modified(sample_copy):
+    before = {p: p.read_bytes() for p in sample_copy.rglob("*") if p.is_file()}
+    run(["check", sample_copy])
+    run(["report", sample_copy, "-q", "2011Q3", "-f", "json"])
+    after = {p: p.read_bytes() for p in sample_copy.rglob("*") if p.is_file()}
+    assert before == after
