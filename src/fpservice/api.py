@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fpservice import consistency, periods, workdays, yamlfile
+from fpservice import consistency, deadlines, periods, workdays, yamlfile
 from fpservice import ledgers as ledgers_mod
 from fpservice import report as report_mod
 from fpservice import rules as rules_mod
@@ -129,3 +129,52 @@ def check(
     window = periods.as_of_window(as_of)
     result = report_mod.build(ledgers, rules, chosen, [window], all_indicators)
     return Outcome(ledgers, result, as_of, notes + _calendar_notes())
+
+
+@dataclass
+class Due:
+    today: dt.date
+    deadline: deadlines.Deadline
+    plan: Plan | None
+    units_without_rows: list[tuple[str, str]] | None  # (code, name), when a ledger dir was given
+
+    @property
+    def workdays_left(self) -> int:
+        return self.deadline.workdays_left(self.today)
+
+
+def schedule_of(plan: Plan | None):
+    return plan.deadlines if plan and plan.deadlines else deadlines.QUARTERLY
+
+
+def due(
+    today: dt.date,
+    ledger_dir: Path | None = None,
+    plan: str | None = None,
+    rules_dir: Path | None = None,
+    encoding: str | None = None,
+) -> Due:
+    """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
+    for the quarter it covers."""
+    chosen = None
+    if plan or (ledger_dir and read_config(Path(ledger_dir)).get("plan")):
+        chosen = resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir or "."))
+    d = deadlines.next_deadline(today, schedule_of(chosen))
+    missing = None
+    if ledger_dir is not None:
+        ledgers = ledgers_mod.load(
+            Path(ledger_dir), encoding or read_config(Path(ledger_dir)).get("encoding")
+        )
+        start, end = periods.quarter_bounds(d.year, d.quarter)
+        missing = ledgers.villages_without_events(start, end)
+    return Due(today, d, chosen, missing)
+
+
+def due_quarter(
+    today: dt.date, ledger_dir: Path, plan: str | None = None, rules_dir: Path | None = None
+) -> str:
+    """The quarter whose report is due next (`report --due`), by the plan's schedule."""
+    chosen = None
+    if plan or read_config(Path(ledger_dir)).get("plan"):
+        chosen = resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir))
+    return deadlines.next_deadline(today, schedule_of(chosen)).label

@@ -70,6 +70,17 @@ class LedgerSet:
         latest = [d for d in latest if pd.notna(d)]
         return max(latest) if latest else None
 
+    def villages_without_events(self, start, end) -> list[tuple[str, str]]:
+        """Villages (listed, or seen) with no event dated in [start, end] in any ledger."""
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+        active = set()
+        for ledger, col in self.EVENT_DATES:
+            frame = self.frames[ledger]
+            active.update(frame.loc[(frame[col] >= lo) & (frame[col] <= hi), "unit"].unique().tolist())
+        table = self.units.table
+        villages = table.index[table["level"] == units_mod.VILLAGE]
+        return [(c, table.at[c, "name"]) for c in sorted(villages) if c not in active]
+
 
 def discover(root: Path) -> list[Path]:
     """CSV files at any depth, in a stable order. Symlinked directories are not followed."""

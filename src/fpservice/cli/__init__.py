@@ -74,4 +74,4 @@ def main() -> None:
     cli.main(prog_name="fpservice")
 
 
-from fpservice.cli import check, report, rules  # noqa: E402,F401  (registers the commands)
+from fpservice.cli import check, due, report, rules  # noqa: E402,F401  (registers the commands)

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 
-from fpservice import api, render
+from fpservice import api, periods, render
 from fpservice.cli import cli, options
+from fpservice.errors import UsageError
+
+EXTENSIONS = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json"}
 
 
 @cli.command()
 @options.ledger_dir
-@click.option(
-    "--quarter", "-q", required=True, help="季度，如 2011Q3（本期为该季度，累计为 1 月 1 日至季末）。"
-)
+@click.option("--quarter", "-q", help="季度，如 2011Q3（本期为该季度，累计为 1 月 1 日至季末）。")
+@click.option("--due", "due_next", is_flag=True, help="报告下一个季报期限所对应的季度（供 cron 使用）。")
+@click.option("--date", "date_", help="与 --due 一起用：以这一天为准（默认今天），如 2011-10-01。")
 @options.plan
 @click.option(
     "--format",
     "-f",
     "fmt",
-    type=click.Choice(["table", "markdown", "csv", "json"]),
+    type=click.Choice(list(EXTENSIONS)),
     default="table",
     show_default=True,
     help="输出格式。csv 带 BOM，Excel 可直接打开。",
@@ -28,19 +32,31 @@ from fpservice.cli import cli, options
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="写入文件（先写临时文件再改名，中断不会留下半个文件）。",
+    type=click.Path(path_type=Path),
+    help="写入文件（先写临时文件再改名，中断不会留下半个文件）；给出目录时文件名为 方案_季度.扩展名。",
 )
 @click.option("--no-phases", is_flag=True, help="不输出方案阶段的结果。")
 @options.all_indicators
 @options.encoding
 @click.option("--quiet", is_flag=True, help="只输出错误信息（结果照常写出）。")
 @click.pass_obj
-def report(obj, ledger_dir, quarter, plan, fmt, output, no_phases, all_indicators, encoding, quiet):
+def report(
+    obj, ledger_dir, quarter, due_next, date_, plan, fmt, output, no_phases, all_indicators, encoding, quiet
+):
     """季度达标报告：每个单位、每个指标的本期与累计数值、目标和状态。"""
+    if bool(quarter) == due_next:
+        raise UsageError("请给出 --quarter 2011Q3 或 --due（二者选一）")
+    if date_ and not due_next:
+        raise UsageError("--date 只能与 --due 一起使用")
+    if due_next:
+        today = periods.parse_date(date_) if date_ else dt.date.today()
+        quarter = api.due_quarter(today, ledger_dir, plan, obj["rules_dir"])
     outcome = api.report(
         ledger_dir, quarter, plan, obj["rules_dir"], encoding, all_indicators, phases=not no_phases
     )
+    if output is not None and output.is_dir():
+        output = output / f"{outcome.report.plan.id}_{quarter.upper()}.{EXTENSIONS[fmt]}"
+
     if fmt == "json":
         options.emit(render.to_json(outcome.report), output)
     elif fmt == "csv":
@@ -48,12 +64,11 @@ def report(obj, ledger_dir, quarter, plan, fmt, output, no_phases, all_indicator
     else:
         options.emit(render.report_tables(outcome.report, fmt), output)
     if not quiet:
+        if output is not None:
+            click.echo(f"已写入 {output}", err=True)
         for note in outcome.notes:
             click.echo(note, err=True)
-        if outcome.findings:
-            click.echo(
-                render.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
-                + " 详情请运行 fpservice check。",
-                err=True,
-            )
+    if outcome.findings and (not quiet or outcome.ledgers.has_errors):
+        summary = render.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
+        click.echo(summary + " 详情请运行 fpservice check。", err=True)
     return outcome.exit_code
