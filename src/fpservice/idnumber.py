@@ -19,13 +19,15 @@ _POW10 = 10 ** np.arange(16, -1, -1, dtype=np.int64)
 
 
 def normalize(raw: pd.Series) -> pd.Series:
-    """Text as typed -> canonical text (not yet validated). Blank stays missing."""
+    """Text as typed -> canonical text (not yet validated). Blank stays missing.
+    Most IDs are already canonical; only the others pay for the clean-up."""
     s = raw.astype("str")
-    odd = ~s.str.isascii().fillna(True)
+    odd = ~s.str.fullmatch(r"\d{17}[\dX]").fillna(True).astype(bool)
     if odd.any():
-        s = s.where(~odd, s[odd].str.normalize("NFKC"))
-    s = s.str.replace(r"\s+", "", regex=True).str.lstrip("'‘’`").str.upper()
-    return s.where(s.str.len() > 0)
+        t = s[odd]
+        t = t.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lstrip("'‘’`").str.upper()
+        s = s.where(~odd, t.where(t.str.len() > 0))
+    return s
 
 
 def check_chars(first17: np.ndarray) -> np.ndarray:

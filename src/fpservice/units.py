@@ -50,9 +50,14 @@ _UNITS_HEADERS = {
 
 
 def normalize_codes(raw: pd.Series) -> pd.Series:
-    """Codes as typed: full-width digits, spaces and Excel's leading apostrophe removed."""
-    s = raw.astype("str").str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lstrip("'")
-    return s.where(s.str.len() > 0)
+    """Codes as typed: full-width digits, spaces and Excel's leading apostrophe removed.
+    A ledger of a million rows holds a few hundred codes: each is normalised once."""
+    codes, uniques = pd.factorize(raw.astype("str"))
+    u = pd.Series(uniques, dtype="str")
+    u = u.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lstrip("'")
+    u = u.where(u.str.len() > 0)
+    out = pd.Series(u.to_numpy(dtype=object)[codes], index=raw.index, dtype="str")
+    return out.where(codes >= 0)
 
 
 def level_of_code(code: str) -> str:
