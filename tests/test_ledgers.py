@@ -39,13 +39,22 @@ def test_gbk_character_late_in_a_large_file_is_detected(ledger_dir):
     assert result.frames["persons"]["name"].iloc[-1] == "龘"
 
 
-def test_undecodable_file_is_reported_with_its_line(ledger_dir):
-    data = ("村居代码,岗位\n" + f"{V1},专职\n").encode() + b"\xff\xfe\xff,\xff\n"
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (
+            ("村居代码,岗位\n" + f"{V1},专职\n").encode() + "专职".encode("gbk") + b",\xff\n",
+            "file.mixed_encoding",
+        ),
+        (b"unit,role\n" + f"{V1},x\n".encode() + b"\xff\xfe\xff,\xff\n", "file.undecodable"),
+    ],
+)
+def test_undecodable_file_is_reported_with_its_line(ledger_dir, data, code):
     (ledger_dir / "bad.csv").write_bytes(data)
     write_csv(ledger_dir / "ok.csv", ["村居代码", "岗位"], [[V1, "专职"]])
     result = load(ledger_dir)
     (finding,) = result.findings
-    assert (finding.code, finding.file, finding.line) == ("file.undecodable", "bad.csv", 3)
+    assert (finding.code, finding.file, finding.line) == (code, "bad.csv", 3)
     assert len(result.frames["staff"]) == 1  # the other file still counts
 
 
@@ -123,7 +132,7 @@ def test_row_accounting_with_ragged_blank_and_quoted_rows(ledger_dir):
     (ledger_dir / "staff.csv").write_text(text, encoding="utf-8")
     result = load(ledger_dir)
     account = result.accounts[0]
-    assert (account.read, account.used, account.rejected, account.blank) == (4, 2, 2, 1)
+    assert (account.read, account.used, account.rejected, account.skipped) == (4, 2, 2, 1)
     assert [(f.code, f.line) for f in result.findings] == [("row.ragged", 5), ("row.ragged", 7)]
     assert result.frames["staff"]["line"].tolist() == [2, 8]
 

@@ -37,7 +37,7 @@ class CsvTable:
     cells: pd.DataFrame  # columns named by header position ("0", "1", ...), text or missing
     lines: np.ndarray  # physical line (1-based) where each row of `cells` starts
     ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, number of fields)
-    blank_rows: int = 0  # rows whose every cell is blank: not counted as read
+    blank_rows: int = 0  # rows whose every kept cell is blank: skipped, not counted as read
     encoding: str = "utf-8"
 
 
@@ -53,19 +53,44 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8) :]
         _strict(body, "utf-8")
-        return body, "utf-8-sig"
+        return _without_stray_boms(body), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = data.decode("utf-16")
-        return text.encode("utf-8"), "utf-16"
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise CsvProblem("file.undecodable", data.count(b"\n\x00", 0, exc.start) + 1) from None
+        return _without_stray_boms(text.encode("utf-8")), "utf-16"
     try:
         data.decode("utf-8")
-        return data, "utf-8"
+        return _without_stray_boms(data), "utf-8"
     except UnicodeDecodeError as exc:
         first_bad = exc.start
+    line = data.count(b"\n", 0, first_bad) + 1
+    if _mostly_utf8(data):
+        # GBK pasted into a UTF-8 file: decoding it all as GB18030 would garble the rest.
+        raise CsvProblem("file.mixed_encoding", line)
     try:
-        return data.decode("gb18030").encode("utf-8"), "gb18030"
+        return _without_stray_boms(data.decode("gb18030").encode("utf-8")), "gb18030"
     except UnicodeDecodeError:
-        raise CsvProblem("file.undecodable", data.count(b"\n", 0, first_bad) + 1) from None
+        raise CsvProblem("file.undecodable", line) from None
+
+
+def _without_stray_boms(data: bytes) -> bytes:
+    """A BOM in the middle of a file (two exports pasted together) is not part of any value."""
+    return data.replace(codecs.BOM_UTF8, b"") if codecs.BOM_UTF8 in data else data
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """True when most non-ASCII bytes form valid 3-byte UTF-8 sequences (as Chinese text in UTF-8
+    does; GBK text only rarely forms one by accident)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    high = int((arr >= 0x80).sum())
+    if high == 0 or len(arr) < 3:
+        return False
+    cont = (arr >= 0x80) & (arr < 0xC0)
+    lead3 = (arr >= 0xE0) & (arr < 0xF0)
+    valid3 = int((lead3[:-2] & cont[1:-1] & cont[2:]).sum())
+    return valid3 * 3 >= high * 0.5
 
 
 def _strict(data: bytes, encoding: str) -> None:

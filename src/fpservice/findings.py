@@ -14,6 +14,10 @@ ERROR, WARNING = "error", "warning"
 CODES: dict[str, tuple[str, str]] = {
     # the file as a whole
     "file.undecodable": (ERROR, "文件编码无法识别（不是 UTF-8 或 GB18030），第一个无法解码的字节在此行"),
+    "file.mixed_encoding": (
+        ERROR,
+        "文件是 UTF-8 编码，但此行夹有其他编码（如 GBK）的字节；请整个文件另存为同一种编码",
+    ),
     "file.unreadable": (ERROR, "文件无法读取：{detail}"),
     "file.empty": (ERROR, "文件为空，没有表头"),
     "file.unknown_type": (ERROR, "无法识别台帐类型：表头中没有任何台帐的标志列（{detail}）"),
@@ -23,7 +27,9 @@ CODES: dict[str, tuple[str, str]] = {
     "file.unparsable": (ERROR, "CSV 结构无法解析：{detail}"),
     # one row
     "row.ragged": (ERROR, "本行有 {detail} 个字段，与表头的列数不同"),
+    "row.repeated_header": (WARNING, "重复的表头行（多个文件拼接而成？），已跳过"),
     "value.required": (ERROR, "必填项为空"),
+    "value.control_chars": (ERROR, "含有不可见的控制字符（如 NUL）：{value}"),
     "value.date": (
         ERROR,
         "日期无法识别或不存在：{value}（可写作 2011-05-19、2011/5/19、20110519、2011年5月19日）",

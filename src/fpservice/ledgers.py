@@ -27,7 +27,8 @@ UNITS_FILE = "units.csv"
 
 @dataclass
 class FileAccount:
-    """Rows of one file: read = used + rejected. Blank rows are skipped and counted apart."""
+    """Rows of one file: read = used + rejected. Blank rows and repeated header rows are skipped
+    and counted apart."""
 
     file: str
     ledger: str | None
@@ -35,7 +36,7 @@ class FileAccount:
     read: int = 0
     used: int = 0
     rejected: int = 0
-    blank: int = 0
+    skipped: int = 0
 
 
 @dataclass
@@ -159,7 +160,7 @@ def read_ledger_file(
         try:
             table = csvfile.read_table(utf8, list(range(len(header))), account.encoding)
             account.read = len(table.cells) + len(table.ragged)
-            account.rejected, account.blank = account.read, table.blank_rows
+            account.rejected, account.skipped = account.read, table.blank_rows
         except csvfile.CsvProblem:
             pass
         return None, [Finding(code, rel, 1, column, None, detail)], account
@@ -171,13 +172,20 @@ def read_ledger_file(
         return None, [Finding(p.code, rel, p.line, None, None, p.detail)], account
     cells = table.cells.rename(columns={str(i): k for i, k in mapping.items()})
     labels = {k: header[i] for i, k in mapping.items()}
-    frame, findings, rejected = _validate(ltype, rel, cells, table.lines, labels, units, today)
-    findings = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged] + findings
+    lines = table.lines
+    repeated = np.ones(len(cells), dtype=bool)
+    for key, label in labels.items():
+        repeated &= (cells[key] == label).fillna(False).to_numpy(dtype=bool)
+    skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
+    if repeated.any():
+        cells, lines = cells[~repeated].reset_index(drop=True), lines[~repeated]
+    frame, findings, rejected = _validate(ltype, rel, cells, lines, labels, units, today)
+    ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
     account.read = len(cells) + len(table.ragged)
     account.rejected = int(rejected) + len(table.ragged)
     account.used = len(frame)
-    account.blank = table.blank_rows
-    return frame, findings, account
+    account.skipped = table.blank_rows + len(skipped)
+    return frame, ragged + skipped + findings, account
 
 
 def _recognise(header: list[str]):
@@ -259,6 +267,11 @@ def _validate(
         raw = cells.get(col.key, blank_text)
         if col.required:
             check.flag("value.required", raw.isna(), col.key)
+        if col.key in cells:
+            control = raw.str.contains(_CONTROL, regex=True).fillna(False).to_numpy(dtype=bool)
+            if control.any():
+                check.flag("value.control_chars", control, col.key, raw, _MASKERS.get(col.kind, mask_text))
+                raw = raw.where(~control)
         if col.kind == schema.CODE:
             out[col.key] = _check_units(check, raw, col.key, units)
         elif col.kind == schema.ID:
@@ -302,6 +315,10 @@ def _validate(
     frame = out[keep].drop(columns=[c for c in ("id_sex", "id_birth") if c in out]).reset_index(drop=True)
     frame["file"] = frame["file"].astype("category")
     return frame, check.findings, int(check.reject.sum())
+
+
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_MASKERS = {schema.ID: lambda v: mask_text(mask_id(v)), schema.NAME: lambda v: mask_text(mask_name(v))}
 
 
 def _check_units(check: _Checker, raw: pd.Series, key: str, units: units_mod.Units) -> pd.Series:

@@ -34,10 +34,23 @@ def to_json(report: Report) -> str:
     return json.dumps(records(report), ensure_ascii=False, indent=1) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(text):
+    """A text cell that Excel would run as a formula is prefixed with an apostrophe."""
+    if isinstance(text, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def to_csv(report: Report) -> str:
-    """CSV text; the caller writes it with a BOM (encoding utf-8-sig) so Excel reads it."""
+    """CSV text; the caller writes it with a BOM (encoding utf-8-sig) so Excel reads it.
+    Text cells (names from units.csv and rule files) cannot smuggle in formulas."""
     buf = io.StringIO()
     frame = pd.DataFrame(records(report), columns=COLUMNS)
+    for col in ("unit_name", "indicator_name", "period"):
+        frame[col] = frame[col].map(neutralize)
     frame.to_csv(buf, index=False, lineterminator="\r\n")
     return buf.getvalue()
 
@@ -173,7 +186,7 @@ def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
 
 def accounts_table(accounts: list[FileAccount]) -> str:
     body = [
-        [a.file, a.ledger or "—", a.encoding or "—", a.read, a.used, a.rejected, a.blank] for a in accounts
+        [a.file, a.ledger or "—", a.encoding or "—", a.read, a.used, a.rejected, a.skipped] for a in accounts
     ]
     total = [
         "合计",
@@ -182,12 +195,12 @@ def accounts_table(accounts: list[FileAccount]) -> str:
         sum(a.read for a in accounts),
         sum(a.used for a in accounts),
         sum(a.rejected for a in accounts),
-        sum(a.blank for a in accounts),
+        sum(a.skipped for a in accounts),
     ]
     return (
         tabulate(
             body + [total],
-            ["文件", "台帐", "编码", "读入行", "使用行", "拒绝行", "空行"],
+            ["文件", "台帐", "编码", "读入行", "使用行", "拒绝行", "跳过行"],
             tablefmt="simple",
             disable_numparse=True,
         )

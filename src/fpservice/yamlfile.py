@@ -29,7 +29,14 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp")
+}
+
+
 def _convert(loader: _Loader, node, file: str):
+    if node.tag not in _PLAIN_TAGS:
+        raise RuleError(f"规则文件中不允许使用 YAML 标签：{node.tag}", file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = Map()
         out.line, out.lines = node.start_mark.line + 1, {}
