@@ -18,7 +18,7 @@ from fpservice import csvfile, idnumber, schema
 from fpservice import units as units_mod
 from fpservice.errors import InputError
 from fpservice.findings import CODES, ERROR, Finding
-from fpservice.privacy import mask_id, mask_text
+from fpservice.privacy import mask_id, mask_name, mask_text
 from fpservice.schema import LEDGER_TYPES, LedgerType
 from fpservice.values import parse_dates, parse_yes_no, split_items
 
