@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,12 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
 def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     if frames:
         return pd.concat(frames, ignore_index=True)
+    return _empty_frame(key).copy()
+
+
+@cache
+def _empty_frame(key: str) -> pd.DataFrame:
+    """A ledger type with no file: no rows, but every column with its type."""
     return _validate(
         LEDGER_TYPES[key], "", pd.DataFrame(), np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
     )[0]

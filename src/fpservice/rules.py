@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -101,7 +102,15 @@ def default_directory() -> Path:
 
 
 def load(directory: Path | str | None = None) -> RuleBook:
+    """Load and check the rule files of `directory` (default: the bundled rules)."""
     directory = Path(directory) if directory else default_directory()
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(directory.rglob("*.yaml")))
+    return _load(directory.resolve(), stamp)
+
+
+@lru_cache(maxsize=8)
+def _load(directory: Path, stamp: tuple) -> RuleBook:
+    """Cached by the files' names, sizes and modification times: an edit is always seen."""
     ind_file = directory / "indicators.yaml"
     if not ind_file.is_file():
         raise RuleError(f"规则目录中没有 indicators.yaml：{directory}")
