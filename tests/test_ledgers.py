@@ -210,3 +210,10 @@ def test_missing_directory_is_an_input_error(tmp_path):
         load(tmp_path / "nope")
     with pytest.raises(InputError):
         load(tmp_path)  # exists, but holds no CSV
+
+
+def test_a_village_whose_rows_were_all_rejected_is_still_reported(ledger_dir):
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(), person(unit="330205001002", arrived="2011-02-30")])
+    result = load(ledger_dir)
+    assert len(result.frames["persons"]) == 1
+    assert "330205001002" in result.units.table.index

@@ -41,6 +41,17 @@ class FileAccount:
 
 
 @dataclass
+class LedgerFile:
+    """What one file gave: its account, its used rows, its findings, and the village codes
+    written on any of its rows (rejected ones too: a village is seen even if its rows are bad)."""
+
+    account: FileAccount
+    frame: pd.DataFrame | None = None
+    findings: list[Finding] = field(default_factory=list)
+    villages: set = field(default_factory=set)
+
+
+@dataclass
 class LedgerSet:
     root: Path
     frames: dict[str, pd.DataFrame]
@@ -111,20 +122,17 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
         raise InputError(f"{root} 中没有 CSV 台帐文件")
 
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
-    accounts = []
+    accounts, seen = [], set()
     for path in files:
-        rel = path.relative_to(root).as_posix()
-        frame, file_findings, account = read_ledger_file(path, rel, units, encoding, today)
-        findings += file_findings
-        accounts.append(account)
-        if frame is not None:
-            parts[account.ledger].append(frame)
+        got = read_ledger_file(path, path.relative_to(root).as_posix(), units, encoding, today)
+        findings += got.findings
+        accounts.append(got.account)
+        seen |= got.villages
+        if got.frame is not None:
+            parts[got.account.ledger].append(got.frame)
 
     frames = {k: _concat(k, v) for k, v in parts.items()}
     if not units.listed:
-        seen = set()
-        for frame in frames.values():
-            seen.update(frame["unit"].unique().tolist())
         units.add_seen(sorted(seen))
     return LedgerSet(root, frames, units, findings, accounts)
 
@@ -145,8 +153,8 @@ def _empty_frame(key: str) -> pd.DataFrame:
 
 def read_ledger_file(
     path: Path, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date
-) -> tuple[pd.DataFrame | None, list[Finding], FileAccount]:
-    """One file -> (used rows, findings, account). A file-level problem rejects every row."""
+) -> LedgerFile:
+    """Read and validate one file. A file-level problem rejects every row."""
     account = FileAccount(rel, None, None)
     try:
         data = path.read_bytes()
@@ -155,9 +163,9 @@ def read_ledger_file(
         if not header:
             raise csvfile.CsvProblem("file.empty", 1)
     except OSError as exc:
-        return None, [Finding("file.unreadable", rel, None, None, None, exc.strerror or str(exc))], account
+        return LedgerFile(account, findings=[Finding("file.unreadable", rel, None, None, None, exc.strerror)])
     except csvfile.CsvProblem as p:
-        return None, [Finding(p.code, rel, p.line, None, None, p.detail)], account
+        return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
 
     problem, ltype, mapping = _recognise(header)
     if problem:
@@ -170,13 +178,13 @@ def read_ledger_file(
             account.rejected, account.skipped = account.read, table.blank_rows
         except csvfile.CsvProblem:
             pass
-        return None, [Finding(code, rel, 1, column, None, detail)], account
+        return LedgerFile(account, findings=[Finding(code, rel, 1, column, None, detail)])
 
     account.ledger = ltype.key
     try:
         table = csvfile.read_table(utf8, sorted(mapping), account.encoding)
     except csvfile.CsvProblem as p:
-        return None, [Finding(p.code, rel, p.line, None, None, p.detail)], account
+        return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     cells = table.cells.rename(columns={str(i): k for i, k in mapping.items()})
     labels = {k: header[i] for i, k in mapping.items()}
     lines = table.lines
@@ -186,13 +194,13 @@ def read_ledger_file(
     skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     if repeated.any():
         cells, lines = cells[~repeated].reset_index(drop=True), lines[~repeated]
-    frame, findings, rejected = _validate(ltype, rel, cells, lines, labels, units, today)
+    frame, findings, rejected, villages = _validate(ltype, rel, cells, lines, labels, units, today)
     ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
     account.read = len(cells) + len(table.ragged)
     account.rejected = int(rejected) + len(table.ragged)
     account.used = len(frame)
     account.skipped = table.blank_rows + len(skipped)
-    return frame, ragged + skipped + findings, account
+    return LedgerFile(account, frame, ragged + skipped + findings, villages)
 
 
 def _recognise(header: list[str]):
@@ -229,6 +237,7 @@ class _Checker:
         self.rel, self.lines, self.labels = rel, lines, labels
         self.reject = np.zeros(len(lines), dtype=bool)
         self.findings: list[Finding] = []
+        self.villages: set[str] = set()  # well-formed village codes on any row
 
     def flag(
         self,
@@ -321,7 +330,7 @@ def _validate(
     keep = ~check.reject
     frame = out[keep].drop(columns=[c for c in ("id_sex", "id_birth") if c in out]).reset_index(drop=True)
     frame["file"] = frame["file"].astype("category")
-    return frame, check.findings, int(check.reject.sum())
+    return frame, check.findings, int(check.reject.sum()), check.villages
 
 
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -340,6 +349,7 @@ def _check_units(check: _Checker, raw: pd.Series, key: str, units: units_mod.Uni
         level = codes.map(lambda c: units_mod.level_of_code(c) if isinstance(c, str) else None)
         level = level.where(shaped)
     not_village = level.notna() & (level != units_mod.VILLAGE)
+    check.villages = set(codes[(level == units_mod.VILLAGE).fillna(False).to_numpy(dtype=bool)].unique())
     check.flag("value.unit_not_village", not_village, key, codes, detail=level)
     return codes
 
