@@ -89,6 +89,24 @@ def test_ten_megabyte_field_is_read_in_bounded_time(ledger_dir):
     assert [f["read"] for f in json.loads(result.stdout)["files"]] == [2]
 
 
+def test_ten_megabyte_field_runs_in_bounded_memory(ledger_dir):
+    """Peak memory of a whole run on a file with a 10 MB cell, measured in a child process."""
+    import resource
+    import subprocess
+    import sys
+
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(name="长" * 3_500_000), person(id_=make_id(seq=2))])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(
+        [sys.executable, "-m", "fpservice", "check", str(ledger_dir), "-p", "000"],
+        capture_output=True,
+        timeout=60,
+    )
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert max(peak_mib, before / 1024) < 1024
+
+
 def test_ten_megabyte_field_in_a_checked_column_is_shown_truncated(ledger_dir):
     write_csv(ledger_dir / "p.csv", PERSONS, [person(arrived="9" * 10_000_000)])
     result = check(ledger_dir)

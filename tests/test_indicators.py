@@ -304,3 +304,36 @@ def test_phases_run_from_plan_start_to_phase_end(ledger_dir):
     assert (first["start"], first["end"], first["numerator"]) == ("2011-04-01", "2011-05-31", 1)
     second = pick(rows, V1, "pregnancy_check", "第二阶段 全面实施")
     assert (second["start"], second["end"]) == ("2011-04-01", "2011-10-31")
+
+
+def test_births_in_policy_count_rows_in_the_window(ledger_dir):
+    mother = make_id(seq=1)
+    write_csv(
+        ledger_dir / "births.csv",
+        ["村居代码", "身份证号", "出生日期", "政策符合"],
+        [
+            [V1, mother, "2011-07-01", "是"],
+            [V1, mother, "2011-09-30", "否"],  # twins or two births: rows
+            [V1, make_id(seq=2), "2011-06-30", "是"],
+        ],
+    )
+    rows = report_rows(ledger_dir, Q3, "004")
+    q3, ytd = pick(rows, V1, "birth_in_policy", Q3), pick(rows, V1, "birth_in_policy", YTD)
+    assert (q3["numerator"], q3["denominator"], q3["target"]) == (1, 2, 0.85)
+    assert (ytd["numerator"], ytd["denominator"]) == (2, 3)
+
+
+def test_check_judges_year_to_date_as_of_a_day(ledger_dir):
+    import json
+
+    from tests.ledgerkit import run
+
+    a = make_id(seq=1)
+    persons_file(ledger_dir, [person(id_=a)])
+    services_file(ledger_dir, [service(a, "2011-03-01")])
+    doc = json.loads(run(["check", ledger_dir, "-p", "000", "--as-of", "2011-02-28", "-f", "json"]).stdout)
+    r = pick(doc["rows"], V1, "pregnancy_check", "2011-01-01..2011-02-28")
+    assert (r["numerator"], r["denominator"], doc["as_of"]) == (0, 1, "2011-02-28")
+    doc = json.loads(run(["check", ledger_dir, "-p", "000", "-f", "json"]).stdout)  # default: latest date
+    assert doc["as_of"] == "2011-03-01"
+    assert pick(doc["rows"], V1, "pregnancy_check", "2011-01-01..2011-03-01")["numerator"] == 1

@@ -217,3 +217,25 @@ def test_a_village_whose_rows_were_all_rejected_is_still_reported(ledger_dir):
     result = load(ledger_dir)
     assert len(result.frames["persons"]) == 1
     assert "330205001002" in result.units.table.index
+
+
+def test_requests_and_births_consistency_errors(ledger_dir):
+    write_csv(
+        ledger_dir / "r.csv",
+        ["村居代码", "协查编号", "下发日期", "反馈日期"],
+        [[V1, "XC1", "2011-07-05", "2011-07-04"], [V1, "XC2", "2011-07-05", "2011-07-06"]],
+    )
+    write_csv(
+        ledger_dir / "b.csv",
+        ["村居代码", "身份证号", "出生日期", "政策内"],
+        [[V1, make_id(female=False), "2011-07-01", "是"], [V1, make_id(), "2011-07-01", "否"]],
+    )
+    result = load(ledger_dir)
+    found = {(f.code, f.file, f.line, f.column) for f in result.findings}
+    assert found == {
+        ("row.answered_before_issued", "r.csv", 2, "反馈日期"),
+        ("row.male_birth", "b.csv", 2, "身份证号"),
+    }
+    assert (
+        str(result.frames["births"]["birth_on"].iloc[0].date()) == "2011-07-01"
+    )  # 出生日期 is the child's here
