@@ -232,3 +232,15 @@ def test_input_files_are_never_modified(sample_copy):
     run(["report", sample_copy, "-q", "2011Q3", "-f", "json"])
     after = {p: p.read_bytes() for p in sample_copy.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_second():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    assert len(block) == 2 and block[0].startswith("pip install . && fpservice report")
+    ci = [
+        line
+        for line in (REPO / ".ci" / "run").read_text().splitlines()
+        if line and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert ci == [block[1]]

@@ -86,6 +86,7 @@ def report(
     encoding: str | None = None,
     all_indicators: bool = False,
     phases: bool = True,
+    trend: bool = False,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
     year, q = periods.parse_quarter(quarter)
@@ -93,6 +94,8 @@ def report(
     chosen = resolve_plan(rules, plan, Path(ledger_dir))
     ledgers = load_ledgers(Path(ledger_dir), encoding)
     windows: list[Window] = list(periods.quarter_windows(year, q))
+    if trend:
+        windows += periods.trend_windows(year, q)
     if phases:
         windows += [w for w, _ in report_mod.phase_windows(chosen, windows[0].end)]
     _require_units(ledgers)

@@ -75,6 +75,28 @@ class Has:
     at_least: int = 1
 
 
+def replace_value(cond, field: str, old: str, new: str):
+    """The same condition tree with `field == old` tests turned into `field == new` (how the
+    equity gap computes an indicator for 户籍 persons from the cohort written for 流动 ones)."""
+    if isinstance(cond, Test):
+        return (
+            Test(field, "eq", new, cond.shift)
+            if (cond.field, cond.op, cond.arg) == (field, "eq", old)
+            else cond
+        )
+    if isinstance(cond, (AllOf, AnyOf)):
+        return type(cond)(tuple(replace_value(c, field, old, new) for c in cond.parts))
+    if isinstance(cond, Not):
+        return Not(replace_value(cond.part, field, old, new))
+    if isinstance(cond, Cohort):
+        return Cohort(cond.name, replace_value(cond.body, field, old, new))
+    if isinstance(cond, Has):
+        return Has(
+            cond.ledger, replace_value(cond.where, field, old, new), cond.distinct_field, cond.at_least
+        )
+    return cond
+
+
 class Compiler:
     """Turns YAML conditions into the tree, checking every field, value and operator."""
 

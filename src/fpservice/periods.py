@@ -52,6 +52,15 @@ def quarter_windows(year: int, q: int) -> tuple[Window, Window]:
     )
 
 
+def trend_windows(year: int, q: int) -> list[Window]:
+    """Year-to-date at the end of each earlier quarter of the year (the trend up to `q`)."""
+    return [replace_kind(quarter_windows(year, k)[1], "trend") for k in range(1, q)]
+
+
+def replace_kind(window: Window, kind: str) -> Window:
+    return Window(window.label, window.start, window.end, kind)
+
+
 def as_of_window(day: dt.date) -> Window:
     """Year-to-date up to a day, as `check --as-of` judges it."""
     start = dt.date(day.year, 1, 1)

@@ -12,26 +12,35 @@ from tabulate import tabulate
 
 from fpservice.findings import ERROR, Finding
 from fpservice.ledgers import FileAccount
-from fpservice.report import COLUMNS, MET, MISSED, NO_DATA, NO_TARGET, Report
+from fpservice.report import COLUMNS, DETAIL_COLUMNS, MET, MISSED, NO_DATA, NO_TARGET, Report
 from fpservice.rules import REQUIRED
 
 STATUS_TEXT = {MET: "达标", MISSED: "未达标", NO_DATA: "无数据", NO_TARGET: "—"}
 
 
-def records(report: Report) -> list[dict]:
-    """The rows exactly as SPEC §6 defines them."""
-    rows = report.rows[COLUMNS]
-    out = rows.to_dict(orient="records")
+def records(report: Report, details: bool = False) -> list[dict]:
+    """The rows exactly as SPEC §6 defines them; with `details`, also the interval, the
+    small-sample and clear-miss flags, and the equity gap."""
+    columns = COLUMNS + (DETAIL_COLUMNS if details else [])
+    out = report.rows[columns].to_dict(orient="records")
     for r in out:
         r["numerator"], r["denominator"] = int(r["numerator"]), int(r["denominator"])
-        r["rate"] = None if r["rate"] is None or pd.isna(r["rate"]) else float(r["rate"])
+        for key in ("rate", "ci_low", "ci_high", "registered_rate", "gap"):
+            if key in r:
+                r[key] = None if r[key] is None or pd.isna(r[key]) else float(r[key])
+        for key in ("small_sample", "clear"):
+            if key in r:
+                r[key] = bool(r[key])
+        for key in ("registered_numerator", "registered_denominator"):
+            if key in r:
+                r[key] = None if r[key] is None or pd.isna(r[key]) else int(r[key])
         t = r["target"]
         r["target"] = None if t is None else (int(t) if r["indicator"] == "staffing" else float(t))
     return out
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(records(report), ensure_ascii=False, indent=1) + "\n"
+def to_json(report: Report, details: bool = False) -> str:
+    return json.dumps(records(report, details), ensure_ascii=False, indent=1) + "\n"
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -44,11 +53,11 @@ def neutralize(text):
     return text
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, details: bool = False) -> str:
     """CSV text; the caller writes it with a BOM (encoding utf-8-sig) so Excel reads it.
     Text cells (names from units.csv and rule files) cannot smuggle in formulas."""
     buf = io.StringIO()
-    frame = pd.DataFrame(records(report), columns=COLUMNS)
+    frame = pd.DataFrame(records(report, details), columns=COLUMNS + (DETAIL_COLUMNS if details else []))
     for col in ("unit_name", "indicator_name", "period"):
         frame[col] = frame[col].map(neutralize)
     frame.to_csv(buf, index=False, lineterminator="\r\n")
@@ -74,17 +83,41 @@ def _ratio(num, den) -> str:
     return f"{int(num)}/{int(den)}"
 
 
+def interval(low, high) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return "—"
+    return f"{low * 100:.0f}–{high * 100:.0f}%"
+
+
+def status_text(row) -> str:
+    text = STATUS_TEXT[row.status]
+    return text + "（不确定）" if row.status == MISSED and not row.clear else text
+
+
+def _note(row) -> str:
+    return "样本少" if row.small_sample else ""
+
+
+def _equity_cells(row) -> list[str]:
+    gap = row.gap
+    return [percent(row.registered_rate), "—" if gap is None or pd.isna(gap) else f"{gap * 100:+.1f}"]
+
+
 def report_tables(report: Report, fmt: str = "table") -> str:
-    """The quarterly table (本期 beside 累计) and one table per other window."""
+    """The quarterly table (本期 beside 累计), the trend, and one table per other window."""
     tablefmt = "github" if fmt == "markdown" else "simple"
     rows = report.rows
+    equity = ["户籍比率", "差距(百分点)"] if report.equity else []
     out = [f"{report.plan.name}（{report.plan.id}）"]
-    quarter = rows[rows["kind"] == "quarter"]
-    ytd = rows[rows["kind"] == "ytd"]
+
+    def table(body, headers):
+        return tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True)
+
+    quarter, ytd = rows[rows["kind"] == "quarter"], rows[rows["kind"] == "ytd"]
     if len(quarter) and len(ytd):
         q_label, y_label = quarter["period"].iloc[0], ytd["period"].iloc[0]
         merged = ytd.merge(
-            quarter[["unit", "indicator", "numerator", "denominator", "rate", "status"]],
+            quarter[["unit", "indicator", "numerator", "denominator", "rate"]],
             on=["unit", "indicator"],
             how="left",
             suffixes=("", "_q"),
@@ -99,9 +132,12 @@ def report_tables(report: Report, fmt: str = "table") -> str:
                 percent(r.rate_q),
                 _ratio(r.numerator, r.denominator),
                 percent(r.rate),
+                interval(r.ci_low, r.ci_high),
                 target_text(r.target, r.indicator),
-                STATUS_TEXT[r.status],
+                status_text(r),
+                _note(r),
             ]
+            + (_equity_cells(r) if equity else [])
             for r in merged.itertuples()
         ]
         headers = [
@@ -113,17 +149,40 @@ def report_tables(report: Report, fmt: str = "table") -> str:
             "本期比率",
             f"累计 {y_label}",
             "累计比率",
+            "95%区间",
             "目标",
             "累计状态",
+            "备注",
+        ] + equity
+        out += ["", _heading(f"本期 {q_label} 与累计 {y_label}", fmt), table(body, headers), _summary(ytd)]
+
+    trend = rows[rows["kind"] == "trend"]
+    if len(trend):
+        series = pd.concat([trend, ytd])
+        labels = list(dict.fromkeys(series["period"]))
+        wide = series.pivot_table(
+            index=["unit", "unit_name", "level", "indicator_name"],
+            columns="period",
+            values="rate",
+            aggfunc="first",
+            sort=False,
+            dropna=False,
+        )
+        body = [
+            [*key, *(percent(wide.at[key, lab]) if lab in wide.columns else "—" for lab in labels)]
+            for key in wide.index
         ]
         out += [
             "",
-            _heading(f"本期 {q_label} 与累计 {y_label}", fmt),
-            tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True),
-            _summary(ytd),
+            _heading("累计值走势（各季度末）", fmt),
+            table(body, ["代码", "单位", "层级", "指标", *labels]),
         ]
-    for label in rows.loc[~rows["kind"].isin(["quarter", "ytd"]) | (len(quarter) == 0), "period"].unique():
-        part = rows[rows["period"] == label]
+
+    others = rows[
+        ~rows["kind"].isin(["quarter", "ytd", "trend"]) | (len(quarter) == 0) & (rows["kind"] == "ytd")
+    ]
+    for label in others["period"].unique():
+        part = others[others["period"] == label]
         first = part.iloc[0]
         body = [
             [
@@ -133,21 +192,37 @@ def report_tables(report: Report, fmt: str = "table") -> str:
                 r.indicator_name,
                 _ratio(r.numerator, r.denominator),
                 percent(r.rate),
+                interval(r.ci_low, r.ci_high),
                 target_text(r.target, r.indicator),
-                STATUS_TEXT[r.status],
+                status_text(r),
+                _note(r),
             ]
+            + (_equity_cells(r) if equity else [])
             for r in part.itertuples()
         ]
-        headers = ["代码", "单位", "层级", "指标", "分子/分母", "比率", "目标", "状态"]
+        headers = [
+            "代码",
+            "单位",
+            "层级",
+            "指标",
+            "分子/分母",
+            "比率",
+            "95%区间",
+            "目标",
+            "状态",
+            "备注",
+        ] + equity
         title = f"{label}（{first.start} 至 {first.end}）"
-        out += [
-            "",
-            _heading(title, fmt),
-            tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True),
-            _summary(part),
-        ]
+        out += ["", _heading(title, fmt), table(body, headers), _summary(part)]
     if len(rows) == 0:
         out += ["", "没有可报告的行：没有可计算的单位，或方案在此期间没有设定目标。"]
+    else:
+        out += [
+            "",
+            f"95%区间为 Wilson 区间；样本少：分母小于 {report.plan.small_sample}；"
+            "未达标（不确定）：区间上限达到目标，未达标不能确定。"
+            + ("差距 = 户籍比率 − 流动比率。" if equity else ""),
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -56,6 +56,7 @@ class Plan:
     phases: tuple[Phase, ...] = ()
     targets: dict = field(default_factory=dict)  # key -> ((year or None, value), ...) by year
     deadlines: tuple[tuple[int, int], ...] = ()  # (month, day) of the quarterly deadlines
+    small_sample: int = 20  # rates over fewer persons or rows than this are marked 样本少
 
     def target(self, key: str, year: int):
         """Target in force in `year` (SPEC §7): a fraction, REQUIRED, or None (not reported)."""
@@ -250,6 +251,7 @@ _PLAN_KEYS = {
     "targets",
     "deadlines",
     "notes",
+    "small_sample",
 }
 
 
@@ -312,7 +314,15 @@ def _load_plan(path: Path, indicators: dict[str, Indicator]) -> Plan:
         phases=tuple(phases),
         targets=targets,
         deadlines=tuple(deadlines),
+        small_sample=_small_sample(doc, file),
     )
+
+
+def _small_sample(doc: Map, file: str) -> int:
+    value = doc.get("small_sample", 20)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise RuleError("small_sample 应是非负整数（默认 20）", file, doc.lines.get("small_sample", doc.line))
+    return value
 
 
 __all__ = ["RuleBook", "Plan", "Phase", "Indicator", "load", "default_directory", "conditions"]

@@ -27,6 +27,10 @@ def write_atomically(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        # mkstemp makes the file private (0600); a report gets the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -38,7 +42,10 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def emit(text: str, output: Path | None, bom: bool = False) -> None:
-    data = text.encode("utf-8-sig" if bom else "utf-8")
+    emit_bytes(text.encode("utf-8-sig" if bom else "utf-8"), output)
+
+
+def emit_bytes(data: bytes, output: Path | None) -> None:
     if output:
         write_atomically(output, data)
     else:
