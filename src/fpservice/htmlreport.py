@@ -8,7 +8,15 @@ from html import escape
 
 import pandas as pd
 
-from fpservice.render import STATUS_TEXT, interval, percent, status_text, target_text
+from fpservice.render import (
+    EQUITY_HEADERS,
+    JUDGEMENT_HEADERS,
+    STATUS_TEXT,
+    UNIT_HEADERS,
+    judgement_cells,
+    percent,
+    unit_cells,
+)
 from fpservice.report import MET, MISSED, NO_DATA, Report
 
 COLORS = {MET: "#2e7d32", MISSED: "#c62828", "unclear": "#ef6c00", NO_DATA: "#9e9e9e"}
@@ -101,25 +109,18 @@ def line_chart(points: list[tuple[str, float | None]], target: float | None, tit
 
 
 def _table(rows: pd.DataFrame, equity: bool) -> str:
-    head = ["代码", "单位", "层级", "指标", "分子/分母", "比率", "95%区间", "目标", "状态", "备注"]
-    head += ["户籍比率", "差距(百分点)"] if equity else []
+    head = UNIT_HEADERS + JUDGEMENT_HEADERS + (EQUITY_HEADERS if equity else [])
+    status_at = len(UNIT_HEADERS) + JUDGEMENT_HEADERS.index("状态")
     out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in rows.itertuples():
-        cells = [r.unit, r.unit_name, r.level, r.indicator_name]
-        nums = [
-            f"{r.numerator}/{r.denominator}",
-            percent(r.rate),
-            interval(r.ci_low, r.ci_high),
-            target_text(r.target, r.indicator),
-        ]
-        row = "".join(f"<td>{escape(str(c))}</td>" for c in cells)
-        row += "".join(f'<td class="n">{escape(c)}</td>' for c in nums)
-        note = "样本少" if r.small_sample else ""
-        row += f'<td class="{_kind(r)}">{escape(status_text(r))}</td><td>{note}</td>'
-        if equity:
-            gap = "—" if r.gap is None or pd.isna(r.gap) else f"{r.gap * 100:+.1f}"
-            row += f'<td class="n">{percent(r.registered_rate)}</td><td class="n">{gap}</td>'
-        out.append(f"<tr>{row}</tr>")
+        cells = unit_cells(r) + judgement_cells(r, equity)
+        tds = []
+        for i, cell in enumerate(cells):
+            css = _kind(r) if i == status_at else ("n" if len(UNIT_HEADERS) <= i < status_at else "")
+            tds.append(
+                f'<td class="{css}">{escape(str(cell))}</td>' if css else f"<td>{escape(str(cell))}</td>"
+            )
+        out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 

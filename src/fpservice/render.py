@@ -98,16 +98,36 @@ def _note(row) -> str:
     return "样本少" if row.small_sample else ""
 
 
-def _equity_cells(row) -> list[str]:
-    gap = row.gap
-    return [percent(row.registered_rate), "—" if gap is None or pd.isna(gap) else f"{gap * 100:+.1f}"]
+UNIT_HEADERS = ["代码", "单位", "层级", "指标"]
+JUDGEMENT_HEADERS = ["分子/分母", "比率", "95%区间", "目标", "状态", "备注"]
+EQUITY_HEADERS = ["户籍比率", "差距(百分点)"]
+
+
+def unit_cells(row) -> list[str]:
+    return [row.unit, row.unit_name, row.level, row.indicator_name]
+
+
+def judgement_cells(row, equity: bool) -> list[str]:
+    """Numerator/denominator, rate, interval, target, status, note (and the equity gap)."""
+    cells = [
+        _ratio(row.numerator, row.denominator),
+        percent(row.rate),
+        interval(row.ci_low, row.ci_high),
+        target_text(row.target, row.indicator),
+        status_text(row),
+        _note(row),
+    ]
+    if equity:
+        gap = row.gap
+        cells += [percent(row.registered_rate), "—" if gap is None or pd.isna(gap) else f"{gap * 100:+.1f}"]
+    return cells
 
 
 def report_tables(report: Report, fmt: str = "table") -> str:
     """The quarterly table (本期 beside 累计), the trend, and one table per other window."""
     tablefmt = "github" if fmt == "markdown" else "simple"
-    rows = report.rows
-    equity = ["户籍比率", "差距(百分点)"] if report.equity else []
+    rows, equity = report.rows, report.equity
+    extra = EQUITY_HEADERS if equity else []
     out = [f"{report.plan.name}（{report.plan.id}）"]
 
     def table(body, headers):
@@ -123,37 +143,25 @@ def report_tables(report: Report, fmt: str = "table") -> str:
             suffixes=("", "_q"),
         )
         body = [
-            [
-                r.unit,
-                r.unit_name,
-                r.level,
-                r.indicator_name,
-                _ratio(r.numerator_q, r.denominator_q),
-                percent(r.rate_q),
-                _ratio(r.numerator, r.denominator),
-                percent(r.rate),
-                interval(r.ci_low, r.ci_high),
-                target_text(r.target, r.indicator),
-                status_text(r),
-                _note(r),
-            ]
-            + (_equity_cells(r) if equity else [])
+            unit_cells(r)
+            + [_ratio(r.numerator_q, r.denominator_q), percent(r.rate_q)]
+            + judgement_cells(r, equity)
             for r in merged.itertuples()
         ]
-        headers = [
-            "代码",
-            "单位",
-            "层级",
-            "指标",
-            f"本期 {q_label}",
-            "本期比率",
-            f"累计 {y_label}",
-            "累计比率",
-            "95%区间",
-            "目标",
-            "累计状态",
-            "备注",
-        ] + equity
+        headers = (
+            UNIT_HEADERS
+            + [
+                f"本期 {q_label}",
+                "本期比率",
+                f"累计 {y_label}",
+                "累计比率",
+                "95%区间",
+                "目标",
+                "累计状态",
+                "备注",
+            ]
+            + extra
+        )
         out += ["", _heading(f"本期 {q_label} 与累计 {y_label}", fmt), table(body, headers), _summary(ytd)]
 
     trend = rows[rows["kind"] == "trend"]
@@ -172,48 +180,21 @@ def report_tables(report: Report, fmt: str = "table") -> str:
             [*key, *(percent(wide.at[key, lab]) if lab in wide.columns else "—" for lab in labels)]
             for key in wide.index
         ]
-        out += [
-            "",
-            _heading("累计值走势（各季度末）", fmt),
-            table(body, ["代码", "单位", "层级", "指标", *labels]),
-        ]
+        out += ["", _heading("累计值走势（各季度末）", fmt), table(body, UNIT_HEADERS + labels)]
 
-    others = rows[
-        ~rows["kind"].isin(["quarter", "ytd", "trend"]) | (len(quarter) == 0) & (rows["kind"] == "ytd")
-    ]
+    single = ~rows["kind"].isin(["quarter", "ytd", "trend"]) | ((len(quarter) == 0) & (rows["kind"] == "ytd"))
+    others = rows[single]
     for label in others["period"].unique():
         part = others[others["period"] == label]
         first = part.iloc[0]
-        body = [
-            [
-                r.unit,
-                r.unit_name,
-                r.level,
-                r.indicator_name,
-                _ratio(r.numerator, r.denominator),
-                percent(r.rate),
-                interval(r.ci_low, r.ci_high),
-                target_text(r.target, r.indicator),
-                status_text(r),
-                _note(r),
-            ]
-            + (_equity_cells(r) if equity else [])
-            for r in part.itertuples()
-        ]
-        headers = [
-            "代码",
-            "单位",
-            "层级",
-            "指标",
-            "分子/分母",
-            "比率",
-            "95%区间",
-            "目标",
-            "状态",
-            "备注",
-        ] + equity
+        body = [unit_cells(r) + judgement_cells(r, equity) for r in part.itertuples()]
         title = f"{label}（{first.start} 至 {first.end}）"
-        out += ["", _heading(title, fmt), table(body, headers), _summary(part)]
+        out += [
+            "",
+            _heading(title, fmt),
+            table(body, UNIT_HEADERS + JUDGEMENT_HEADERS + extra),
+            _summary(part),
+        ]
     if len(rows) == 0:
         out += ["", "没有可报告的行：没有可计算的单位，或方案在此期间没有设定目标。"]
     else:
