@@ -188,3 +188,9 @@ def test_a_killed_run_leaves_the_old_report_or_the_new_one(sample, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert len(json.loads(target.read_bytes())) == rows  # whole, old or new
+
+
+def test_calendar_warning_belongs_to_the_run_that_needed_it():
+    assert "不在节假日日历范围内" in run(["due", "--date", "2030-09-20"]).stderr
+    assert run(["due", "--date", "2011-09-20"]).stderr == ""
+    assert "不在节假日日历范围内" in run(["due", "--date", "2030-09-20"]).stderr  # cached, still noted

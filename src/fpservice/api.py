@@ -71,7 +71,7 @@ def load_ledgers(ledger_dir: Path, encoding: str | None) -> LedgerSet:
     return ledgers
 
 
-def _calendar_notes() -> list[str]:
+def calendar_notes() -> list[str]:
     if not workdays.outside_years:
         return []
     years = "、".join(map(str, sorted(workdays.outside_years)))
@@ -89,6 +89,7 @@ def report(
     trend: bool = False,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
+    workdays.start_run()
     year, q = periods.parse_quarter(quarter)
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, Path(ledger_dir))
@@ -100,7 +101,7 @@ def report(
         windows += [w for w, _ in report_mod.phase_windows(chosen, windows[0].end)]
     _require_units(ledgers)
     result = report_mod.build(ledgers, rules, chosen, windows, all_indicators)
-    return Outcome(ledgers, result, notes=_calendar_notes())
+    return Outcome(ledgers, result, notes=calendar_notes())
 
 
 def _require_units(ledgers: LedgerSet) -> None:
@@ -120,6 +121,7 @@ def check(
 ) -> Outcome:
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
+    workdays.start_run()
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, Path(ledger_dir))
     ledgers = load_ledgers(Path(ledger_dir), encoding)
@@ -131,7 +133,7 @@ def check(
     _require_units(ledgers)
     window = periods.as_of_window(as_of)
     result = report_mod.build(ledgers, rules, chosen, [window], all_indicators)
-    return Outcome(ledgers, result, as_of, notes + _calendar_notes())
+    return Outcome(ledgers, result, as_of, notes + calendar_notes())
 
 
 @dataclass
@@ -159,6 +161,7 @@ def due(
 ) -> Due:
     """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
     for the quarter it covers."""
+    workdays.start_run()
     chosen = None
     if plan or (ledger_dir and read_config(Path(ledger_dir)).get("plan")):
         chosen = resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir or "."))

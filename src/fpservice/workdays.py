@@ -15,12 +15,24 @@ outside_years: set[int] = set()
 
 
 @cache
-def is_workday(day: dt.date) -> bool:
+def _lookup(day: dt.date) -> tuple[bool, bool]:
+    """(is a working day, the official calendar covers the day)."""
     try:
-        return chinese_calendar.is_workday(day)
+        return chinese_calendar.is_workday(day), True
     except NotImplementedError:
+        return day.weekday() < 5, False
+
+
+def is_workday(day: dt.date) -> bool:
+    workday, covered = _lookup(day)
+    if not covered:
         outside_years.add(day.year)
-        return day.weekday() < 5
+    return workday
+
+
+def start_run() -> None:
+    """Forget the years noted by an earlier run in this process."""
+    outside_years.clear()
 
 
 def workday_after(day: dt.date, n: int) -> dt.date:

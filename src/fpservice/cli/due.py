@@ -73,6 +73,6 @@ def due(obj, ledger_dir, date_, plan, fmt, field, encoding):
             else:
                 lines.append("  每个村/社区本季度都已有台帐行。")
         click.echo("\n".join(lines))
-    for note in api._calendar_notes():
+    for note in api.calendar_notes():
         click.echo(note, err=True)
     return 0
