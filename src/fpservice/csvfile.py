@@ -100,6 +100,13 @@ def _strict(data: bytes, encoding: str) -> None:
         raise CsvProblem("file.undecodable", data.count(b"\n", 0, exc.start) + 1) from None
 
 
+def has_control_bytes(data: bytes) -> bool:
+    """Any control character other than tab, newline and carriage return (NUL, DEL, …)?"""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ctrl = (arr < 0x20) & (arr != 9) & (arr != 10) & (arr != 13)
+    return bool(ctrl.any() or (arr == 0x7F).any())
+
+
 def _delimiter(first_line: bytes) -> str:
     # Excel's "Unicode text" and some WPS exports are tab-separated.
     return "\t" if b"\t" in first_line and b"," not in first_line else ","

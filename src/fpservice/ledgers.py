@@ -194,7 +194,9 @@ def read_ledger_file(
     skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     if repeated.any():
         cells, lines = cells[~repeated].reset_index(drop=True), lines[~repeated]
-    frame, findings, rejected, villages = _validate(ltype, rel, cells, lines, labels, units, today)
+    frame, findings, rejected, villages = _validate(
+        ltype, rel, cells, lines, labels, units, today, has_control=csvfile.has_control_bytes(utf8)
+    )
     ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
     account.read = len(cells) + len(table.ragged)
     account.rejected = int(rejected) + len(table.ragged)
@@ -270,8 +272,10 @@ def _validate(
     labels: dict[str, str],
     units: units_mod.Units,
     today: dt.date,
+    has_control: bool = True,
 ):
-    """Parse and check each column. -> (typed frame of used rows, findings, rejected count)."""
+    """Parse and check each column.
+    -> (typed frame of used rows, findings, rejected count, village codes seen on any row)."""
     n = len(cells)
     check = _Checker(rel, lines, labels)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -283,7 +287,7 @@ def _validate(
         raw = cells.get(col.key, blank_text)
         if col.required:
             check.flag("value.required", raw.isna(), col.key)
-        if col.key in cells:
+        if col.key in cells and has_control:
             control = raw.str.contains(_CONTROL, regex=True).fillna(False).to_numpy(dtype=bool)
             if control.any():
                 check.flag("value.control_chars", control, col.key, raw, _MASKERS.get(col.kind, mask_text))
@@ -328,7 +332,11 @@ def _validate(
     _check_row_relations(check, ltype.key, out)
 
     keep = ~check.reject
-    frame = out[keep].drop(columns=[c for c in ("id_sex", "id_birth") if c in out]).reset_index(drop=True)
+    frame = (
+        (out[keep] if check.reject.any() else out)
+        .drop(columns=[c for c in ("id_sex", "id_birth") if c in out])
+        .reset_index(drop=True)
+    )
     frame["file"] = frame["file"].astype("category")
     return frame, check.findings, int(check.reject.sum()), check.villages
 
