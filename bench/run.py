@@ -17,7 +17,6 @@ import json
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -57,7 +56,7 @@ def measure(args: list[str]) -> tuple[float, float, int]:
 def ledgers_for(persons: int) -> Path:
     d = HERE / "out" / f"persons_{persons}"
     if not (d / ".complete").exists():
-        villages = max(12, persons // 500)   # a village or community keeps a few hundred floating persons
+        villages = max(12, persons // 500)  # a village or community keeps a few hundred floating persons
         townships = max(3, villages // 15)
         generate(d, persons, townships=townships, villages_per=max(3, villages // townships), seed=2011)
         (d / ".complete").write_text("ok")
@@ -71,8 +70,12 @@ def count_rows(d: Path) -> dict:
             counts[p] = sum(1 for _ in fh) - 1
     services = sum(n for p, n in counts.items() if p.name.startswith("服务登记簿"))
     persons = sum(n for p, n in counts.items() if p.name == "流入人口信息登记簿.csv")
-    return {"persons": persons, "services": services, "rows": sum(counts.values()),
-            "mb": sum(p.stat().st_size for p in d.rglob("*.csv")) / 1e6}
+    return {
+        "persons": persons,
+        "services": services,
+        "rows": sum(counts.values()),
+        "mb": sum(p.stat().st_size for p in d.rglob("*.csv")) / 1e6,
+    }
 
 
 def main() -> None:
@@ -97,26 +100,35 @@ def main() -> None:
 
 
 def render(results: list[dict]) -> str:
-    head = ("| persons | all rows | CSV MB | parse floor s | report s | check s | report / floor | "
-            "report s per M rows | report peak MiB | check peak MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| persons | all rows | CSV MB | parse floor s | report s | check s | report / floor | "
+        "report s per M rows | report peak MiB | check peak MiB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in results:
         f, rep, chk = r["floor"][0], r["report"], r["check"]
-        lines.append(f"| {r['persons']:,} | {r['rows']:,} | {r['mb']:.0f} | {f:.1f} | {rep[0]:.1f} | {chk[0]:.1f} | "
-                     f"{rep[0] / f:.1f}× | {rep[0] / (r['rows'] / 1e6):.1f} | {rep[1]:.0f} | {chk[1]:.0f} |")
+        lines.append(
+            f"| {r['persons']:,} | {r['rows']:,} | {r['mb']:.0f} | {f:.1f} | {rep[0]:.1f} | {chk[0]:.1f} | "
+            f"{rep[0] / f:.1f}× | {rep[0] / (r['rows'] / 1e6):.1f} | {rep[1]:.0f} | {chk[1]:.0f} |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
 def write_doc(table: str) -> None:
-    import pandas, pyarrow  # noqa: E401  (versions for the record)
+    import pandas  # for the record: the versions measured
+    import pyarrow
 
-    machine = (f"{platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} "
-               f"cores, Python {platform.python_version()}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}")
+    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    machine = (
+        f"{platform.machine()}, {cores} cores, Python {platform.python_version()}, "
+        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}"
+    )
     doc = REPO / "docs" / "performance.md"
     text = doc.read_text(encoding="utf-8")
     start, end = "<!-- results -->", "<!-- /results -->"
     block = f"{start}\nMeasured {dt.date.today()} on {machine}.\n\n{table}{end}"
-    text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     doc.write_text(text, encoding="utf-8")
 
 

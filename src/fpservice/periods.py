@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from fpservice.errors import UsageError
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")
-_RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
 
 
 @dataclass(frozen=True)
@@ -72,13 +71,3 @@ def parse_date(text: str) -> dt.date:
         return dt.date.fromisoformat(str(text).strip())
     except ValueError:
         raise UsageError(f"日期应写作 2011-09-30：{text}") from None
-
-
-def parse_range(text: str) -> Window:
-    m = _RANGE.match(text or "")
-    if not m:
-        raise UsageError(f"日期范围应写作 2011-04-01..2011-05-31：{text}")
-    start, end = parse_date(m.group(1)), parse_date(m.group(2))
-    if end < start:
-        raise UsageError(f"日期范围的结束早于开始：{text}")
-    return Window(f"{start}..{end}", start, end, "range")

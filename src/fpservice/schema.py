@@ -238,6 +238,5 @@ def map_headers(ledger: LedgerType, headers: list[str]) -> dict[int, str]:
 
 
 def all_fields() -> dict[str, dict[str, Column]]:
-    """ledger type -> column key -> column, plus the fields fpservice derives while reading."""
-    out = {t.key: {c.key: c for c in t.columns} for t in LEDGER_TYPES.values()}
-    return out
+    """ledger type -> column key -> column: the fields rule files may name."""
+    return {t.key: {c.key: c for c in t.columns} for t in LEDGER_TYPES.values()}

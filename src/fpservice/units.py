@@ -85,12 +85,6 @@ class Units:
     listed: bool = False
     findings: list[Finding] = field(default_factory=list)
 
-    def knows(self, code: str) -> bool:
-        return code in self.table.index
-
-    def level(self, code: str) -> str:
-        return self.table.at[code, "level"]
-
     def add_seen(self, codes) -> None:
         """Without units.csv, units are those seen in ledgers, with their derived ancestors."""
         rows = {}
