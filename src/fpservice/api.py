@@ -54,8 +54,9 @@ def read_config(ledger_dir: Path) -> dict:
     return dict(doc)
 
 
-def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path) -> Plan:
-    name = plan or read_config(ledger_dir).get("plan")
+def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path, config: dict | None = None) -> Plan:
+    """The plan named by --plan, else by the ledger directory's config file."""
+    name = plan or (read_config(ledger_dir) if config is None else config).get("plan")
     if not name:
         ids = "、".join(rules.plans)
         raise UsageError(
@@ -64,10 +65,19 @@ def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path) -> Plan:
     return rules.plan(str(name))
 
 
-def load_ledgers(ledger_dir: Path, encoding: str | None) -> LedgerSet:
-    encoding = encoding or read_config(ledger_dir).get("encoding")
-    ledgers = ledgers_mod.load(ledger_dir, encoding)
-    ledgers.findings.extend(consistency.check(ledgers))
+def _optional_plan(
+    plan: str | None, ledger_dir: Path | None, rules_dir: Path | None, config: dict
+) -> Plan | None:
+    """For deadlines a plan is optional: without one, SPEC §3's quarterly dates apply."""
+    if not (plan or config.get("plan")):
+        return None
+    return resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir or "."), config)
+
+
+def load_ledgers(ledger_dir: Path, encoding: str | None, config: dict, checks: bool = True) -> LedgerSet:
+    ledgers = ledgers_mod.load(ledger_dir, encoding or config.get("encoding"))
+    if checks:
+        ledgers.findings.extend(consistency.check(ledgers))
     return ledgers
 
 
@@ -91,9 +101,10 @@ def report(
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
     workdays.start_run()
     year, q = periods.parse_quarter(quarter)
+    config = read_config(Path(ledger_dir))
     rules = rules_mod.load(rules_dir)
-    chosen = resolve_plan(rules, plan, Path(ledger_dir))
-    ledgers = load_ledgers(Path(ledger_dir), encoding)
+    chosen = resolve_plan(rules, plan, Path(ledger_dir), config)
+    ledgers = load_ledgers(Path(ledger_dir), encoding, config)
     windows: list[Window] = list(periods.quarter_windows(year, q))
     if trend:
         windows += periods.trend_windows(year, q)
@@ -122,9 +133,10 @@ def check(
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
     workdays.start_run()
+    config = read_config(Path(ledger_dir))
     rules = rules_mod.load(rules_dir)
-    chosen = resolve_plan(rules, plan, Path(ledger_dir))
-    ledgers = load_ledgers(Path(ledger_dir), encoding)
+    chosen = resolve_plan(rules, plan, Path(ledger_dir), config)
+    ledgers = load_ledgers(Path(ledger_dir), encoding, config)
     notes = []
     if as_of is None:
         latest = ledgers.latest_date()
@@ -162,15 +174,12 @@ def due(
     """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
     for the quarter it covers."""
     workdays.start_run()
-    chosen = None
-    if plan or (ledger_dir and read_config(Path(ledger_dir)).get("plan")):
-        chosen = resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir or "."))
+    config = read_config(Path(ledger_dir)) if ledger_dir is not None else {}
+    chosen = _optional_plan(plan, ledger_dir, rules_dir, config)
     d = deadlines.next_deadline(today, schedule_of(chosen))
     missing = None
     if ledger_dir is not None:
-        ledgers = ledgers_mod.load(
-            Path(ledger_dir), encoding or read_config(Path(ledger_dir)).get("encoding")
-        )
+        ledgers = load_ledgers(Path(ledger_dir), encoding, config, checks=False)
         start, end = periods.quarter_bounds(d.year, d.quarter)
         missing = ledgers.villages_without_events(start, end)
     return Due(today, d, chosen, missing)
@@ -180,7 +189,5 @@ def due_quarter(
     today: dt.date, ledger_dir: Path, plan: str | None = None, rules_dir: Path | None = None
 ) -> str:
     """The quarter whose report is due next (`report --due`), by the plan's schedule."""
-    chosen = None
-    if plan or read_config(Path(ledger_dir)).get("plan"):
-        chosen = resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir))
+    chosen = _optional_plan(plan, ledger_dir, rules_dir, read_config(Path(ledger_dir)))
     return deadlines.next_deadline(today, schedule_of(chosen)).label
