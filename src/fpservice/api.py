@@ -97,6 +97,7 @@ def report(
     all_indicators: bool = False,
     phases: bool = True,
     trend: bool = False,
+    equity: bool = True,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
     workdays.start_run()
@@ -111,7 +112,7 @@ def report(
     if phases:
         windows += [w for w, _ in report_mod.phase_windows(chosen, windows[0].end)]
     _require_units(ledgers)
-    result = report_mod.build(ledgers, rules, chosen, windows, all_indicators)
+    result = report_mod.build(ledgers, rules, chosen, windows, all_indicators, equity)
     return Outcome(ledgers, result, notes=calendar_notes())
 
 
@@ -129,6 +130,7 @@ def check(
     rules_dir: Path | None = None,
     encoding: str | None = None,
     all_indicators: bool = False,
+    equity: bool = True,
 ) -> Outcome:
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
@@ -144,7 +146,7 @@ def check(
         notes.append(f"截至 {as_of}（台帐中最晚的日期；可用 --as-of 指定）")
     _require_units(ledgers)
     window = periods.as_of_window(as_of)
-    result = report_mod.build(ledgers, rules, chosen, [window], all_indicators)
+    result = report_mod.build(ledgers, rules, chosen, [window], all_indicators, equity)
     return Outcome(ledgers, result, as_of, notes + calendar_notes())
 
 

@@ -73,14 +73,20 @@ def phase_windows(plan: Plan, until: dt.date) -> list[tuple[Window, object]]:
 
 
 def build(
-    ledgers: LedgerSet, rules: RuleBook, plan: Plan, windows: list[Window], all_indicators: bool = False
+    ledgers: LedgerSet,
+    rules: RuleBook,
+    plan: Plan,
+    windows: list[Window],
+    all_indicators: bool = False,
+    equity: bool = True,
 ) -> Report:
-    """Compute every row for `windows`."""
+    """Compute every row for `windows`. With `equity`, person indicators are also computed for
+    户籍 persons when the ledger holds any (only outputs that show the gap ask for it)."""
     units = ledgers.units.ordered()
     ancestry = ledgers.units.ancestry()
     all_units = pd.Index(units["code"])
     phases = {p.name: p for p in plan.phases}
-    equity = bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
+    equity = equity and bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
     parts = []
     for window in windows:
         scope = Scope(ledgers.frames, window.start, window.end, plan.start)

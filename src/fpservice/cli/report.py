@@ -80,6 +80,7 @@ def report(
         all_indicators,
         phases=not no_phases,
         trend=trend,
+        equity=details or fmt not in ("json", "csv"),  # only outputs that show the gap compute it
     )
     if output is not None and output.is_dir():
         output = output / f"{outcome.report.plan.id}_{quarter.upper()}.{EXTENSIONS[fmt]}"
