@@ -24,8 +24,8 @@ def test_each_encoding_reads_the_same_rows(ledger_dir, name, encoding):
     result = load(ledger_dir)
     frame = result.frames["persons"]
     assert result.accounts[0].encoding == encoding and result.accounts[0].ledger == "persons"
-    assert frame["name"].tolist() == ["张秀英", "欧阳娜娜"]  # alias headers understood
-    assert frame["contraception"].tolist() == ["药具", "上环"]
+    assert frame["contraception"].tolist() == ["药具", "上环"]  # alias headers understood
+    assert "name" not in frame  # checked, never kept: no computation needs a name
     assert frame["arrived"].dt.strftime("%Y-%m-%d").tolist() == ["2011-03-01", "2011-03-02"]
     assert not result.findings
 
@@ -36,7 +36,7 @@ def test_gbk_character_late_in_a_large_file_is_detected(ledger_dir):
     write_csv(ledger_dir / "p.csv", PERSONS, rows, encoding="gb18030")
     result = load(ledger_dir)
     assert result.accounts[0].encoding == "gb18030"
-    assert result.frames["persons"]["name"].iloc[-1] == "龘"
+    assert result.accounts[0].used == 5000 and not result.findings
 
 
 @pytest.mark.parametrize(

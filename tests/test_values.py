@@ -9,19 +9,19 @@ from fpservice.values import parse_dates, parse_yes_no, split_items
     ["2011-05-19", "2011/5/19", "2011.5.19", "20110519", "2011年5月19日", "2011/05/19 0:00", " 2011-5-19 "],
 )
 def test_date_spellings(text):
-    values, bad = parse_dates(pd.Series([text], dtype="str"))
-    assert values.iloc[0] == pd.Timestamp("2011-05-19") and not bad.iloc[0]
+    values, bad = parse_dates([text])
+    assert values[0] == pd.Timestamp("2011-05-19") and not bad[0]
 
 
 @pytest.mark.parametrize("text", ["2011-02-30", "2011-13-01", "19/5/2011", "昨天", "2011-5"])
 def test_impossible_or_unreadable_dates_are_bad(text):
-    values, bad = parse_dates(pd.Series([text], dtype="str"))
-    assert pd.isna(values.iloc[0]) and bad.iloc[0]
+    values, bad = parse_dates([text])
+    assert pd.isna(values[0]) and bad[0]
 
 
 def test_blank_date_is_missing_not_bad():
-    values, bad = parse_dates(pd.Series([None], dtype="str"))
-    assert pd.isna(values.iloc[0]) and not bad.iloc[0]
+    values, bad = parse_dates([None])
+    assert pd.isna(values[0]) and not bad[0]
 
 
 @pytest.mark.parametrize(
@@ -40,12 +40,12 @@ def test_blank_date_is_missing_not_bad():
     ],
 )
 def test_yes_no(text, expected):
-    values, bad = parse_yes_no(pd.Series([text], dtype="str"))
-    assert values.iloc[0] == expected and not bad.iloc[0]
+    values, bad = parse_yes_no([text])
+    assert values[0] == int(expected) and not bad[0]
 
 
 def test_yes_no_rejects_other_words():
-    values, bad = parse_yes_no(pd.Series(["也许", None], dtype="str"))
+    values, bad = parse_yes_no(["也许", None])
     assert bad.tolist() == [True, False]
 
 

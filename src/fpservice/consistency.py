@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fpservice import idnumber
 from fpservice.findings import Finding
 from fpservice.ledgers import LedgerSet
 from fpservice.privacy import mask_id
@@ -30,7 +31,7 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
     two different units (a person registered twice)."""
     if frame.empty:
         return []
-    f = frame[["file", "line", "unit", "pid", "id", start, end]].copy()
+    f = frame[["file", "line", "unit", "pid", start, end]].copy()
     f["_end"] = f[end].fillna(_FAR_FUTURE)
     keys = ["unit", "pid"] if by_unit else ["pid"]
     f = f.sort_values(keys + [start, "line"], kind="stable")
@@ -49,9 +50,10 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
     rows = f[hit.to_numpy()]
     detail = (prev_where if by_unit else prev_unit)[hit.to_numpy()]
     column = "身份证号"
+    ids = idnumber.text_of(rows["pid"].to_numpy())
     return [
-        Finding(code, str(r.file), int(r.line), column, mask_id(r.id), d)
-        for r, d in zip(rows.itertuples(), detail.tolist())
+        Finding(code, str(r.file), int(r.line), column, mask_id(i), d)
+        for r, i, d in zip(rows.itertuples(), ids, detail.tolist())
     ]
 
 
@@ -59,9 +61,10 @@ def _services_without_person(services: pd.DataFrame, persons: pd.DataFrame) -> l
     if services.empty or persons.empty:
         return []
     unknown = services[~services["pid"].isin(persons["pid"].unique())]
+    ids = idnumber.text_of(unknown["pid"].to_numpy())
     return [
-        Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(r.id))
-        for r in unknown.itertuples()
+        Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(i))
+        for r, i in zip(unknown.itertuples(), ids)
     ]
 
 

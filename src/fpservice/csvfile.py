@@ -1,11 +1,16 @@
-"""One CSV file -> a frame of text cells with the physical line each row starts on.
+"""One CSV file -> coded columns and the physical line each row starts on.
 
-Encodings are detected over the whole file (UTF-8 with or without BOM, then GB18030, which
-covers GBK and GB2312), so a GBK character on line 90,000 is not mistaken for UTF-8.
-The fast path hands the bytes to pyarrow and recovers line numbers with numpy (a newline ends a
-record when an even number of quotes precede it). When anything does not add up — quotes in
-odd places, a field larger than a block — the file is read again with Python's csv module,
-which is slower but exact.
+A ledger of a million rows holds a few thousand distinct dates, a few hundred unit codes and a
+handful of vocabulary words, so every column is read dictionary-encoded: `Cells` holds a code per
+row and the distinct values once. Validation then looks at each distinct value once.
+
+The fast path hands the bytes to pyarrow. A file is taken as UTF-8 when its header is; pyarrow
+checks every value it reads, and any invalid byte sends the whole file through `decode`, which
+tells GB18030 from GBK pasted into UTF-8. Line numbers come for free when every physical line
+is one record (the newline count proves it); otherwise numpy finds the records (a newline ends
+one when an even number of quotes precede it). When anything does not add up — quotes in odd
+places, a field larger than a block — the file is read again with Python's csv module, which
+is slower but exact.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 csv.field_size_limit(1 << 30)
+
+_TEXT = pa.dictionary(pa.int32(), pa.string())
 
 
 class CsvProblem(Exception):
@@ -32,13 +40,130 @@ class CsvProblem(Exception):
 
 
 @dataclass
+class Cells:
+    """One column: row i holds values[codes[i]], or is blank where codes[i] is -1.
+    Values are trimmed of whitespace (and stray BOMs) and never blank; they need not be distinct."""
+
+    codes: np.ndarray  # int32
+    values: pa.StringArray
+
+    @classmethod
+    def blank(cls, n: int) -> Cells:
+        return cls(np.full(n, -1, dtype=np.int32), pa.array([], pa.string()))
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray | pa.Array) -> Cells:
+        """From a dictionary-encoded (or plain string) arrow column."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks() if column.num_chunks else pa.array([], _TEXT)
+        if not pa.types.is_dictionary(column.type):
+            column = column.dictionary_encode()
+        codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        return cls._trimmed(codes, column.dictionary)
+
+    @classmethod
+    def _trimmed(cls, codes: np.ndarray, values: pa.Array) -> Cells:
+        values = pc.utf8_trim(pc.utf8_trim_whitespace(values), "\ufeff")
+        blank = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(values), 0), True), dtype=bool)
+        if blank.any():
+            codes = np.where(lookup(blank, codes, True), np.int32(-1), codes)
+        return cls(codes, values)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.codes >= 0
+
+    def per_value(self, table, missing=None) -> np.ndarray:
+        """A per-row array from a per-value one (`missing` for blank rows)."""
+        return lookup(np.asarray(table), self.codes, missing)
+
+    def text(self) -> np.ndarray:
+        """The values as Python strings (for display and small columns)."""
+        return np.asarray(self.values.to_pylist(), dtype=object)
+
+    def take(self, rows: np.ndarray) -> Cells:
+        return Cells(self.codes[rows], self.values)
+
+    def without(self, bad_values: np.ndarray) -> Cells:
+        """Blank out the rows whose value is flagged in `bad_values`."""
+        return Cells(np.where(lookup(bad_values, self.codes, False), np.int32(-1), self.codes), self.values)
+
+
+def lookup(table: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
+    """table[codes], with `missing` where a code is -1."""
+    table = np.asarray(table)
+    if missing is None and table.dtype.kind in "biu":
+        table = table.astype(object)
+    padded = np.concatenate([table, np.array([missing], dtype=table.dtype)])
+    return padded[codes]
+
+
+@dataclass
 class CsvTable:
     header: list[str]
-    cells: pd.DataFrame  # columns named by header position ("0", "1", ...), text or missing
-    lines: np.ndarray  # physical line (1-based) where each row of `cells` starts
+    columns: dict[int, Cells]  # by header position
+    lines: np.ndarray  # physical line (1-based) where each row starts
     ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, number of fields)
     blank_rows: int = 0  # rows whose every kept cell is blank: skipped, not counted as read
     encoding: str = "utf-8"
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def frame(self) -> pd.DataFrame:
+        """The kept columns as text (for small files such as units.csv)."""
+        return pd.DataFrame(
+            {str(i): pd.Series(c.per_value(c.text()), dtype="str") for i, c in self.columns.items()}
+        )
+
+
+@dataclass
+class Source:
+    """A file's bytes as UTF-8 from offset `skip` (past a BOM) and what we know of them."""
+
+    raw: bytes  # as read from disk
+    text: bytes  # UTF-8 from `skip` on: `raw` itself, or `raw` decoded
+    skip: int
+    encoding: str
+    header: list[str]
+    checked: bool  # True when the whole file is known to be valid UTF-8
+
+    @property
+    def buffer(self) -> pa.Buffer:
+        return pa.py_buffer(self.text).slice(self.skip)
+
+    def head(self, size: int = 1 << 16) -> bytes:
+        return self.text[self.skip : self.skip + size]
+
+    def newlines(self) -> int:
+        return self.text.count(b"\n", self.skip)
+
+
+def open_source(raw: bytes, encoding: str | None = None) -> Source:
+    """Find the encoding and header. The body of a UTF-8 file is checked while it is parsed."""
+    if encoding is None and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+        head = raw[skip : skip + (1 << 16)]
+        if _header_is_utf8(head):
+            return Source(raw, raw, skip, "utf-8-sig" if skip else "utf-8", read_header(head), False)
+    return _decoded(raw, encoding)
+
+
+def _decoded(raw: bytes, encoding: str | None = None) -> Source:
+    utf8, found = decode(raw, encoding)
+    return Source(raw, utf8, 0, found, read_header(utf8), True)
+
+
+def _header_is_utf8(head: bytes) -> bool:
+    line = head.split(b"\n", 1)[0]
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
@@ -100,13 +225,6 @@ def _strict(data: bytes, encoding: str) -> None:
         raise CsvProblem("file.undecodable", data.count(b"\n", 0, exc.start) + 1) from None
 
 
-def has_control_bytes(data: bytes) -> bool:
-    """Any control character other than tab, newline and carriage return (NUL, DEL, …)?"""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    ctrl = (arr < 0x20) & (arr != 9) & (arr != 10) & (arr != 13)
-    return bool(ctrl.any() or (arr == 0x7F).any())
-
-
 def _delimiter(first_line: bytes) -> str:
     # Excel's "Unicode text" and some WPS exports are tab-separated.
     return "\t" if b"\t" in first_line and b"," not in first_line else ","
@@ -118,18 +236,21 @@ def read_header(data: bytes) -> list[str]:
     text = data[: 1 << 16].decode("utf-8", errors="replace")
     for row in csv.reader(io.StringIO(text), delimiter=delim):
         if any(c.strip() for c in row):
-            return [c.strip() for c in row]
+            return [c.strip().lstrip("\ufeff") for c in row]
     return []
 
 
-def read_table(data: bytes, usecols: list[int], encoding: str = "utf-8") -> CsvTable:
-    """Parse UTF-8 `data`; keep the header positions in `usecols`."""
-    delim = _delimiter(data.split(b"\n", 1)[0])
+def read_table(source: Source, usecols: list[int]) -> CsvTable:
+    """Parse the file; keep the header positions in `usecols`."""
+    delim = _delimiter(source.head().split(b"\n", 1)[0])
     try:
-        table = _read_fast(data, usecols, delim)
-    except (pa.ArrowInvalid, _Disagree):
-        table = _read_exact(data, usecols, delim)
-    table.encoding = encoding
+        table = _read_fast(source, usecols, delim)
+    except (pa.ArrowInvalid, _Disagree) as exc:
+        if not source.checked and "UTF8" in str(exc):
+            # Some byte is not UTF-8: decide over the whole file (GB18030, or GBK inside UTF-8).
+            return read_table(_decoded(source.raw), usecols)
+        table = _read_exact(source.text[source.skip :], usecols, delim)
+    table.encoding = source.encoding
     return _drop_blank_rows(table)
 
 
@@ -137,20 +258,56 @@ class _Disagree(Exception):
     pass
 
 
-def _record_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start offsets, end offsets (exclusive, before the newline) and start lines of records."""
-    nl = np.flatnonzero(arr == 10)
-    qpos = np.flatnonzero(arr == 34)
-    ends = nl[np.searchsorted(qpos, nl) % 2 == 0] if len(qpos) else nl
-    if len(arr) and (len(ends) == 0 or ends[-1] != len(arr) - 1):
-        ends = np.append(ends, len(arr))  # last record without a final newline
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lines = np.searchsorted(nl, starts) + 1
-    return starts, ends, lines
+def _parse(data: pa.Buffer, usecols: list[int], delim: str, width: int, on_invalid) -> pa.Table:
+    names = [str(i) for i in range(width)]
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={names[i]: _TEXT for i in usecols},
+            include_columns=[names[i] for i in usecols],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
 
 
-def _read_fast(data: bytes, usecols: list[int], delim: str) -> CsvTable:
-    arr = np.frombuffer(data, dtype=np.uint8)
+def _read_fast(source: Source, usecols: list[int], delim: str) -> CsvTable:
+    width = len(source.header)
+    if width == 0:
+        raise _Disagree
+    skipped = []
+
+    def on_invalid(row):
+        skipped.append(row.actual_columns)
+        return "skip"
+
+    data = source.buffer
+    result = _parse(data, usecols, delim, width, on_invalid)
+    if result.num_rows == 0:
+        raise _Disagree
+    if not skipped and _lines_are_records(source, result.num_rows):
+        lines, ragged = np.arange(2, result.num_rows + 1, dtype=np.int64), []  # header on line 1
+    else:
+        lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
+    result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
+    columns = {i: Cells.of(result.column(str(i))) for i in usecols}
+    return CsvTable([], columns, lines, ragged)
+
+
+def _lines_are_records(source: Source, rows: int) -> bool:
+    """True when every physical line is one record (no blank line, no newline inside a value):
+    then the file holds exactly as many lines as records."""
+    newlines = source.newlines()
+    ends_with_newline = source.text.endswith(b"\n")
+    return (newlines if ends_with_newline else newlines + 1) == rows
+
+
+def _record_lines(arr: np.ndarray, delim: str, width: int, result: pa.Table, skipped: list):
+    """Line numbers of the rows pyarrow returned and the ragged rows it skipped, from the bytes."""
     starts, ends, lines = _record_bounds(arr)
     length = ends - starts
     cr_only = (length == 1) & (arr[np.minimum(starts, len(arr) - 1)] == 13)
@@ -167,40 +324,26 @@ def _read_fast(data: bytes, usecols: list[int], delim: str) -> CsvTable:
     rec = np.searchsorted(ends, dpos)  # record index of each delimiter (by end offset)
     inside = (rec < len(ends)) & (dpos >= starts[np.minimum(rec, len(starts) - 1)])
     nfields = np.bincount(rec[inside], minlength=len(ends)) + 1
-    width = nfields[0]
+    if nfields[0] != width:
+        raise _Disagree
     ragged_mask = nfields[1:] != width
-
-    header = read_header(data)
-    if len(header) != width:
-        raise _Disagree
-    names = [str(i) for i in range(width)]
-    skipped = []
-
-    def on_invalid(row):
-        skipped.append(row.actual_columns)
-        return "skip"
-
-    result = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=0, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            include_columns=[names[i] for i in usecols],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
     body_lines = lines[1:]
-    expected_rows = int((~ragged_mask).sum()) + 1  # pyarrow returns the header as a row
-    if result.num_rows != expected_rows or len(skipped) != int(ragged_mask.sum()):
+    if result.num_rows != int((~ragged_mask).sum()) + 1 or len(skipped) != int(ragged_mask.sum()):
         raise _Disagree
-    cells = result.slice(1).to_pandas()
-    cells.index = pd.RangeIndex(len(cells))
     ragged = list(zip(body_lines[ragged_mask].tolist(), nfields[1:][ragged_mask].tolist()))
-    return CsvTable(header, cells, body_lines[~ragged_mask], ragged)
+    return body_lines[~ragged_mask], ragged
+
+
+def _record_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start offsets, end offsets (exclusive, before the newline) and start lines of records."""
+    nl = np.flatnonzero(arr == 10)
+    qpos = np.flatnonzero(arr == 34)
+    ends = nl[np.searchsorted(qpos, nl) % 2 == 0] if len(qpos) else nl
+    if len(arr) and (len(ends) == 0 or ends[-1] != len(arr) - 1):
+        ends = np.append(ends, len(arr))  # last record without a final newline
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lines = np.searchsorted(nl, starts) + 1
+    return starts, ends, lines
 
 
 def _read_exact(data: bytes, usecols: list[int], delim: str) -> CsvTable:
@@ -226,19 +369,22 @@ def _read_exact(data: bytes, usecols: list[int], delim: str) -> CsvTable:
         raise CsvProblem("file.unparsable", reader.line_num, str(exc)) from None
     if header is None:
         raise CsvProblem("file.empty", 1)
-    cells = pd.DataFrame(rows, columns=[str(i) for i in usecols], dtype="str")
-    cells = cells.where(cells != "")
-    return CsvTable(header, cells, np.asarray(lines, dtype=np.int64), ragged)
+    columns = {}
+    for j, i in enumerate(usecols):
+        values = pa.array([r[j] for r in rows], pa.string())
+        columns[i] = Cells.of(values)
+    return CsvTable(header, columns, np.asarray(lines, dtype=np.int64), ragged)
 
 
 def _drop_blank_rows(table: CsvTable) -> CsvTable:
-    cells = table.cells
-    if len(cells.columns) == 0 or len(cells) == 0:
+    if not table.columns or len(table) == 0:
         return table
-    stripped = cells.apply(lambda c: c.str.strip())
-    stripped = stripped.where(stripped != "")
-    blank = stripped.isna().all(axis=1).to_numpy()
-    table.cells = stripped[~blank].reset_index(drop=True)
-    table.lines = table.lines[~blank]
-    table.blank_rows = int(blank.sum())
+    blank = np.ones(len(table), dtype=bool)
+    for cells in table.columns.values():
+        blank &= cells.codes < 0
+    if blank.any():
+        keep = np.flatnonzero(~blank)
+        table.columns = {i: c.take(keep) for i, c in table.columns.items()}
+        table.lines = table.lines[keep]
+        table.blank_rows = int(blank.sum())
     return table

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 from fpservice import csvfile, idnumber, schema
 from fpservice import units as units_mod
+from fpservice.csvfile import Cells, lookup
 from fpservice.errors import InputError
 from fpservice.findings import CODES, ERROR, Finding
 from fpservice.privacy import mask_id, mask_name, mask_text
@@ -138,16 +142,27 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
 
 
 def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    if frames:
-        return pd.concat(frames, ignore_index=True)
-    return _empty_frame(key).copy()
+    """One frame per ledger type. Categorical columns (file, unit, …) keep their codes: the
+    categories of all files are united first, so pandas does not fall back to strings."""
+    if not frames:
+        return _empty_frame(key).copy()
+    if len(frames) == 1:
+        return frames[0]
+    columns = {}
+    for name in frames[0].columns:
+        parts = [f[name] for f in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([p.array for p in parts])
+        else:
+            columns[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 @cache
 def _empty_frame(key: str) -> pd.DataFrame:
     """A ledger type with no file: no rows, but every column with its type."""
     return _validate(
-        LEDGER_TYPES[key], "", pd.DataFrame(), np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
+        LEDGER_TYPES[key], "", {}, np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
     )[0]
 
 
@@ -157,15 +172,15 @@ def read_ledger_file(
     """Read and validate one file. A file-level problem rejects every row."""
     account = FileAccount(rel, None, None)
     try:
-        data = path.read_bytes()
-        utf8, account.encoding = csvfile.decode(data, encoding)
-        header = csvfile.read_header(utf8)
-        if not header:
+        source = csvfile.open_source(path.read_bytes(), encoding)
+        account.encoding = source.encoding
+        if not source.header:
             raise csvfile.CsvProblem("file.empty", 1)
     except OSError as exc:
         return LedgerFile(account, findings=[Finding("file.unreadable", rel, None, None, None, exc.strerror)])
     except csvfile.CsvProblem as p:
         return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
+    header = source.header
 
     problem, ltype, mapping = _recognise(header)
     if problem:
@@ -173,8 +188,9 @@ def read_ledger_file(
         if ltype is not None:
             account.ledger = ltype.key
         try:
-            table = csvfile.read_table(utf8, list(range(len(header))), account.encoding)
-            account.read = len(table.cells) + len(table.ragged)
+            table = csvfile.read_table(source, list(range(len(header))))
+            account.encoding = table.encoding
+            account.read = len(table) + len(table.ragged)
             account.rejected, account.skipped = account.read, table.blank_rows
         except csvfile.CsvProblem:
             pass
@@ -182,23 +198,24 @@ def read_ledger_file(
 
     account.ledger = ltype.key
     try:
-        table = csvfile.read_table(utf8, sorted(mapping), account.encoding)
+        table = csvfile.read_table(source, sorted(mapping))
     except csvfile.CsvProblem as p:
         return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
-    cells = table.cells.rename(columns={str(i): k for i, k in mapping.items()})
+    account.encoding = table.encoding
+    columns = {mapping[i]: cells for i, cells in table.columns.items()}
     labels = {k: header[i] for i, k in mapping.items()}
     lines = table.lines
-    repeated = np.ones(len(cells), dtype=bool)
+    repeated = np.ones(len(lines), dtype=bool)
     for key, label in labels.items():
-        repeated &= (cells[key] == label).fillna(False).to_numpy(dtype=bool)
+        cells = columns[key]
+        repeated &= cells.per_value(np.asarray(cells.text() == label, dtype=bool), False)
     skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     if repeated.any():
-        cells, lines = cells[~repeated].reset_index(drop=True), lines[~repeated]
-    frame, findings, rejected, villages = _validate(
-        ltype, rel, cells, lines, labels, units, today, has_control=csvfile.has_control_bytes(utf8)
-    )
+        keep = np.flatnonzero(~repeated)
+        columns, lines = {k: c.take(keep) for k, c in columns.items()}, lines[keep]
+    frame, findings, rejected, villages = _validate(ltype, rel, columns, lines, labels, units, today)
     ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
-    account.read = len(cells) + len(table.ragged)
+    account.read = len(lines) + len(table.ragged)
     account.rejected = int(rejected) + len(table.ragged)
     account.used = len(frame)
     account.skipped = table.blank_rows + len(skipped)
@@ -241,103 +258,134 @@ class _Checker:
         self.findings: list[Finding] = []
         self.villages: set[str] = set()  # well-formed village codes on any row
 
-    def flag(
-        self,
-        code: str,
-        mask,
-        key: str,
-        shown: pd.Series | None = None,
-        masker=mask_text,
-        detail: str | pd.Series | None = None,
-    ) -> None:
+    def flag(self, code: str, mask, key: str, shown=None, masker=mask_text, detail=None) -> None:
+        """Flag the rows in `mask`. `shown` and `detail` (if arrays) give a value per row; they
+        are only looked at for the flagged rows."""
         mask = np.asarray(mask, dtype=bool)
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
         if CODES[code][0] == ERROR:
             self.reject |= mask
-        values = shown.iloc[idx].tolist() if shown is not None else [None] * len(idx)
-        details = detail.iloc[idx].tolist() if isinstance(detail, pd.Series) else [detail] * len(idx)
+        values = _at(shown, idx) if shown is not None else [None] * len(idx)
+        details = _at(detail, idx) if isinstance(detail, (np.ndarray, _PerRow)) else [detail] * len(idx)
         label = self.labels.get(key, key)
         for i, v, d in zip(idx.tolist(), values, details):
             shown_value = masker(str(v)) if v is not None and not pd.isna(v) else None
             self.findings.append(Finding(code, self.rel, int(self.lines[i]), label, shown_value, d))
 
+    def flag_values(self, code: str, bad: np.ndarray, cells: Cells, key: str, shown=None, **kw) -> None:
+        """Flag the rows whose value is marked in the per-value mask `bad`."""
+        if bad.any():
+            shown = cells.text() if shown is None else shown
+            self.flag(code, cells.per_value(bad, False), key, _PerRow(shown, cells.codes), **kw)
+
+
+class _PerRow:
+    """A per-row view of per-value data, looked up only where needed."""
+
+    def __init__(self, values, codes: np.ndarray):
+        self.values, self.codes = np.asarray(values, dtype=object), codes
+
+    def __getitem__(self, idx):
+        return lookup(self.values, self.codes[idx], None)
+
+
+def _at(values, idx: np.ndarray) -> list:
+    if isinstance(values, pd.Series):
+        values = values.to_numpy(dtype=object)
+    return list(values[idx])
+
 
 def _validate(
     ltype: LedgerType,
     rel: str,
-    cells: pd.DataFrame,
+    columns: dict[str, Cells],
     lines: np.ndarray,
     labels: dict[str, str],
     units: units_mod.Units,
     today: dt.date,
-    has_control: bool = True,
 ):
-    """Parse and check each column.
+    """Parse and check each column, one distinct value at a time.
     -> (typed frame of used rows, findings, rejected count, village codes seen on any row)."""
-    n = len(cells)
+    n = len(lines)
     check = _Checker(rel, lines, labels)
-    out = pd.DataFrame(index=pd.RangeIndex(n))
-    out["file"] = rel
-    out["line"] = np.asarray(lines, dtype=np.int64)
-    blank_text = pd.Series(pd.NA, index=out.index, dtype="str")
+    out: dict[str, object] = {"line": np.asarray(lines, dtype=np.int64)}
+    id_sex = id_birth = None
 
     for col in ltype.columns:
-        raw = cells.get(col.key, blank_text)
+        cells = columns.get(col.key) or Cells.blank(n)
         if col.required:
-            check.flag("value.required", raw.isna(), col.key)
-        if col.key in cells and has_control:
-            control = raw.str.contains(_CONTROL, regex=True).fillna(False).to_numpy(dtype=bool)
-            if control.any():
-                check.flag("value.control_chars", control, col.key, raw, _MASKERS.get(col.kind, mask_text))
-                raw = raw.where(~control)
+            check.flag("value.required", ~cells.present, col.key)
+        control = _has_control(cells.values)
+        if control.any():
+            check.flag_values(
+                "value.control_chars", control, cells, col.key, masker=_MASKERS.get(col.kind, mask_text)
+            )
+            cells = cells.without(control)
         if col.kind == schema.CODE:
-            out[col.key] = _check_units(check, raw, col.key, units)
+            out[col.key] = _check_units(check, cells, col.key, units)
         elif col.kind == schema.ID:
-            parsed = idnumber.parse(raw, today)
-            check.flag(
-                "value.id_malformed", parsed["problem"].notna(), col.key, raw, mask_id, parsed["problem"]
+            ids = idnumber.parse_values(cells.values, today)
+            text = (
+                cells.text()
+                if (np.not_equal(ids.problem, None)).any() or (~ids.checksum_ok & (ids.key >= 0)).any()
+                else None
             )
-            check.flag(
-                "value.id_checksum",
-                parsed["id"].notna() & ~parsed["checksum_ok"],
+            check.flag_values(
+                "value.id_malformed",
+                np.not_equal(ids.problem, None),
+                cells,
                 col.key,
-                parsed["id"],
-                mask_id,
+                text,
+                masker=mask_id,
+                detail=_PerRow(ids.problem, cells.codes),
             )
-            out["id"], out["pid"] = parsed["id"], parsed["key"]
-            out["id_sex"], out["id_birth"] = parsed["sex"], parsed["birth"]
+            canon = None
+            if (~ids.checksum_ok & (ids.key >= 0)).any():
+                canon = np.array(idnumber.text_of(np.maximum(ids.key, 0)), dtype=object)
+            check.flag_values(
+                "value.id_checksum", ~ids.checksum_ok & (ids.key >= 0), cells, col.key, canon, masker=mask_id
+            )
+            out["pid"] = cells.per_value(ids.key, -1)
+            id_sex = cells.per_value(ids.male, -1)
+            id_birth = cells.per_value(ids.birth, np.datetime64("NaT"))
         elif col.kind == schema.DATE:
-            values, bad = parse_dates(raw)
-            check.flag("value.date", bad, col.key, raw)
-            out[col.key] = values
+            values, bad = parse_dates(cells.text())
+            check.flag_values("value.date", bad, cells, col.key)
+            out[col.key] = cells.per_value(values, np.datetime64("NaT"))
         elif col.kind == schema.YES_NO:
-            values, bad = parse_yes_no(raw)
-            check.flag("value.yes_no", bad, col.key, raw)
-            out[col.key] = values
+            values, bad = parse_yes_no(cells.text())
+            check.flag_values("value.yes_no", bad, cells, col.key)
+            coded = cells.per_value(values, -1)
+            out[col.key] = pd.arrays.BooleanArray(coded == 1, coded < 0)
         elif col.kind in (schema.CHOICE, schema.SEX):
-            bad = raw.notna() & ~raw.isin(col.vocabulary)
-            check.flag("value.vocabulary", bad, col.key, raw, detail="/".join(col.vocabulary))
-            out[col.key] = raw.where(~bad)
+            words = col.vocabulary
+            position = pd.Index(words).get_indexer(cells.text()) if len(cells.values) else np.zeros(0, int)
+            check.flag_values("value.vocabulary", position < 0, cells, col.key, detail="/".join(words))
+            out[col.key] = (cells.per_value(position, -1), words)
         elif col.kind == schema.ITEMS:
-            out[col.key] = _item_bits(check, raw, col)
-        else:
-            out[col.key] = raw
+            out[col.key] = _item_bits(check, cells, col)
+        elif col.kind == schema.TEXT:
+            position, distinct = pd.factorize(cells.text())
+            out[col.key] = (cells.per_value(position.astype(np.int32), -1), distinct)
+        # NAME: checked above, never kept (no computation needs a name).
 
     if "id" in ltype.keys:
-        _derive_from_id(check, ltype, out)
+        _derive_from_id(check, ltype, out, id_sex, id_birth)
     if "pop_type" in ltype.keys:
-        out["pop_type"] = out["pop_type"].fillna("流动")
-    _check_row_relations(check, ltype.key, out)
+        codes, words = out["pop_type"]
+        out["pop_type"] = (np.where(codes < 0, words.index("流动"), codes), words)
+    _check_row_relations(check, ltype.key, out, id_sex)
 
-    keep = ~check.reject
-    frame = (
-        (out[keep] if check.reject.any() else out)
-        .drop(columns=[c for c in ("id_sex", "id_birth") if c in out])
-        .reset_index(drop=True)
-    )
-    frame["file"] = frame["file"].astype("category")
+    keep = np.flatnonzero(~check.reject)
+    frame = pd.DataFrame({"file": pd.Categorical.from_codes(np.zeros(len(keep), np.int8), [rel or "-"])})
+    for key, value in out.items():
+        if isinstance(value, tuple):  # (codes, categories)
+            codes, categories = value
+            frame[key] = pd.Categorical.from_codes(codes[keep], pd.Index(categories, dtype="str"))
+        else:
+            frame[key] = value[keep]
     return frame, check.findings, int(check.reject.sum()), check.villages
 
 
@@ -345,82 +393,121 @@ _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _MASKERS = {schema.ID: lambda v: mask_text(mask_id(v)), schema.NAME: lambda v: mask_text(mask_name(v))}
 
 
-def _check_units(check: _Checker, raw: pd.Series, key: str, units: units_mod.Units) -> pd.Series:
+def _has_control(values: pa.Array) -> np.ndarray:
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False), dtype=bool)
+
+
+def _check_units(check: _Checker, cells: Cells, key: str, units: units_mod.Units):
+    """-> (codes, categories) of the normalised unit codes."""
+    raw = pd.Series(cells.text(), dtype="str")
     codes = units_mod.normalize_codes(raw)
-    shaped = codes.str.fullmatch(r"\d{12}").fillna(False).astype(bool)
-    check.flag("value.unit_malformed", codes.notna() & ~shaped, key, raw)
+    shaped = codes.str.fullmatch(r"\d{12}").fillna(False).astype(bool).to_numpy()
+    check.flag_values("value.unit_malformed", codes.notna().to_numpy() & ~shaped, cells, key)
     if units.listed:
-        known = shaped & codes.isin(units.table.index)
-        check.flag("value.unit_unknown", shaped & ~known, key, codes)
+        known = shaped & codes.isin(units.table.index).to_numpy()
+        check.flag_values("value.unit_unknown", shaped & ~known, cells, key, codes.to_numpy(dtype=object))
         level = codes.map(units.table["level"]).where(known)
     else:
         level = codes.map(lambda c: units_mod.level_of_code(c) if isinstance(c, str) else None)
         level = level.where(shaped)
-    not_village = level.notna() & (level != units_mod.VILLAGE)
-    check.villages = set(codes[(level == units_mod.VILLAGE).fillna(False).to_numpy(dtype=bool)].unique())
-    check.flag("value.unit_not_village", not_village, key, codes, detail=level)
-    return codes
+    level = level.to_numpy(dtype=object)
+    is_village = np.array([v == units_mod.VILLAGE for v in level], dtype=bool)
+    not_village = np.array([v is not None and v == v and v != units_mod.VILLAGE for v in level], dtype=bool)
+    used = np.bincount(cells.codes[cells.present], minlength=len(level)) > 0
+    check.villages = set(codes.to_numpy(dtype=object)[is_village & used].tolist())
+    check.flag_values(
+        "value.unit_not_village",
+        not_village,
+        cells,
+        key,
+        codes.to_numpy(dtype=object),
+        detail=_PerRow(level, cells.codes),
+    )
+    categories, position = np.unique(codes.fillna("").to_numpy(dtype=str), return_inverse=True)
+    return cells.per_value(position.astype(np.int32), -1), categories
 
 
-def _item_bits(check: _Checker, raw: pd.Series, col: schema.Column) -> pd.Series:
+def _item_bits(check: _Checker, cells: Cells, col: schema.Column) -> np.ndarray:
     """`;`-separated items -> an int bitmask over the column's vocabulary (bit i = item i)."""
     position = {item: i for i, item in enumerate(col.vocabulary)}
-    bits, unknown = {}, {}
-    for text in raw.dropna().unique().tolist():
+    bits, unknown = [], []
+    for text in cells.text().tolist():
         items = split_items(pd.Series([text])).iloc[0]
-        bits[text] = sum(1 << position[i] for i in items if i in position)
-        unknown[text] = "、".join(sorted(i for i in items if i not in position)) or None
-    bad_detail = raw.map(unknown)
-    check.flag("value.vocabulary", bad_detail.notna(), col.key, bad_detail, detail="/".join(col.vocabulary))
-    return raw.map(bits).fillna(0).astype("int64")
+        bits.append(sum(1 << position[i] for i in items if i in position))
+        unknown.append("、".join(sorted(i for i in items if i not in position)) or None)
+    unknown = np.array(unknown, dtype=object)
+    check.flag_values(
+        "value.vocabulary",
+        np.not_equal(unknown, None),
+        cells,
+        col.key,
+        unknown,
+        detail="/".join(col.vocabulary),
+    )
+    return cells.per_value(np.array(bits, dtype=np.int64), 0)
 
 
-def _derive_from_id(check: _Checker, ltype: LedgerType, out: pd.DataFrame) -> None:
-    """Sex and birth date: blank cells come from the ID; written ones must agree with it."""
+def _derive_from_id(check: _Checker, ltype: LedgerType, out: dict, id_sex, id_birth) -> None:
+    """Sex and birth date: blank cells come from the ID; written ones must agree with it.
+    Sex is coded as the vocabulary 男, 女 (0, 1); the ID gives male 1 / female 0."""
+    from_id = np.where(id_sex == 1, 0, np.where(id_sex == 0, 1, -1))
+    words = schema.VOCABULARIES["sex"]
     if "sex" in ltype.keys:
-        given = out["sex"]
-        check.flag(
-            "value.sex_mismatch",
-            given.notna() & out["id_sex"].notna() & (given != out["id_sex"]),
-            "sex",
-            given,
-        )
-        out["sex"] = given.fillna(out["id_sex"])
+        given, _ = out["sex"]
+        differs = (given >= 0) & (from_id >= 0) & (given != from_id)
+        check.flag("value.sex_mismatch", differs, "sex", np.asarray(words + ("",), dtype=object)[given])
+        out["sex"] = (np.where(given >= 0, given, from_id), words)
     else:
-        out["sex"] = out["id_sex"]
+        out["sex"] = (from_id, words)
     if "birth" in ltype.keys:
         given = out["birth"]
-        differs = given.notna() & out["id_birth"].notna() & (given != out["id_birth"])
-        check.flag("value.birth_mismatch", differs, "birth", given.dt.strftime("%Y-%m-%d"))
-        out["birth"] = given.fillna(out["id_birth"])
+        differs = ~np.isnat(given) & ~np.isnat(id_birth) & (given != id_birth)
+        check.flag("value.birth_mismatch", differs, "birth", _PerDay(given))
+        out["birth"] = np.where(np.isnat(given), id_birth, given)
     else:
-        out["birth"] = out["id_birth"]
+        out["birth"] = id_birth
 
 
-def _check_row_relations(check: _Checker, ledger: str, out: pd.DataFrame) -> None:
-    def iso(s):
-        return s.dt.strftime("%Y-%m-%d")
+class _PerDay:
+    """Dates shown as YYYY-MM-DD, formatted only for flagged rows."""
 
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    def __getitem__(self, idx):
+        return np.datetime_as_string(self.values[idx].astype("datetime64[D]"), unit="D").astype(object)
+
+
+def _check_row_relations(check: _Checker, ledger: str, out: dict, id_sex) -> None:
     if ledger == "persons":
-        check.flag("row.left_before_arrived", out["left"] < out["arrived"], "left", iso(out["left"]))
+        check.flag("row.left_before_arrived", out["left"] < out["arrived"], "left", _PerDay(out["left"]))
     elif ledger == "outflow":
         check.flag(
-            "row.returned_before_left", out["returned"] < out["left_on"], "returned", iso(out["returned"])
+            "row.returned_before_left",
+            out["returned"] < out["left_on"],
+            "returned",
+            _PerDay(out["returned"]),
         )
     elif ledger == "requests":
         check.flag(
             "row.answered_before_issued",
             out["answered_on"] < out["issued_on"],
             "answered_on",
-            iso(out["answered_on"]),
+            _PerDay(out["answered_on"]),
         )
     elif ledger == "services":
-        check.flag(
-            "row.male_pregnancy_check",
-            (out["item"] == "孕检") & (out["id_sex"] == "男"),
-            "id",
-            out["id"],
-            mask_id,
-        )
+        codes, words = out["item"]
+        pregnancy = codes == words.index("孕检")
+        check.flag("row.male_pregnancy_check", pregnancy & (id_sex == 1), "id", _PerId(out["pid"]), mask_id)
     elif ledger == "births":
-        check.flag("row.male_birth", out["id_sex"] == "男", "id", out["id"], mask_id)
+        check.flag("row.male_birth", id_sex == 1, "id", _PerId(out["pid"]), mask_id)
+
+
+class _PerId:
+    def __init__(self, keys: np.ndarray):
+        self.keys = keys
+
+    def __getitem__(self, idx):
+        return np.array(idnumber.text_of(self.keys[idx]), dtype=object)

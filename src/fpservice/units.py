@@ -122,19 +122,19 @@ def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
     """Read `units.csv`. Invalid rows become findings; missing ancestors are added by code."""
     findings: list[Finding] = []
     try:
-        data, enc = csvfile.decode(path.read_bytes(), encoding)
-        header = csvfile.read_header(data)
+        source = csvfile.open_source(path.read_bytes(), encoding)
+        header = source.header
         keys = {i: _UNITS_HEADERS.get(normalize_header(h)) for i, h in enumerate(header)}
         positions = {k: i for i, k in keys.items() if k}
         if "code" not in positions or "level" not in positions:
             findings.append(Finding("units.invalid", rel, 1, None, None, "表头应为 代码,名称,层级,上级代码"))
             return Units(empty().table, True, findings)
-        table = csvfile.read_table(data, sorted(positions.values()), enc)
+        table = csvfile.read_table(source, sorted(positions.values()))
     except csvfile.CsvProblem as p:
         findings.append(Finding(p.code, rel, p.line, None, None, p.detail))
         return Units(empty().table, True, findings)
 
-    cells = table.cells.rename(columns={str(i): k for k, i in positions.items()})
+    cells = table.frame().rename(columns={str(i): k for k, i in positions.items()})
     for k in ("name", "parent"):
         if k not in cells:
             cells[k] = pd.NA

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 _DATE = re.compile(
@@ -16,32 +17,29 @@ YES = frozenset({"是", "y", "yes", "1", "√", "✓", "true", "t", "1.0"})
 NO = frozenset({"否", "n", "no", "0", "×", "✗", "false", "f", "0.0"})
 
 
-def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """-> (datetime64 values, mask of non-blank cells that are not a real date).
-
-    Parses each distinct spelling once: a ledger of a million rows has a few thousand dates.
-    """
-    blank = raw.isna()
-    uniques = pd.Series(raw[~blank].unique())
-    parsed = {}
-    for text in uniques.tolist():
-        m = _DATE.match(text) or _COMPACT.match(text)
-        parsed[text] = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else None
-    iso = raw.map(parsed)
-    values = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
-    bad = ~blank & values.isna()
-    return values.astype("datetime64[ns]"), bad
+def parse_dates(values) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct cell texts -> (datetime64[ns] per text, mask of texts that are not a real date).
+    Blank (None) is missing, not bad. A ledger of a million rows has a few thousand dates, so
+    callers pass each spelling once."""
+    texts = list(values)
+    iso = []
+    for text in texts:
+        m = (_DATE.match(text) or _COMPACT.match(text)) if text is not None else None
+        iso.append(f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else None)
+    parsed = pd.to_datetime(pd.Series(iso, dtype="object"), format="%Y-%m-%d", errors="coerce")
+    out = parsed.to_numpy(dtype="datetime64[ns]")
+    blank = np.array([t is None for t in texts], dtype=bool)
+    return out, ~blank & np.isnat(out)
 
 
-def parse_yes_no(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """-> (boolean values with missing for blanks, mask of non-blank cells that are not yes/no)."""
-    low = raw.str.lower()
-    yes, no = low.isin(YES), low.isin(NO)
-    values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-    values[yes] = True
-    values[no] = False
-    bad = raw.notna() & ~yes & ~no
-    return values, bad
+def parse_yes_no(values) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct cell texts -> (1 yes / 0 no / -1 blank or unreadable, mask of unreadable texts)."""
+    out, bad = [], []
+    for text in values:
+        low = text.lower() if text is not None else None
+        out.append(1 if low in YES else 0 if low in NO else -1)
+        bad.append(text is not None and out[-1] < 0)
+    return np.array(out, dtype=np.int8), np.array(bad, dtype=bool)
 
 
 ITEM_SEPARATORS = r"[;；,，、\s]+"
