@@ -67,7 +67,15 @@ class Cells:
         blank = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(values), 0), True), dtype=bool)
         if blank.any():
             codes = np.where(lookup(blank, codes, True), np.int32(-1), codes)
-        return cls(codes, values)
+        return cls(codes, values).compact()
+
+    def compact(self) -> Cells:
+        """Drop values no row holds (blanks, the header pyarrow read as a row)."""
+        used = np.bincount(self.codes[self.codes >= 0], minlength=len(self.values)) > 0
+        if used.all():
+            return self
+        renumber = (np.cumsum(used) - 1).astype(np.int32)
+        return Cells(lookup(renumber, self.codes, np.int32(-1)), self.values.filter(pa.array(used)))
 
     def __len__(self) -> int:
         return len(self.codes)

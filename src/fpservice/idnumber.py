@@ -145,10 +145,14 @@ def _plain18(values: pa.StringArray):
     offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
     lengths = np.diff(offsets)
     data = np.frombuffer(values.buffers()[2], np.uint8)
-    rows = np.flatnonzero(lengths == 18)
-    if not len(rows):
-        return None
-    chars = data[offsets[rows][:, None] + np.arange(18)]
+    if (lengths == 18).all():  # the usual case: one (n, 18) view of arrow's bytes, no copy
+        rows = np.arange(len(values))
+        chars = data[offsets[0] : offsets[-1]].reshape(-1, 18)
+    else:
+        rows = np.flatnonzero(lengths == 18)
+        if not len(rows):
+            return None
+        chars = data[offsets[rows][:, None] + np.arange(18)]
     digits = chars.astype(np.int16) - 48
     body_ok = ((digits[:, :17] >= 0) & (digits[:, :17] <= 9)).all(axis=1)
     last_ok = ((digits[:, 17] >= 0) & (digits[:, 17] <= 9)) | (chars[:, 17] == ord("X"))

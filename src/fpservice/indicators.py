@@ -1,8 +1,11 @@
 """Numerators and denominators of one indicator over one window, for every unit at every level.
 
 Persons are counted once per unit by ID, and recounted at each level (a person registered in two
-villages of a township counts once in the township). Rows are summed. A requirement (staffing)
+villages of a township counts once in their township). Rows are summed. A requirement (staffing)
 is computed per village and its staff and required counts are summed up the hierarchy.
+
+Counting runs on integers: each ledger row is coded once with its village's position and a dense
+number for its person, so a distinct count is a unique over int64 (village * persons + person).
 """
 
 from __future__ import annotations
@@ -15,48 +18,92 @@ from fpservice.rules import Indicator
 from fpservice.units import LEVELS, VILLAGE
 
 
-def evaluate(indicator: Indicator, scope: Scope, ancestry: pd.DataFrame, all_units: pd.Index) -> pd.DataFrame:
+class Hierarchy:
+    """The villages with their township and county, and ledger rows coded against them."""
+
+    def __init__(self, ancestry: pd.DataFrame):
+        self.villages = pd.Index(ancestry[VILLAGE].to_numpy(dtype=object))
+        # per level: (position of each village's unit at that level, the units of that level)
+        self.levels = {level: pd.factorize(ancestry[level].to_numpy(dtype=object)) for level in LEVELS}
+        self._coded: dict[int, tuple] = {}
+
+    def coded(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """-> (village position per row or -1, person number per row, number of persons)."""
+        key = id(frame)
+        if key not in self._coded:
+            unit = frame["unit"]
+            if isinstance(unit.dtype, pd.CategoricalDtype):
+                at = self.villages.get_indexer(unit.cat.categories.to_numpy(dtype=object))
+                codes = unit.cat.codes.to_numpy()
+                village = np.where(codes >= 0, np.append(at, -1)[codes], -1)
+            else:
+                village = self.villages.get_indexer(unit.to_numpy(dtype=object))
+            person, n = None, 0
+            if "pid" in frame:
+                person, uniques = pd.factorize(frame["pid"].to_numpy())
+                n = max(len(uniques), 1)
+            self._coded[key] = (frame, (village.astype(np.int64), person, n))  # keeps `frame` alive
+        return self._coded[key][1]
+
+    def _pairs(self, frame: pd.DataFrame, mask: np.ndarray):
+        """Distinct (village, person) pairs among the rows in `mask`."""
+        village, person, n = self.coded(frame)
+        sel = mask & (village >= 0)
+        v, p = np.divmod(pd.unique(village[sel] * n + person[sel]), n)
+        return v, p, n
+
+    def distinct_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
+        v, _, _ = self._pairs(frame, mask)
+        return np.bincount(v, minlength=len(self.villages))
+
+    def distinct_persons(self, frame: pd.DataFrame, mask: np.ndarray) -> pd.Series:
+        v, p, n = self._pairs(frame, mask)
+        parts = []
+        for level in LEVELS:
+            at, units = self.levels[level]
+            if level == VILLAGE:  # villages are distinct: `at` is their own position
+                counts = np.bincount(v, minlength=len(units))
+            else:
+                counts = np.bincount(pd.unique(at[v] * n + p) // n, minlength=len(units))
+            parts.append(pd.Series(counts, index=units))
+        return pd.concat(parts)
+
+    def rows_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
+        village = self.coded(frame)[0]
+        return np.bincount(village[mask & (village >= 0)], minlength=len(self.villages))
+
+    def sum_up(self, per_village: np.ndarray) -> pd.Series:
+        parts = []
+        for level in LEVELS:
+            at, units = self.levels[level]
+            parts.append(pd.Series(np.bincount(at, weights=per_village, minlength=len(units)), index=units))
+        return pd.concat(parts).astype("int64")
+
+
+def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy, all_units: pd.Index) -> pd.DataFrame:
     """-> frame indexed by unit code (every unit in `all_units`): numerator, denominator."""
     if indicator.count == "requirement":
-        num, den = _requirement(indicator, scope, ancestry)
+        num, den = _requirement(indicator, scope, hierarchy)
     else:
         frame = scope.frames[indicator.ledger]
         den_mask = scope.mask(indicator.denominator, indicator.ledger)
         num_mask = den_mask & scope.mask(indicator.numerator, indicator.ledger)
-        count = _distinct_persons if indicator.count == "persons" else _rows
-        num = count(frame, num_mask, ancestry)
-        den = count(frame, den_mask, ancestry)
+        if indicator.count == "persons":
+            num = hierarchy.distinct_persons(frame, num_mask)
+            den = hierarchy.distinct_persons(frame, den_mask)
+        else:
+            num = hierarchy.sum_up(hierarchy.rows_per_village(frame, num_mask))
+            den = hierarchy.sum_up(hierarchy.rows_per_village(frame, den_mask))
     out = pd.DataFrame({"numerator": num, "denominator": den}).reindex(all_units)
     return out.fillna(0).astype("int64")
 
 
-def _distinct_persons(frame: pd.DataFrame, mask: np.ndarray, ancestry: pd.DataFrame) -> pd.Series:
-    pairs = frame.loc[mask, ["unit", "pid"]].drop_duplicates()
-    pairs = pairs.merge(ancestry, left_on="unit", right_on=VILLAGE, how="inner")
-    parts = [pairs[[level, "pid"]].drop_duplicates().groupby(level).size() for level in LEVELS]
-    return pd.concat(parts)
-
-
-def _rows(frame: pd.DataFrame, mask: np.ndarray, ancestry: pd.DataFrame) -> pd.Series:
-    per_village = frame.loc[mask, "unit"].value_counts()
-    return _sum_up(per_village, ancestry)
-
-
-def _sum_up(per_village: pd.Series, ancestry: pd.DataFrame) -> pd.Series:
-    v = ancestry.assign(n=per_village.reindex(ancestry[VILLAGE]).fillna(0).to_numpy())
-    parts = [v.groupby(level)["n"].sum() for level in LEVELS]
-    return pd.concat(parts)
-
-
-def _requirement(indicator: Indicator, scope: Scope, ancestry: pd.DataFrame):
+def _requirement(indicator: Indicator, scope: Scope, hierarchy: Hierarchy):
     staff = scope.frames[indicator.ledger]
-    have = staff.loc[scope.mask(indicator.numerator, indicator.ledger), "unit"].value_counts()
-    villages = ancestry[VILLAGE]
-    required = pd.Series(indicator.at_least, index=villages.to_numpy(), dtype="int64")
+    have = hierarchy.rows_per_village(staff, scope.mask(indicator.numerator, indicator.ledger))
+    required = np.full(len(hierarchy.villages), indicator.at_least, dtype="int64")
     persons = scope.frames["persons"]
     for cohort, divisor in indicator.per:
-        mask = scope.mask(cohort, "persons")
-        counts = persons.loc[mask, ["unit", "pid"]].drop_duplicates()["unit"].value_counts()
-        need = np.ceil(counts.reindex(villages).fillna(0).to_numpy() / divisor).astype("int64")
-        required = np.maximum(required, need)
-    return _sum_up(have, ancestry), _sum_up(pd.Series(required, index=villages.to_numpy()), ancestry)
+        present = hierarchy.distinct_per_village(persons, scope.mask(cohort, "persons"))
+        required = np.maximum(required, np.ceil(present / divisor).astype("int64"))
+    return hierarchy.sum_up(have), hierarchy.sum_up(required)

@@ -400,32 +400,37 @@ def _has_control(values: pa.Array) -> np.ndarray:
 
 
 def _check_units(check: _Checker, cells: Cells, key: str, units: units_mod.Units):
-    """-> (codes, categories) of the normalised unit codes."""
-    raw = pd.Series(cells.text(), dtype="str")
-    codes = units_mod.normalize_codes(raw)
-    shaped = codes.str.fullmatch(r"\d{12}").fillna(False).astype(bool).to_numpy()
-    check.flag_values("value.unit_malformed", codes.notna().to_numpy() & ~shaped, cells, key)
-    if units.listed:
-        known = shaped & codes.isin(units.table.index).to_numpy()
-        check.flag_values("value.unit_unknown", shaped & ~known, cells, key, codes.to_numpy(dtype=object))
-        level = codes.map(units.table["level"]).where(known)
-    else:
-        level = codes.map(lambda c: units_mod.level_of_code(c) if isinstance(c, str) else None)
-        level = level.where(shaped)
-    level = level.to_numpy(dtype=object)
-    is_village = np.array([v == units_mod.VILLAGE for v in level], dtype=bool)
-    not_village = np.array([v is not None and v == v and v != units_mod.VILLAGE for v in level], dtype=bool)
-    used = np.bincount(cells.codes[cells.present], minlength=len(level)) > 0
-    check.villages = set(codes.to_numpy(dtype=object)[is_village & used].tolist())
-    check.flag_values(
-        "value.unit_not_village",
-        not_village,
-        cells,
-        key,
-        codes.to_numpy(dtype=object),
-        detail=_PerRow(level, cells.codes),
+    """-> (codes, categories) of the normalised unit codes. A file holds a few hundred distinct
+    codes: each is looked at once."""
+    codes = units_mod.normalize_codes(pd.Series(cells.text(), dtype="str")).to_numpy(
+        dtype=object, na_value=None
     )
-    categories, position = np.unique(codes.fillna("").to_numpy(dtype=str), return_inverse=True)
+    listed = units.levels if units.listed else None
+    level = np.full(len(codes), None, dtype=object)
+    malformed, unknown = np.zeros(len(codes), bool), np.zeros(len(codes), bool)
+    for i, code in enumerate(codes.tolist()):
+        if code is None:
+            continue
+        if not (len(code) == 12 and code.isascii() and code.isdigit()):
+            malformed[i] = True
+        elif listed is None:
+            level[i] = units_mod.level_of_code(code)
+        elif code in listed:
+            level[i] = listed[code]
+        else:
+            unknown[i] = True
+    check.flag_values("value.unit_malformed", malformed, cells, key)
+    check.flag_values("value.unit_unknown", unknown, cells, key, codes)
+    is_village = level == units_mod.VILLAGE
+    not_village = np.not_equal(level, None) & ~is_village
+    used = np.bincount(cells.codes[cells.present], minlength=len(level)) > 0
+    check.villages = set(codes[is_village & used].tolist())
+    check.flag_values(
+        "value.unit_not_village", not_village, cells, key, codes, detail=_PerRow(level, cells.codes)
+    )
+    categories, position = np.unique(
+        np.where(np.equal(codes, None), "", codes).astype(str), return_inverse=True
+    )
     return cells.per_value(position.astype(np.int32), -1), categories
 
 

@@ -7,6 +7,7 @@ import io
 import json
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
@@ -20,27 +21,42 @@ STATUS_TEXT = {MET: "达标", MISSED: "未达标", NO_DATA: "无数据", NO_TARG
 
 def records(report: Report, details: bool = False) -> list[dict]:
     """The rows exactly as SPEC §6 defines them; with `details`, also the interval, the
-    small-sample and clear-miss flags, and the equity gap."""
+    small-sample and clear-miss flags, and the equity gap. Plain Python values, missing as None."""
     columns = COLUMNS + (DETAIL_COLUMNS if details else [])
-    out = report.rows[columns].to_dict(orient="records")
-    for r in out:
-        r["numerator"], r["denominator"] = int(r["numerator"]), int(r["denominator"])
-        for key in ("rate", "ci_low", "ci_high", "registered_rate", "gap"):
-            if key in r:
-                r[key] = None if r[key] is None or pd.isna(r[key]) else float(r[key])
-        for key in ("small_sample", "clear"):
-            if key in r:
-                r[key] = bool(r[key])
-        for key in ("registered_numerator", "registered_denominator"):
-            if key in r:
-                r[key] = None if r[key] is None or pd.isna(r[key]) else int(r[key])
-        t = r["target"]
-        r["target"] = None if t is None else (int(t) if r["indicator"] == "staffing" else float(t))
-    return out
+    rows = report.rows
+    staffing = (rows["indicator"] == "staffing").tolist()
+    values = []
+    for col in columns:
+        if col in _INTS:
+            values.append(rows[col].astype("int64").tolist())
+        elif col in _FLOATS or col in _OPTIONAL_INTS:
+            cast = int if col in _OPTIONAL_INTS else float
+            values.append([None if v != v else cast(v) for v in _floats(rows[col])])
+        elif col in _BOOLS:
+            values.append([bool(v) for v in rows[col].tolist()])
+        elif col == "target":
+            values.append(
+                [None if t != t else (int(t) if s else t) for t, s in zip(_floats(rows[col]), staffing)]
+            )
+        else:
+            values.append([None if v is None or v is pd.NA or v != v else v for v in rows[col].tolist()])
+    return [dict(zip(columns, row)) for row in zip(*values)]
+
+
+_INTS = ("numerator", "denominator")
+_FLOATS = ("rate", "ci_low", "ci_high", "registered_rate", "gap")
+_OPTIONAL_INTS = ("registered_numerator", "registered_denominator")
+_BOOLS = ("small_sample", "clear")
+
+
+def _floats(column: pd.Series) -> list[float]:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
 def to_json(report: Report, details: bool = False) -> str:
-    return json.dumps(records(report, details), ensure_ascii=False, indent=1) + "\n"
+    """A JSON array, one row per line (readable, and written by the C encoder)."""
+    rows = [json.dumps(r, ensure_ascii=False) for r in records(report, details)]
+    return "[\n" + ",\n".join(rows) + "\n]\n" if rows else "[]\n"
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

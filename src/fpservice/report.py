@@ -83,7 +83,7 @@ def build(
     """Compute every row for `windows`. With `equity`, person indicators are also computed for
     户籍 persons when the ledger holds any (only outputs that show the gap ask for it)."""
     units = ledgers.units.ordered()
-    ancestry = ledgers.units.ancestry()
+    hierarchy = indicators_mod.Hierarchy(ledgers.units.ancestry())
     all_units = pd.Index(units["code"])
     phases = {p.name: p for p in plan.phases}
     equity = equity and bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
@@ -95,11 +95,11 @@ def build(
             target = plan.phase_target(phase, key) if phase else plan.target(key, window.end.year)
             if target is None and not all_indicators:
                 continue
-            counts = indicators_mod.evaluate(indicator, scope, ancestry, all_units)
+            counts = indicators_mod.evaluate(indicator, scope, hierarchy, all_units)
             rows = _rows(units, indicator, window, counts, target, plan.small_sample)
             registered = _for_registered(indicator) if equity else None
             if registered is not None:
-                reg = indicators_mod.evaluate(registered, scope, ancestry, all_units)
+                reg = indicators_mod.evaluate(registered, scope, hierarchy, all_units)
                 _add_equity(rows, reg)
             parts.append(rows)
     rows = (

@@ -85,6 +85,13 @@ class Units:
     listed: bool = False
     findings: list[Finding] = field(default_factory=list)
 
+    @property
+    def levels(self) -> dict[str, str]:
+        """code -> level, for looking up many codes one at a time."""
+        if getattr(self, "_levels", None) is None or len(self._levels) != len(self.table):
+            self._levels = dict(zip(self.table.index.tolist(), self.table["level"].tolist()))
+        return self._levels
+
     def add_seen(self, codes) -> None:
         """Without units.csv, units are those seen in ledgers, with their derived ancestors."""
         rows = {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -22,14 +24,24 @@ def parse_dates(values) -> tuple[np.ndarray, np.ndarray]:
     Blank (None) is missing, not bad. A ledger of a million rows has a few thousand dates, so
     callers pass each spelling once."""
     texts = list(values)
-    iso = []
-    for text in texts:
-        m = (_DATE.match(text) or _COMPACT.match(text)) if text is not None else None
-        iso.append(f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else None)
-    parsed = pd.to_datetime(pd.Series(iso, dtype="object"), format="%Y-%m-%d", errors="coerce")
-    out = parsed.to_numpy(dtype="datetime64[ns]")
+    out = np.array([_date_of(t) for t in texts], dtype="datetime64[ns]")
     blank = np.array([t is None for t in texts], dtype=bool)
     return out, ~blank & np.isnat(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _date_of(text: str | None) -> np.datetime64:
+    """One spelling -> its day, or NaT. Cached: every file of a district repeats the same dates."""
+    m = (_DATE.match(text) or _COMPACT.match(text)) if text is not None else None
+    if not m:
+        return np.datetime64("NaT")
+    year = int(m.group(1))
+    if not 1678 <= year <= 2261:  # outside what a datetime64[ns] column holds
+        return np.datetime64("NaT")
+    try:
+        return np.datetime64(dt.date(year, int(m.group(2)), int(m.group(3))), "ns")
+    except ValueError:  # 2011-02-30
+        return np.datetime64("NaT")
 
 
 def parse_yes_no(values) -> tuple[np.ndarray, np.ndarray]:
