@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -127,8 +128,14 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
 
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
     accounts, seen = [], set()
-    for path in files:
-        got = read_ledger_file(path, path.relative_to(root).as_posix(), units, encoding, today)
+
+    def read(path: Path) -> LedgerFile:
+        return read_ledger_file(path, path.relative_to(root).as_posix(), units, encoding, today)
+
+    # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(read, files))
+    for got in results:
         findings += got.findings
         accounts.append(got.account)
         seen |= got.villages
