@@ -74,7 +74,8 @@ FROM persons p JOIN windows w
 -- per window and person: which free services at the place of residence they had
 CREATE TABLE served AS
 SELECT w.period, s.id,
-    bool_or(s.item IN ('孕检', '环检', '病检', '避孕药具', '孕前优生咨询', '孕前优生健康检查', '计生手术', '生殖健康检查')) AS any_free,
+    bool_or(s.item IN ('孕检', '环检', '病检', '避孕药具', '孕前优生咨询', '孕前优生健康检查',
+                       '计生手术', '生殖健康检查')) AS any_free,
     bool_or(s.item = '避孕药具') AS pills,
     bool_or(s.item = '孕检') AS pregnancy_check,
     bool_or(s.item = '孕前优生咨询') AS counsel
