@@ -1,6 +1,11 @@
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The CLI caches parsed ledgers; tests keep that cache away from the user's ~/.cache.
+os.environ.setdefault("FPSERVICE_CACHE", tempfile.mkdtemp(prefix="fpservice-test-cache-"))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from fpservice import consistency, deadlines, periods, workdays, yamlfile
 from fpservice import ledgers as ledgers_mod
 from fpservice import report as report_mod
 from fpservice import rules as rules_mod
+from fpservice.cache import LedgerCache
 from fpservice.errors import InputError, RuleError, UsageError
 from fpservice.findings import Finding
 from fpservice.ledgers import LedgerSet
@@ -74,11 +75,37 @@ def _optional_plan(
     return resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir or "."), config)
 
 
-def load_ledgers(ledger_dir: Path, encoding: str | None, config: dict, checks: bool = True) -> LedgerSet:
-    ledgers = ledgers_mod.load(ledger_dir, encoding or config.get("encoding"))
+@dataclass
+class Reading:
+    """How ledgers are read: through a cache of parsed files, and with a progress display
+    (an object with start(total_bytes), advance(bytes), finish())."""
+
+    cache: LedgerCache | None = None
+    progress: object | None = None
+
+
+def load_ledgers(
+    ledger_dir: Path, encoding: str | None, config: dict, checks: bool = True, reading: Reading | None = None
+) -> LedgerSet:
+    reading = reading or Reading()
+    ledgers = ledgers_mod.load(
+        ledger_dir, encoding or config.get("encoding"), cache=reading.cache, progress=reading.progress
+    )
     if checks:
-        ledgers.findings.extend(consistency.check(ledgers))
+        ledgers.findings.extend(_consistency(ledgers, reading.cache))
     return ledgers
+
+
+def _consistency(ledgers: LedgerSet, cache: LedgerCache | None):
+    """Checks across files, from the cache when no file changed."""
+    today = dt.date.today()
+    key = ledgers.key and ledgers.key + ".consistency"
+    found = cache.get_findings(key, today) if cache and key else None
+    if found is None:
+        found = consistency.check(ledgers)
+        if cache and key:
+            cache.put_findings(key, found, list(ledgers.valid_days))
+    return found
 
 
 def calendar_notes() -> list[str]:
@@ -98,6 +125,7 @@ def report(
     phases: bool = True,
     trend: bool = False,
     equity: bool = True,
+    reading: Reading | None = None,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
     workdays.start_run()
@@ -105,7 +133,7 @@ def report(
     config = read_config(Path(ledger_dir))
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, Path(ledger_dir), config)
-    ledgers = load_ledgers(Path(ledger_dir), encoding, config)
+    ledgers = load_ledgers(Path(ledger_dir), encoding, config, reading=reading)
     windows: list[Window] = list(periods.quarter_windows(year, q))
     if trend:
         windows += periods.trend_windows(year, q)
@@ -131,6 +159,7 @@ def check(
     encoding: str | None = None,
     all_indicators: bool = False,
     equity: bool = True,
+    reading: Reading | None = None,
 ) -> Outcome:
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
@@ -138,7 +167,7 @@ def check(
     config = read_config(Path(ledger_dir))
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, Path(ledger_dir), config)
-    ledgers = load_ledgers(Path(ledger_dir), encoding, config)
+    ledgers = load_ledgers(Path(ledger_dir), encoding, config, reading=reading)
     notes = []
     if as_of is None:
         latest = ledgers.latest_date()
@@ -172,6 +201,7 @@ def due(
     plan: str | None = None,
     rules_dir: Path | None = None,
     encoding: str | None = None,
+    reading: Reading | None = None,
 ) -> Due:
     """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
     for the quarter it covers."""
@@ -181,7 +211,7 @@ def due(
     d = deadlines.next_deadline(today, schedule_of(chosen))
     missing = None
     if ledger_dir is not None:
-        ledgers = load_ledgers(Path(ledger_dir), encoding, config, checks=False)
+        ledgers = load_ledgers(Path(ledger_dir), encoding, config, checks=False, reading=reading)
         start, end = periods.quarter_bounds(d.year, d.quarter)
         missing = ledgers.villages_without_events(start, end)
     return Due(today, d, chosen, missing)

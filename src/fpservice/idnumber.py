@@ -104,6 +104,10 @@ class ParsedIds:
     checksum_ok: np.ndarray
     male: np.ndarray
     birth: np.ndarray
+    # The days on which this parse holds: from the latest birth date accepted, until the earliest
+    # one rejected only for being in the future (NaT: unbounded).
+    first_day: np.datetime64 = np.datetime64("NaT")
+    until_day: np.datetime64 = np.datetime64("NaT")
 
 
 def parse_values(values: pa.StringArray, today: dt.date | None = None) -> ParsedIds:
@@ -135,7 +139,16 @@ def parse_values(values: pa.StringArray, today: dt.date | None = None) -> Parsed
         out.checksum_ok[idx] = parsed["checksum_ok"].to_numpy(dtype=bool)
         out.male[idx] = np.select([parsed["sex"] == "男", parsed["sex"] == "女"], [1, 0], -1)
         out.birth[idx] = parsed["birth"].to_numpy(dtype="datetime64[ns]")
+        if (parsed["problem"] == "出生日期部分不存在").any():  # perhaps only in the future: today only
+            out.until_day = _earliest(out.until_day, np.datetime64(today, "D") + 1)
+    births = out.birth[~np.isnat(out.birth)]
+    if len(births):
+        out.first_day = births.max().astype("datetime64[D]")
     return out
+
+
+def _earliest(a: np.datetime64, b: np.datetime64) -> np.datetime64:
+    return b if np.isnat(a) else min(a, b)
 
 
 def _plain18(values: pa.StringArray):
@@ -171,7 +184,11 @@ def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> No
     length = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
     real = month_ok & (day >= 1) & (day <= length)
     birth = first.astype("datetime64[D]") + np.where(real, day - 1, 0)
-    real &= (birth >= np.datetime64("1900-01-01")) & (birth <= np.datetime64(today, "D"))
+    real &= birth >= np.datetime64("1900-01-01")
+    future = real & (birth > np.datetime64(today, "D"))
+    if future.any():
+        out.until_day = _earliest(out.until_day, birth[future].min())
+    real &= ~future
     out.problem[rows[~real]] = "出生日期部分不存在"
     rows, d, birth = rows[real], d[real], birth[real]
     first17 = d[:, :17].astype(np.int64)

@@ -7,10 +7,11 @@ column -> keep the rows without errors. Every row read is either used or rejecte
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
+from fpservice import cache as cache_mod
 from fpservice import csvfile, idnumber, schema
 from fpservice import units as units_mod
+from fpservice.cache import LedgerCache
 from fpservice.csvfile import Cells, lookup
 from fpservice.errors import InputError
 from fpservice.findings import CODES, ERROR, Finding
@@ -54,6 +57,7 @@ class LedgerFile:
     frame: pd.DataFrame | None = None
     findings: list[Finding] = field(default_factory=list)
     villages: set = field(default_factory=set)
+    valid_days: tuple[str | None, str | None] = (None, None)  # see cache.holds_on
 
 
 @dataclass
@@ -63,6 +67,8 @@ class LedgerSet:
     units: units_mod.Units
     findings: list[Finding] = field(default_factory=list)
     accounts: list[FileAccount] = field(default_factory=list)
+    key: str | None = None  # content key of all the files (with a cache)
+    valid_days: tuple[str | None, str | None] = (None, None)
 
     @property
     def rejected_rows(self) -> int:
@@ -111,8 +117,15 @@ def discover(root: Path) -> list[Path]:
     return found
 
 
-def load(root: Path | str, encoding: str | None = None, today: dt.date | None = None) -> LedgerSet:
-    """Read every ledger under `root`. Raises InputError when there is nothing to read."""
+def load(
+    root: Path | str,
+    encoding: str | None = None,
+    today: dt.date | None = None,
+    cache: LedgerCache | None = None,
+    progress=None,
+) -> LedgerSet:
+    """Read every ledger under `root`. Raises InputError when there is nothing to read.
+    `progress` (see api.Reading) hears of the bytes read as files finish."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"台帐目录不存在或不是目录：{root}")
@@ -125,17 +138,38 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
     files = [p for p in discover(root) if p != units_path]
     if not files:
         raise InputError(f"{root} 中没有 CSV 台帐文件")
+    context = json.dumps([encoding, units.listed, units.fingerprint])
 
-    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
-    accounts, seen = [], set()
-
-    def read(path: Path) -> LedgerFile:
-        return read_ledger_file(path, path.relative_to(root).as_posix(), units, encoding, today)
+    def read(path: Path) -> tuple[LedgerFile, str | None]:
+        rel = path.relative_to(root).as_posix()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            account = FileAccount(rel, None, None)
+            return LedgerFile(
+                account, findings=[Finding("file.unreadable", rel, None, None, None, exc.strerror)]
+            ), None
+        key = cache.key(cache_mod.digest(raw), rel, context) if cache else None
+        got = _from_cache(cache.get(key, today)) if cache else None
+        if got is None:
+            got = read_ledger_file(raw, rel, units, encoding, today)
+            if cache:
+                cache.put(key, got.frame if got.frame is not None else pd.DataFrame(), _meta(got))
+        return got, key, len(raw)
 
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        results = list(pool.map(read, files))
-    for got in results:
+        futures = [pool.submit(read, path) for path in files]
+        if progress:
+            progress.start(sum(_size(p) for p in files))
+            for done in as_completed(futures):
+                progress.advance(done.result()[2])
+            progress.finish()
+        results = [f.result()[:2] for f in futures]
+
+    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
+    accounts, seen = [], set()
+    for got, _ in results:
         findings += got.findings
         accounts.append(got.account)
         seen |= got.villages
@@ -145,7 +179,46 @@ def load(root: Path | str, encoding: str | None = None, today: dt.date | None = 
     frames = {k: _concat(k, v) for k, v in parts.items()}
     if not units.listed:
         units.add_seen(sorted(seen))
-    return LedgerSet(root, frames, units, findings, accounts)
+    ledgers = LedgerSet(root, frames, units, findings, accounts)
+    ledgers.key = cache_mod.digest("".join(k or "-" for _, k in results).encode()) if cache else None
+    ledgers.valid_days = _common_days([got.valid_days for got, _ in results])
+    return ledgers
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _meta(got: LedgerFile) -> dict:
+    return {
+        "account": vars(got.account),
+        "findings": [cache_mod.finding_fields(f) for f in got.findings],
+        "villages": sorted(got.villages),
+        "valid_days": list(got.valid_days),
+        "has_frame": got.frame is not None,
+    }
+
+
+def _from_cache(hit) -> LedgerFile | None:
+    if hit is None:
+        return None
+    frame, meta = hit
+    return LedgerFile(
+        FileAccount(**meta["account"]),
+        frame if meta["has_frame"] else None,
+        [Finding(*f) for f in meta["findings"]],
+        set(meta["villages"]),
+        tuple(meta["valid_days"]),
+    )
+
+
+def _common_days(windows) -> tuple[str | None, str | None]:
+    firsts = [a for a, _ in windows if a]
+    untils = [b for _, b in windows if b]
+    return (max(firsts) if firsts else None, min(untils) if untils else None)
 
 
 def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -159,13 +232,20 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     for name in frames[0].columns:
         parts = [f[name] for f in frames]
         if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            columns[name] = union_categoricals([p.array for p in parts])
+            columns[name] = union_categoricals([_text_categories(p.array) for p in parts])
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(columns)
 
 
-@cache
+def _text_categories(values: pd.Categorical) -> pd.Categorical:
+    """No categories at all come back from the cache as object dtype; make them text again."""
+    if values.categories.dtype == "str":
+        return values
+    return pd.Categorical.from_codes(values.codes, pd.Index(values.categories.astype(str), dtype="str"))
+
+
+@functools.cache
 def _empty_frame(key: str) -> pd.DataFrame:
     """A ledger type with no file: no rows, but every column with its type."""
     return _validate(
@@ -174,17 +254,15 @@ def _empty_frame(key: str) -> pd.DataFrame:
 
 
 def read_ledger_file(
-    path: Path, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date
+    raw: bytes, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date
 ) -> LedgerFile:
     """Read and validate one file. A file-level problem rejects every row."""
     account = FileAccount(rel, None, None)
     try:
-        source = csvfile.open_source(path.read_bytes(), encoding)
+        source = csvfile.open_source(raw, encoding)
         account.encoding = source.encoding
         if not source.header:
             raise csvfile.CsvProblem("file.empty", 1)
-    except OSError as exc:
-        return LedgerFile(account, findings=[Finding("file.unreadable", rel, None, None, None, exc.strerror)])
     except csvfile.CsvProblem as p:
         return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     header = source.header
@@ -220,13 +298,13 @@ def read_ledger_file(
     if repeated.any():
         keep = np.flatnonzero(~repeated)
         columns, lines = {k: c.take(keep) for k, c in columns.items()}, lines[keep]
-    frame, findings, rejected, villages = _validate(ltype, rel, columns, lines, labels, units, today)
+    frame, check = _validate(ltype, rel, columns, lines, labels, units, today)
     ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
     account.read = len(lines) + len(table.ragged)
-    account.rejected = int(rejected) + len(table.ragged)
+    account.rejected = int(check.reject.sum()) + len(table.ragged)
     account.used = len(frame)
     account.skipped = table.blank_rows + len(skipped)
-    return LedgerFile(account, frame, ragged + skipped + findings, villages)
+    return LedgerFile(account, frame, ragged + skipped + check.findings, check.villages, check.valid_days)
 
 
 def _recognise(header: list[str]):
@@ -264,6 +342,7 @@ class _Checker:
         self.reject = np.zeros(len(lines), dtype=bool)
         self.findings: list[Finding] = []
         self.villages: set[str] = set()  # well-formed village codes on any row
+        self.valid_days: tuple[str | None, str | None] = (None, None)  # what `today` allows
 
     def flag(self, code: str, mask, key: str, shown=None, masker=mask_text, detail=None) -> None:
         """Flag the rows in `mask`. `shown` and `detail` (if arrays) give a value per row; they
@@ -355,6 +434,7 @@ def _validate(
                 "value.id_checksum", ~ids.checksum_ok & (ids.key >= 0), cells, col.key, canon, masker=mask_id
             )
             out["pid"] = cells.per_value(ids.key, -1)
+            check.valid_days = tuple(None if np.isnat(d) else str(d) for d in (ids.first_day, ids.until_day))
             id_sex = cells.per_value(ids.male, -1)
             id_birth = cells.per_value(ids.birth, np.datetime64("NaT"))
         elif col.kind == schema.DATE:
@@ -393,7 +473,7 @@ def _validate(
             frame[key] = pd.Categorical.from_codes(codes[keep], pd.Index(categories, dtype="str"))
         else:
             frame[key] = value[keep]
-    return frame, check.findings, int(check.reject.sum()), check.villages
+    return frame, check
 
 
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"

@@ -6,6 +6,7 @@ themselves (a township is the first 9 digits + 000, a county the first 6 + 00000
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Units:
     table: pd.DataFrame  # index code; columns name, level, parent
     listed: bool = False
     findings: list[Finding] = field(default_factory=list)
+    fingerprint: str = ""  # of units.csv's bytes: ledger rows are checked against it
 
     @property
     def levels(self) -> dict[str, str]:
@@ -128,18 +130,20 @@ def empty() -> Units:
 def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
     """Read `units.csv`. Invalid rows become findings; missing ancestors are added by code."""
     findings: list[Finding] = []
+    raw = path.read_bytes()
+    fingerprint = hashlib.sha256(raw).hexdigest()
     try:
-        source = csvfile.open_source(path.read_bytes(), encoding)
+        source = csvfile.open_source(raw, encoding)
         header = source.header
         keys = {i: _UNITS_HEADERS.get(normalize_header(h)) for i, h in enumerate(header)}
         positions = {k: i for i, k in keys.items() if k}
         if "code" not in positions or "level" not in positions:
             findings.append(Finding("units.invalid", rel, 1, None, None, "表头应为 代码,名称,层级,上级代码"))
-            return Units(empty().table, True, findings)
+            return Units(empty().table, True, findings, fingerprint)
         table = csvfile.read_table(source, sorted(positions.values()))
     except csvfile.CsvProblem as p:
         findings.append(Finding(p.code, rel, p.line, None, None, p.detail))
-        return Units(empty().table, True, findings)
+        return Units(empty().table, True, findings, fingerprint)
 
     cells = table.frame().rename(columns={str(i): k for k, i in positions.items()})
     for k in ("name", "parent"):
@@ -172,6 +176,6 @@ def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
     units = units[~units.index.duplicated()]
     missing_parent = units["parent"].isna() & (units["level"] != COUNTY)
     units.loc[missing_parent, "parent"] = [derived_parent(c) for c in units.index[missing_parent]]
-    result = Units(units, True, findings)
+    result = Units(units, True, findings, fingerprint)
     result.add_seen([p for p in units["parent"].dropna() if p not in units.index])
     return result

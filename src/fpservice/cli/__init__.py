@@ -7,10 +7,13 @@ Exit codes (SPEC §6): 0 valid and every target met, 1 a target missed, 2 rows r
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from fpservice import __version__
+from fpservice.cache import LedgerCache
+from fpservice.cache import default_dir as default_cache_dir
 from fpservice.errors import FpserviceError
 
 COULD_NOT_RUN = 3
@@ -55,9 +58,18 @@ class _Group(click.Group):
     envvar="FPSERVICE_RULES",
     help="规则目录（默认使用随程序安装的 rules/）。",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FPSERVICE_CACHE",
+    help="已解析台帐的缓存目录（默认 ~/.cache/fpservice；按文件内容识别，文件一改即重新读取）。",
+)
+@click.option("--no-cache", is_flag=True, help="不读也不写缓存。")
 @click.option("--verbose", is_flag=True, help="出错时显示完整的 Python 调用栈。")
 @click.pass_context
-def cli(ctx: click.Context, rules_dir: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context, rules_dir: str | None, cache_dir: Path | None, no_cache: bool, verbose: bool
+) -> None:
     """fpservice：流动人口计划生育基本公共服务台帐的指标计算与达标检查。
 
     \b
@@ -67,7 +79,8 @@ def cli(ctx: click.Context, rules_dir: str | None, verbose: bool) -> None:
 
     退出码：0 全部达标；1 有目标未达到；2 台帐有错误行（已报告并拒绝）；3 无法运行。
     """
-    ctx.obj = {"rules_dir": rules_dir}
+    cache = None if no_cache else LedgerCache(cache_dir or default_cache_dir())
+    ctx.obj = {"rules_dir": rules_dir, "cache": cache}
 
 
 def main() -> None:

@@ -24,7 +24,14 @@ def check(obj, ledger_dir, plan, as_of, fmt, all_indicators, encoding):
     """检查台帐：逐行校验（文件、行、列、脱敏后的值），统计每个文件的行数，再判断截至某日的达标情况。"""
     day = periods.parse_date(as_of) if as_of else None
     outcome = api.check(
-        ledger_dir, plan, day, obj["rules_dir"], encoding, all_indicators, equity=fmt == "table"
+        ledger_dir,
+        plan,
+        day,
+        obj["rules_dir"],
+        encoding,
+        all_indicators,
+        equity=fmt == "table",
+        reading=options.reading(obj),
     )
     if fmt == "json":
         doc = {

@@ -36,7 +36,7 @@ def due(obj, ledger_dir, date_, plan, fmt, field, encoding):
     """下一个季报期限：所报季度、规定日期、顺延后的期限、放假前最后一个工作日、剩余工作日。
     给出台帐目录时，还列出该季度尚无台帐行的村/社区。"""
     today = periods.parse_date(date_) if date_ else dt.date.today()
-    result = api.due(today, ledger_dir, plan, obj["rules_dir"], encoding)
+    result = api.due(today, ledger_dir, plan, obj["rules_dir"], encoding, reading=options.reading(obj))
     d = result.deadline
     doc = {
         "date": today.isoformat(),

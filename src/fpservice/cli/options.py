@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from fpservice.api import Reading
+
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
 plan = click.option(
     "--plan",
@@ -52,3 +54,36 @@ def emit_bytes(data: bytes, output: Path | None) -> None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+
+
+class Progress:
+    """A progress bar for long loads on stderr, only when it is a terminal (silent under cron).
+    Small directories load too fast to need one."""
+
+    MIN_BYTES = 20 << 20
+
+    def __init__(self):
+        self._bar = None
+
+    @classmethod
+    def if_terminal(cls) -> Progress | None:
+        return cls() if sys.stderr.isatty() else None
+
+    def start(self, total: int) -> None:
+        if total >= self.MIN_BYTES:
+            self._bar = click.progressbar(length=total, label="读取台帐", file=sys.stderr, width=30)
+            self._bar.__enter__()
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def reading(obj: dict):
+    """How a command reads ledgers: the group's cache, a progress bar on a terminal."""
+    return Reading(obj.get("cache"), Progress.if_terminal())

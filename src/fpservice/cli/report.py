@@ -81,6 +81,7 @@ def report(
         phases=not no_phases,
         trend=trend,
         equity=details or fmt not in ("json", "csv"),  # only outputs that show the gap compute it
+        reading=options.reading(obj),
     )
     if output is not None and output.is_dir():
         output = output / f"{outcome.report.plan.id}_{quarter.upper()}.{EXTENSIONS[fmt]}"

@@ -1,0 +1,157 @@
+"""A cache of validated ledger files, so that the quarterly re-run over unchanged files is fast.
+
+An entry is keyed by the SHA-256 of the file's bytes, its path in the ledger directory, the
+encoding asked for, the units it was checked against and the code that checked it: a changed
+byte, a new units.csv or a new fpservice means a re-parse, never a stale result. An entry holds
+the validated rows (Arrow IPC), the findings (values already masked), the row account and the
+village codes seen.
+
+One thing depends on the day: an ID whose birth date is after today is invalid. An entry
+records the latest birth date it accepted and the earliest it rejected as future, and is used
+only on days between the two.
+
+The cache lives outside the ledger directory (input is never written to): $FPSERVICE_CACHE,
+else $XDG_CACHE_HOME/fpservice, else ~/.cache/fpservice. It holds the same personal data as
+the ledgers (ID keys, dates), so it is private to its user (0700 directory, 0600 files).
+Entries not used for 120 days are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from fpservice.findings import Finding
+
+_CODE = ("csvfile.py", "idnumber.py", "ledgers.py", "schema.py", "units.py", "values.py", "consistency.py")
+_UNUSED_DAYS = 120
+
+
+def default_dir() -> Path:
+    if os.environ.get("FPSERVICE_CACHE"):
+        return Path(os.environ["FPSERVICE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fpservice"
+
+
+def _code_fingerprint() -> str:
+    """The source of the modules that read and check ledgers: any change invalidates entries."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in _CODE:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class LedgerCache:
+    """Entries under one directory. Any problem with the cache (unwritable, a damaged entry) only
+    means the file is read again: a cache never makes a run fail."""
+
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+        self._code = _code_fingerprint()
+        self.hits = self.misses = 0
+
+    def key(self, content: str, rel: str, context: str) -> str:
+        return hashlib.sha256("\0".join((self._code, context, rel, content)).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.arrow"
+
+    def get(self, key: str, today: dt.date):
+        """-> (frame, meta) or None."""
+        path = self._path(key)
+        try:
+            with pa.memory_map(str(path)) as source:
+                table = feather.read_table(source)
+            meta = json.loads(table.schema.metadata[b"fpservice"])
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            self.misses += 1
+            return None
+        if not holds_on(meta["valid_days"], today):
+            self.misses += 1
+            return None
+        self.hits += 1
+        _touch(path)
+        return table.to_pandas(), meta
+
+    def put(self, key: str, frame, meta: dict) -> None:
+        path = self._path(key)
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), b"fpservice": json.dumps(meta, ensure_ascii=False)}
+            )
+            _private_dir(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # 0600
+            with os.fdopen(fd, "wb") as fh:
+                feather.write_feather(table, fh, compression="uncompressed")
+            os.replace(tmp, path)
+        except (OSError, pa.ArrowException):
+            pass
+
+    def get_findings(self, key: str, today: dt.date) -> list[Finding] | None:
+        """Findings across files (consistency checks), stored under the key of all the files."""
+        try:
+            doc = json.loads((self.directory / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+            if not holds_on(doc["valid_days"], today):
+                return None
+            return [Finding(*f) for f in doc["findings"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def put_findings(self, key: str, findings: list[Finding], valid_days) -> None:
+        path = self.directory / key[:2] / f"{key}.json"
+        doc = {"valid_days": valid_days, "findings": [finding_fields(f) for f in findings]}
+        try:
+            _private_dir(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, ensure_ascii=False)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+    def prune(self) -> None:
+        """Remove entries not used for a while (their files changed, or left the directory)."""
+        cutoff = time.time() - _UNUSED_DAYS * 86400
+        try:
+            for path in self.directory.glob("*/*"):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def holds_on(valid_days, today: dt.date) -> bool:
+    """Is a result computed for the days [first, until) still right today? (None: unbounded)"""
+    first, until = valid_days
+    day = today.isoformat()
+    return (first is None or first <= day) and (until is None or day < until)
+
+
+def finding_fields(f: Finding) -> list:
+    return [f.code, f.file, f.line, f.column, f.value, f.detail]
+
+
+def _private_dir(path: Path) -> None:
+    for d in (path.parent, path):  # the cache directory, then its fan-out subdirectory
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(path)
