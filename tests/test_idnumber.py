@@ -2,6 +2,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fpservice import idnumber
 from tests.ledgerkit import make_id
@@ -64,3 +66,49 @@ def test_wrong_check_digit_is_kept_but_flagged():
 def test_blank_is_missing_not_malformed():
     r = parse_one(None)
     assert pd.isna(r["problem"]) and pd.isna(r["id"])
+
+
+def _both(values, today=dt.date(2026, 1, 1)):
+    import numpy as np
+    import pyarrow as pa
+
+    fast = idnumber.parse_values(pa.array(values, pa.string()), today)
+    slow = idnumber.parse(pd.Series(values, dtype="str"), today)
+    male = np.select([slow["sex"] == "男", slow["sex"] == "女"], [1, 0], -1)
+    assert fast.key.tolist() == slow["key"].tolist()
+    assert [p is not None for p in fast.problem] == slow["problem"].notna().tolist()
+    assert fast.checksum_ok.tolist() == slow["checksum_ok"].tolist()
+    assert fast.male.tolist() == male.tolist()
+    assert pd.Series(fast.birth).equals(slow["birth"].astype("datetime64[ns]").reset_index(drop=True))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="0123456789Xx", min_size=18, max_size=18),
+            st.builds(
+                lambda d, female, seq: make_id(d.strftime("%Y%m%d"), female, seq=seq),
+                st.dates(dt.date(1890, 1, 1), dt.date(2030, 12, 31)),
+                st.booleans(),
+                st.integers(0, 99),
+            ),
+            st.builds(
+                lambda y, m, d: f"110105{y:04d}{m:02d}{d:02d}0021",
+                st.integers(1890, 2030),
+                st.integers(0, 13),
+                st.integers(0, 32),
+            ),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_the_fast_parse_of_18_characters_agrees_with_the_general_one(values):
+    """parse_values reads 18-character IDs straight from arrow's bytes; `parse` is the general
+    text path (and the one the spelling tests above pin down). They must never disagree."""
+    _both(values)
+
+
+def test_fast_parse_handles_mixed_lengths_and_spellings():
+    _both([make_id(seq=1), " " + make_id(seq=2), make_id(seq=3).lower(), "110105491231002", "12345"])

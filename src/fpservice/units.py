@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fpservice import csvfile
@@ -57,8 +58,8 @@ def normalize_codes(raw: pd.Series) -> pd.Series:
     u = pd.Series(uniques, dtype="str")
     u = u.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lstrip("'")
     u = u.where(u.str.len() > 0)
-    out = pd.Series(u.to_numpy(dtype=object)[codes], index=raw.index, dtype="str")
-    return out.where(codes >= 0)
+    table = np.append(u.to_numpy(dtype=object), None)  # code -1 (blank) -> None
+    return pd.Series(table[codes], index=raw.index, dtype="str")
 
 
 def level_of_code(code: str) -> str:

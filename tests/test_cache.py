@@ -1,0 +1,167 @@
+"""The cache of parsed ledgers: a warm run says exactly what a cold one says, a changed byte is
+always seen, the cache stays private and outside the ledger directory, and a damaged cache only
+costs a re-read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import stat
+
+import pytest
+
+from fpservice import api
+from fpservice.cache import LedgerCache
+from fpservice.ledgers import load
+from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv
+
+
+@pytest.fixture
+def sample(tmp_path):
+    d = tmp_path / "ledgers"
+    shutil.copytree(REPO / "sample_data", d)
+    return d
+
+
+def snapshot(d):
+    return {p.relative_to(d): (p.read_bytes(), p.stat().st_mtime_ns) for p in d.rglob("*") if p.is_file()}
+
+
+def outputs(d, cache, *extra):
+    where = ["--cache-dir", cache] if cache else ["--no-cache"]
+    report = run([*where, "report", d, "-q", "2011Q3", "-f", "json", "--details", *extra])
+    check = run([*where, "check", d, "-f", "json", "--as-of", "2011-09-30"])
+    return report.exit_code, report.stdout, check.exit_code, check.stdout
+
+
+def test_warm_run_says_exactly_what_a_cold_run_says(sample, tmp_path):
+    cache = tmp_path / "cache"
+    before = snapshot(sample)
+    uncached = outputs(sample, None)
+    cold = outputs(sample, cache)
+    assert any(cache.rglob("*.arrow")), "the cold run fills the cache"
+    warm = outputs(sample, cache)
+    assert cold == warm == uncached
+    assert snapshot(sample) == before  # nothing written into the ledger directory
+
+
+def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
+    cache = LedgerCache(tmp_path / "cache")
+    load(sample, cache=cache)
+    files = len(list(sample.rglob("*.csv"))) - 1  # units.csv is not a ledger
+    assert (cache.hits, cache.misses) == (0, files)
+    again = LedgerCache(tmp_path / "cache")
+    load(sample, cache=again)
+    assert (again.hits, again.misses) == (files, 0)
+
+
+def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_dir, tmp_path):
+    cache = tmp_path / "cache"
+    a = make_id(seq=1)
+    path = write_csv(ledger_dir / "s.csv", SERVICES, [service(a, "2011-08-01")])
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=a)])
+    rows = json.loads(
+        run(["--cache-dir", cache, "report", ledger_dir, "-q", "2011Q3", "-f", "json", "-p", "000"]).stdout
+    )
+    assert {
+        r["numerator"] for r in rows if r["indicator"] == "pregnancy_check" and r["period"] == "2011Q3"
+    } == {1}
+
+    stat_before = path.stat()
+    path.write_bytes(path.read_bytes().replace("孕检".encode(), "环检".encode()))  # same length
+    os.utime(path, ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))
+    assert path.stat().st_size == stat_before.st_size
+
+    rows = json.loads(
+        run(["--cache-dir", cache, "report", ledger_dir, "-q", "2011Q3", "-f", "json", "-p", "000"]).stdout
+    )
+    assert {
+        r["numerator"] for r in rows if r["indicator"] == "pregnancy_check" and r["period"] == "2011Q3"
+    } == {0}
+
+
+def test_a_new_units_file_means_the_ledgers_are_checked_again(ledger_dir, tmp_path):
+    cache = LedgerCache(tmp_path / "cache")
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=make_id(seq=1))])
+    write_csv(
+        ledger_dir / "units.csv", ["代码", "名称", "层级", "上级代码"], [["330205000000", "江北区", "县", ""]]
+    )
+    assert [f.code for f in load(ledger_dir, cache=cache).findings] == ["value.unit_unknown"]
+    write_csv(
+        ledger_dir / "units.csv",
+        ["代码", "名称", "层级", "上级代码"],
+        [
+            ["330205000000", "江北区", "县", ""],
+            ["330205001000", "中马街道", "乡镇", ""],
+            [V1, "甲社区", "村", ""],
+        ],
+    )
+    result = load(ledger_dir, cache=cache)
+    assert result.findings == [] and result.accounts[0].used == 1
+
+
+def test_an_id_born_after_today_is_judged_again_once_that_day_has_come(ledger_dir, tmp_path):
+    cache = LedgerCache(tmp_path / "cache")
+    write_csv(
+        ledger_dir / "p.csv", PERSONS, [person(id_=make_id("20110601", seq=1)), person(id_=make_id(seq=2))]
+    )
+    early = load(ledger_dir, today=dt.date(2011, 3, 1), cache=cache)
+    assert [f.code for f in early.findings] == ["value.id_malformed"]
+
+    still_early = load(ledger_dir, today=dt.date(2011, 5, 31), cache=cache)
+    assert cache.hits == 1 and [f.code for f in still_early.findings] == ["value.id_malformed"]
+
+    born = load(ledger_dir, today=dt.date(2011, 6, 1), cache=cache)
+    assert cache.misses == 2 and born.findings == [] and born.accounts[0].used == 2
+
+
+def test_the_cache_is_private(sample, tmp_path):
+    cache = tmp_path / "cache"
+    outputs(sample, cache)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    entries = list(cache.rglob("*.arrow")) + list(cache.rglob("*.json"))
+    assert entries and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in entries)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in cache.iterdir())
+
+
+def test_a_damaged_cache_only_costs_a_re_read(sample, tmp_path):
+    cache = tmp_path / "cache"
+    cold = outputs(sample, cache)
+    for p in list(cache.rglob("*.arrow"))[::2] + list(cache.rglob("*.json")):
+        p.write_bytes(p.read_bytes()[:50])
+    assert outputs(sample, cache) == cold
+
+
+def test_an_unwritable_cache_directory_does_not_stop_a_report(sample, tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    result = run(["--cache-dir", blocked / "cache", "report", sample, "-q", "2011Q3", "-f", "json"])
+    assert result.exit_code in (0, 1) and json.loads(result.stdout)
+
+
+class Recorder:
+    def __init__(self):
+        self.total, self.done, self.finished = None, 0, False
+
+    def start(self, total):
+        self.total = total
+
+    def advance(self, n):
+        self.done += n
+
+    def finish(self):
+        self.finished = True
+
+
+def test_progress_hears_of_every_byte_read(sample):
+    progress = Recorder()
+    api.load_ledgers(sample, None, {}, reading=api.Reading(progress=progress))
+    size = sum(p.stat().st_size for p in sample.rglob("*.csv") if p.name != "units.csv")
+    assert progress.total == progress.done == size and progress.finished
+
+
+def test_no_progress_display_when_stderr_is_not_a_terminal(sample):
+    result = run(["report", sample, "-q", "2011Q3", "-f", "json"])
+    assert "读取台帐" not in result.stderr
