@@ -17,6 +17,7 @@ import json
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,7 +29,8 @@ from make_ledgers import generate  # noqa: E402
 MEASURE = """
 import resource, subprocess, sys, time
 t = time.perf_counter()
-done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+with open(sys.argv[1], "wb") as out:
+    done = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL)
 print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, done.returncode)
 """
 
@@ -47,10 +49,24 @@ print(rows)
 """
 
 
-def measure(args: list[str]) -> tuple[float, float, int]:
-    out = subprocess.run([sys.executable, "-c", MEASURE, *args], capture_output=True, text=True, check=True)
-    seconds, peak_mib, code = out.stdout.split()
-    return float(seconds), float(peak_mib), int(code)
+def measure(args: list[str], out: Path = Path("/dev/null")) -> tuple[float, float]:
+    """(seconds, peak MiB) of one command in a fresh process; its stdout goes to `out`."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(out), *args], capture_output=True, text=True, check=True
+    )
+    seconds, peak_mib, code = done.stdout.split()
+    if int(code) not in (0, 1, 2):
+        raise SystemExit(f"{' '.join(args)} exited {code}")
+    return float(seconds), float(peak_mib)
+
+
+def numbers(path: Path) -> dict:
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        (r["unit"], r["indicator"], r["period"]): (r["numerator"], r["denominator"])
+        for r in rows
+        if r["denominator"] or r["numerator"]
+    }
 
 
 def ledgers_for(persons: int) -> Path:
@@ -85,14 +101,34 @@ def main() -> None:
     args = ap.parse_args()
     fp = [sys.executable, "-m", "fpservice"]
     results = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        d = ledgers_for(size)
-        info = count_rows(d)
-        floor = measure([sys.executable, "-c", PARSE_FLOOR, str(d)])
-        report = measure(fp + ["report", str(d), "-q", "2011Q3", "-f", "json"])
-        check = measure(fp + ["check", str(d), "-f", "json"])
-        results.append({"size": size, **info, "floor": floor, "report": report, "check": check})
-        print(json.dumps(results[-1]), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for size in (int(s) for s in args.sizes.split(",")):
+            d = ledgers_for(size)
+            info = count_rows(d)
+            measure([sys.executable, "-c", PARSE_FLOOR, str(d)])  # the files into the page cache
+            floor = measure([sys.executable, "-c", PARSE_FLOOR, str(d)])
+            duck = measure([sys.executable, str(HERE / "duckdb_report.py"), str(d)], tmp / "duckdb.json")
+            cache = ["--cache-dir", str(tmp / f"cache_{size}")]
+            report = [*fp, *cache, "report", str(d), "-q", "2011Q3", "-f", "json"]
+            cold = measure(report, tmp / "cold.json")
+            warm = measure(report, tmp / "warm.json")
+            check = measure([*fp, "--no-cache", "check", str(d), "-f", "json"])
+            ours = numbers(tmp / "cold.json")
+            if numbers(tmp / "duckdb.json") != ours or numbers(tmp / "warm.json") != ours:
+                raise SystemExit(f"{size}: fpservice and the DuckDB script disagree")
+            results.append(
+                {
+                    "size": size,
+                    **info,
+                    "floor": floor,
+                    "duckdb": duck,
+                    "cold": cold,
+                    "warm": warm,
+                    "check": check,
+                }
+            )
+            print(json.dumps(results[-1]), f"{len(ours)} rows equal", flush=True)
     table = render(results)
     print(table)
     if not args.no_write:
@@ -101,28 +137,32 @@ def main() -> None:
 
 def render(results: list[dict]) -> str:
     head = (
-        "| persons | all rows | CSV MB | parse floor s | report s | check s | report / floor | "
-        "report s per M rows | report peak MiB | check peak MiB |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| persons | service rows | all rows | CSV MB | parse floor s | DuckDB s | report cold s "
+        "| report warm s | check s | cold / DuckDB | cold / floor | warm / DuckDB | cold s per M rows "
+        "| peak MiB: DuckDB, cold, warm |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in results:
-        f, rep, chk = r["floor"][0], r["report"], r["check"]
+        f, duck, cold, warm, chk = (r[k] for k in ("floor", "duckdb", "cold", "warm", "check"))
         lines.append(
-            f"| {r['persons']:,} | {r['rows']:,} | {r['mb']:.0f} | {f:.1f} | {rep[0]:.1f} | {chk[0]:.1f} | "
-            f"{rep[0] / f:.1f}× | {rep[0] / (r['rows'] / 1e6):.1f} | {rep[1]:.0f} | {chk[1]:.0f} |"
+            f"| {r['persons']:,} | {r['services']:,} | {r['rows']:,} | {r['mb']:.0f} | {f[0]:.1f} "
+            f"| {duck[0]:.1f} | {cold[0]:.1f} | {warm[0]:.1f} | {chk[0]:.1f} | {cold[0] / duck[0]:.2f}× "
+            f"| {cold[0] / f[0]:.1f}× | {warm[0] / duck[0]:.2f}× | {cold[0] / (r['rows'] / 1e6):.2f} "
+            f"| {duck[1]:.0f}, {cold[1]:.0f}, {warm[1]:.0f} |"
         )
     return head + "\n".join(lines) + "\n"
 
 
 def write_doc(table: str) -> None:
-    import pandas  # for the record: the versions measured
+    import duckdb  # for the record: the versions measured
+    import pandas
     import pyarrow
 
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     machine = (
         f"{platform.machine()}, {cores} cores, Python {platform.python_version()}, "
-        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}"
+        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}"
     )
     doc = REPO / "docs" / "performance.md"
     text = doc.read_text(encoding="utf-8")
