@@ -289,14 +289,20 @@ class Scope:
         return self._test(cond, frame)
 
     def _has(self, cond: Has, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of `frame` whose person has a matching row in the other ledger (persons are
+        numbered across ledgers at load, so this is a bitmap, not a join)."""
         other = self.frames[cond.ledger]
-        rows = other[self.mask(cond.where, cond.ledger)]
+        sel = self.mask(cond.where, cond.ledger)
         if cond.distinct_field:
-            counts = rows.groupby("pid")[cond.distinct_field].nunique()
-            pids = counts.index[counts >= cond.at_least]
+            rows = other.loc[sel, ["person", cond.distinct_field]]
+            counts = rows.groupby("person")[cond.distinct_field].nunique()
+            people = counts.index[counts >= cond.at_least].to_numpy()
         else:
-            pids = rows["pid"].unique()
-        return frame["pid"].isin(pids).to_numpy()
+            people = other["person"].to_numpy()[sel]
+        mine = frame["person"].to_numpy()
+        mark = np.zeros(max(len(mine) and int(mine.max()), len(people) and int(people.max())) + 1, bool)
+        mark[people] = True
+        return mark[mine]
 
     def _test(self, t: Test, frame: pd.DataFrame) -> np.ndarray:
         col = frame[t.field]

@@ -4,8 +4,9 @@ Persons are counted once per unit by ID, and recounted at each level (a person r
 villages of a township counts once in their township). Rows are summed. A requirement (staffing)
 is computed per village and its staff and required counts are summed up the hierarchy.
 
-Counting runs on integers: each ledger row is coded once with its village's position and a dense
-number for its person, so a distinct count is a unique over int64 (village * persons + person).
+Counting runs on integers: each ledger row is coded once with its village's position, and every
+person has a dense number (`person`, given at load), so a distinct count is a bitmap over
+persons, or a unique over int64 (village * persons + person) for people in two villages.
 """
 
 from __future__ import annotations
@@ -39,30 +40,37 @@ class Hierarchy:
             else:
                 village = self.villages.get_indexer(unit.to_numpy(dtype=object))
             person, n = None, 0
-            if "pid" in frame:
-                person, uniques = pd.factorize(frame["pid"].to_numpy())
-                n = max(len(uniques), 1)
+            if "person" in frame:
+                person = frame["person"].to_numpy().astype(np.int64)
+                n = int(person.max()) + 1 if len(person) else 1
             self._coded[key] = (frame, (village.astype(np.int64), person, n))  # keeps `frame` alive
         return self._coded[key][1]
 
     def _pairs(self, frame: pd.DataFrame, mask: np.ndarray):
-        """Distinct (village, person) pairs among the rows in `mask`."""
+        """Distinct (village, person) pairs among the rows in `mask`, and whether every person is
+        in one village only (then each person is one pair, and a count per level needs no unique)."""
         village, person, n = self.coded(frame)
         sel = mask & (village >= 0)
-        v, p = np.divmod(pd.unique(village[sel] * n + person[sel]), n)
-        return v, p, n
+        v, p = village[sel], person[sel]
+        home = np.full(n, -1, dtype=np.int64)
+        home[p] = v
+        if (home[p] == v).all():
+            p = np.flatnonzero(home >= 0)
+            return home[p], p, n, True
+        v, p = np.divmod(pd.unique(v * n + p), n)
+        return v, p, n, False
 
     def distinct_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
-        v, _, _ = self._pairs(frame, mask)
+        v = self._pairs(frame, mask)[0]
         return np.bincount(v, minlength=len(self.villages))
 
     def distinct_persons(self, frame: pd.DataFrame, mask: np.ndarray) -> pd.Series:
-        v, p, n = self._pairs(frame, mask)
+        v, p, n, single = self._pairs(frame, mask)
         parts = []
         for level in LEVELS:
             at, units = self.levels[level]
-            if level == VILLAGE:  # villages are distinct: `at` is their own position
-                counts = np.bincount(v, minlength=len(units))
+            if level == VILLAGE or single:  # `at` of villages is their own position
+                counts = np.bincount(at[v], minlength=len(units))
             else:
                 counts = np.bincount(pd.unique(at[v] * n + p) // n, minlength=len(units))
             parts.append(pd.Series(counts, index=units))

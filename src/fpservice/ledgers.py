@@ -176,7 +176,7 @@ def load(
         if got.frame is not None:
             parts[got.account.ledger].append(got.frame)
 
-    frames = {k: _concat(k, v) for k, v in parts.items()}
+    frames = _number_persons({k: _concat(k, v) for k, v in parts.items()})
     if not units.listed:
         units.add_seen(sorted(seen))
     ledgers = LedgerSet(root, frames, units, findings, accounts)
@@ -236,6 +236,19 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(columns)
+
+
+def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Give every person one dense number (`person`) across all ledgers: whether a person has a
+    service, or how many distinct persons a unit has, is then a bitmap over these numbers."""
+    with_id = [k for k, f in frames.items() if "pid" in f]
+    numbers, _ = pd.factorize(np.concatenate([frames[k]["pid"].to_numpy() for k in with_id]))
+    start = 0
+    for k in with_id:
+        end = start + len(frames[k])
+        frames[k]["person"] = numbers[start:end].astype(np.int32)
+        start = end
+    return frames
 
 
 def _text_categories(values: pd.Categorical) -> pd.Categorical:
