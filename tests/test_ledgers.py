@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from fpservice import ledgers
+from fpservice.privacy import mask_id
 from tests.ledgerkit import DATA, PERSONS, SERVICES, V1, make_id, person, service, write_csv
 
 
@@ -171,16 +172,22 @@ def test_consistency_warnings(ledger_dir):
             person(id_=x, arrived="2011-03-01"),  # duplicate stay
             person(unit="330205001002", id_=y, arrived="2011-01-01"),
             person(unit="330205001003", id_=y, arrived="2011-02-01"),
+            person(id_=x, arrived="2011-06-01", left="2011-06-30"),  # ...and a third, also inside the first
+            person(unit="330205001002", id_=make_id(seq=3), arrived="2010-01-01", left="2010-12-31"),
+            person(unit="330205001003", id_=make_id(seq=3), arrived="2011-01-01"),  # moved: no overlap
         ],
     )  # two units at once
     write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=9), "2011-07-01")])
     result = load(ledger_dir)
     from fpservice import consistency
 
-    found = {(f.code, f.line) for f in consistency.check(result)}
-    assert ("row.duplicate_id", 3) in found
-    assert ("row.two_units", 5) in found
-    assert ("row.service_unknown_person", 2) in found
+    found = sorted((f.code, f.file, f.line, f.value, f.detail) for f in consistency.check(result))
+    assert found == [
+        ("row.duplicate_id", "p.csv", 3, mask_id(x), "p.csv:2"),
+        ("row.duplicate_id", "p.csv", 6, mask_id(x), "p.csv:3"),
+        ("row.service_unknown_person", "s.csv", 2, mask_id(make_id(seq=9)), None),
+        ("row.two_units", "p.csv", 5, mask_id(y), "330205001002"),
+    ]
 
 
 def test_male_pregnancy_check_is_rejected(ledger_dir):

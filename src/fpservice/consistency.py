@@ -12,8 +12,6 @@ from fpservice.ledgers import LedgerSet
 from fpservice.privacy import mask_id
 from fpservice.units import VILLAGE
 
-_FAR_FUTURE = pd.Timestamp("2262-01-01")
-
 
 def check(ledgers: LedgerSet) -> list[Finding]:
     persons, outflow = ledgers.frames["persons"], ledgers.frames["outflow"]
@@ -28,39 +26,58 @@ def check(ledgers: LedgerSet) -> list[Finding]:
 
 def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[Finding]:
     """Stays of one ID that overlap in time: in one unit's register (a duplicate entry) or in
-    two different units (a person registered twice)."""
+    two different units (a person registered twice). Rows are sorted by person (and unit) and
+    start; a stay overlaps when it starts before the latest end of the earlier ones."""
     if frame.empty:
         return []
-    f = frame[["file", "line", "unit", "pid", start, end]].copy()
-    f["_end"] = f[end].fillna(_FAR_FUTURE)
-    keys = ["unit", "pid"] if by_unit else ["pid"]
-    f = f.sort_values(keys + [start, "line"], kind="stable")
-    group = f.groupby(keys, sort=False)
-    prev_end = group["_end"].cummax().groupby([f[k] for k in keys], sort=False).shift()
-    prev_unit = group["unit"].shift()
-    prev_where = (
-        group["file"].shift().astype("object").astype(str)
-        + ":"
-        + group["line"].shift().astype("Int64").astype(str)
-    )
-    hit = prev_end.notna() & (f[start] <= prev_end)
+    unit = frame["unit"].cat.codes.to_numpy().astype(np.int64)
+    person = frame["person"].to_numpy().astype(np.int64)
+    line = frame["line"].to_numpy()
+    begins = _days(frame[start], _FAR_PAST)
+    ends = _days(frame[end], _FAR_FUTURE)
+    order = np.lexsort((line, begins, person, unit) if by_unit else (line, begins, person))
+    group = person[order] * (int(unit.max()) + 1) + unit[order] if by_unit else person[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    rank = np.cumsum(first)  # groups in sorted order; any day of a later group beats earlier ones
+    latest = np.maximum.accumulate(rank * _SPAN + ends[order]) - rank * _SPAN
+    hit = np.zeros(len(order), dtype=bool)
+    hit[1:] = ~first[1:] & (begins[order][1:] <= latest[:-1])
     if not by_unit:
-        hit &= prev_unit.notna() & (prev_unit != f["unit"])
-    code = "row.duplicate_id" if by_unit else "row.two_units"
-    rows = f[hit.to_numpy()]
-    detail = (prev_where if by_unit else prev_unit)[hit.to_numpy()]
-    column = "身份证号"
-    ids = idnumber.text_of(rows["pid"].to_numpy())
+        hit[1:] &= unit[order][1:] != unit[order][:-1]
+    here, before = order[hit], order[np.flatnonzero(hit) - 1]
+
+    def text(column: str, rows: np.ndarray) -> list[str]:  # only the rows in findings
+        return [str(v) for v in frame[column].iloc[rows].tolist()]
+
+    if by_unit:
+        detail = [f"{f}:{n}" for f, n in zip(text("file", before), line[before].tolist())]
+        code = "row.duplicate_id"
+    else:
+        detail = text("unit", before)
+        code = "row.two_units"
+    ids = idnumber.text_of(frame["pid"].to_numpy()[here])
     return [
-        Finding(code, str(r.file), int(r.line), column, mask_id(i), d)
-        for r, i, d in zip(rows.itertuples(), ids, detail.tolist())
+        Finding(code, f, int(n), "身份证号", mask_id(t), d)
+        for f, n, t, d in zip(text("file", here), line[here].tolist(), ids, detail)
     ]
+
+
+_FAR_PAST, _FAR_FUTURE = -(10**5), 10**5  # days from 1970: beyond any ledger date
+_SPAN = 10**6
+
+
+def _days(dates: pd.Series, missing: int) -> np.ndarray:
+    values = dates.to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(values), missing, values.astype(np.int64))
 
 
 def _services_without_person(services: pd.DataFrame, persons: pd.DataFrame) -> list[Finding]:
     if services.empty or persons.empty:
         return []
-    unknown = services[~services["pid"].isin(persons["pid"].unique())]
+    registered = np.zeros(int(max(services["person"].max(), persons["person"].max())) + 1, dtype=bool)
+    registered[persons["person"].to_numpy()] = True
+    unknown = services[~registered[services["person"].to_numpy()]]
     ids = idnumber.text_of(unknown["pid"].to_numpy())
     return [
         Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(i))
