@@ -29,6 +29,8 @@ import pyarrow.csv as pacsv
 csv.field_size_limit(1 << 30)
 
 _TEXT = pa.dictionary(pa.int32(), pa.string())
+# What Python's str.strip() removes, and stray byte-order marks (two exports pasted together).
+_TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "\ufeff"
 
 
 class CsvProblem(Exception):
@@ -63,8 +65,8 @@ class Cells:
 
     @classmethod
     def _trimmed(cls, codes: np.ndarray, values: pa.Array) -> Cells:
-        values = pc.utf8_trim(pc.utf8_trim_whitespace(values), "\ufeff")
-        blank = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(values), 0), True), dtype=bool)
+        values = pc.utf8_trim(values, _TRIMMED)
+        blank = np.asarray(pc.fill_null(pc.equal(values, ""), True), dtype=bool)
         if blank.any():
             codes = np.where(lookup(blank, codes, True), np.int32(-1), codes)
         return cls(codes, values).compact()

@@ -235,7 +235,7 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
             columns[name] = union_categoricals([_text_categories(p.array) for p in parts])
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
 
 
 def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -478,15 +478,17 @@ def _validate(
         out["pop_type"] = (np.where(codes < 0, words.index("流动"), codes), words)
     _check_row_relations(check, ltype.key, out, id_sex)
 
-    keep = np.flatnonzero(~check.reject)
-    frame = pd.DataFrame({"file": pd.Categorical.from_codes(np.zeros(len(keep), np.int8), [rel or "-"])})
+    keep = np.flatnonzero(~check.reject) if check.reject.any() else slice(None)
+    columns = {
+        "file": pd.Categorical.from_codes(np.zeros(n - int(check.reject.sum()), np.int8), [rel or "-"])
+    }
     for key, value in out.items():
         if isinstance(value, tuple):  # (codes, categories)
             codes, categories = value
-            frame[key] = pd.Categorical.from_codes(codes[keep], pd.Index(categories, dtype="str"))
+            columns[key] = pd.Categorical.from_codes(codes[keep], pd.Index(categories, dtype="str"))
         else:
-            frame[key] = value[keep]
-    return frame, check
+            columns[key] = value[keep]
+    return pd.DataFrame(columns, copy=False), check
 
 
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
