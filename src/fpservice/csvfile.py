@@ -201,11 +201,12 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     line = data.count(b"\n", 0, first_bad) + 1
-    if _mostly_utf8(data):
-        # GBK pasted into a UTF-8 file: decoding it all as GB18030 would garble the rest.
+    if not data[:first_bad].isascii() and _mostly_utf8(data):
+        # GBK pasted into a UTF-8 file: decoding it all as GB18030 would garble the rest. (A file
+        # whose first non-ASCII character is already not UTF-8 was saved as GBK to begin with.)
         raise CsvProblem("file.mixed_encoding", line)
     try:
-        return _without_stray_boms(data.decode("gb18030").encode("utf-8")), "gb18030"
+        return data.decode("gb18030").encode("utf-8"), "gb18030"
     except UnicodeDecodeError:
         raise CsvProblem("file.undecodable", line) from None
 

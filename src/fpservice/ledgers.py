@@ -306,7 +306,8 @@ def read_ledger_file(
     repeated = np.ones(len(lines), dtype=bool)
     for key, label in labels.items():
         cells = columns[key]
-        repeated &= cells.per_value(np.asarray(cells.text() == label, dtype=bool), False)
+        is_label = np.asarray(pc.fill_null(pc.equal(cells.values, label), False), dtype=bool)
+        repeated &= cells.per_value(is_label, False)
     skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     if repeated.any():
         keep = np.flatnonzero(~repeated)
