@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import stat
+import time
 
 import pytest
 
@@ -123,7 +124,7 @@ def test_the_cache_is_private(sample, tmp_path):
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     entries = list(cache.rglob("*.arrow")) + list(cache.rglob("*.json"))
     assert entries and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in entries)
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in cache.iterdir())
+    assert all(stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600) for p in cache.iterdir())
 
 
 def test_a_damaged_cache_only_costs_a_re_read(sample, tmp_path):
@@ -165,3 +166,18 @@ def test_progress_hears_of_every_byte_read(sample):
 def test_no_progress_display_when_stderr_is_not_a_terminal(sample):
     result = run(["report", sample, "-q", "2011Q3", "-f", "json"])
     assert "读取台帐" not in result.stderr
+
+
+def test_entries_unused_for_months_are_removed_and_used_ones_kept(sample, tmp_path):
+    cache = tmp_path / "cache"
+    outputs(sample, cache)
+    entries = sorted(cache.rglob("*.arrow"))
+    old = time.time() - 200 * 86400
+    for p in entries[:2]:
+        os.utime(p, (old, old))
+    (cache / ".pruned").unlink()
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    write_csv(stale / "p.csv", PERSONS, [person(id_=make_id(seq=1))])
+    load(stale, cache=LedgerCache(cache))  # another directory: the sample's entries are not read
+    assert not entries[0].exists() and not entries[1].exists() and entries[2].exists()

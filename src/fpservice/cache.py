@@ -126,12 +126,18 @@ class LedgerCache:
             pass
 
     def prune(self) -> None:
-        """Remove entries not used for a while (their files changed, or left the directory)."""
-        cutoff = time.time() - _UNUSED_DAYS * 86400
+        """Once a day at most: remove entries not used for a while (their files changed, or left
+        the directory). Every hit touches its entry, so what cron reads each quarter stays."""
+        marker = self.directory / ".pruned"
+        now = time.time()
         try:
+            if marker.exists() and now - marker.stat().st_mtime < 86400:
+                return
+            cutoff = now - _UNUSED_DAYS * 86400
             for path in self.directory.glob("*/*"):
                 if path.stat().st_mtime < cutoff:
                     path.unlink(missing_ok=True)
+            marker.touch(mode=0o600)
         except OSError:
             pass
 

@@ -176,6 +176,8 @@ def load(
         if got.frame is not None:
             parts[got.account.ledger].append(got.frame)
 
+    if cache:
+        cache.prune()
     frames = _number_persons({k: _concat(k, v) for k, v in parts.items()})
     if not units.listed:
         units.add_seen(sorted(seen))
