@@ -100,7 +100,7 @@ class LedgerCache:
             with os.fdopen(fd, "wb") as fh:
                 feather.write_feather(table, fh, compression="uncompressed")
             os.replace(tmp, path)
-        except (OSError, pa.ArrowException):
+        except (OSError, TypeError, ValueError, pa.ArrowException):
             pass
 
     def get_findings(self, key: str, today: dt.date) -> list[Finding] | None:
@@ -122,7 +122,7 @@ class LedgerCache:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh, ensure_ascii=False)
             os.replace(tmp, path)
-        except OSError:
+        except (OSError, TypeError, ValueError):
             pass
 
     def prune(self) -> None:

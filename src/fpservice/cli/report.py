@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fpservice import api, htmlreport, periods, render, workbook
+from fpservice import api, periods, render
 from fpservice.cli import cli, options
 from fpservice.errors import UsageError
 
@@ -92,8 +92,12 @@ def report(
     elif fmt == "csv":
         options.emit(render.to_csv(outcome.report, details), output, bom=True)
     elif fmt == "xlsx":
+        from fpservice import workbook  # openpyxl: imported only when a workbook is asked for
+
         options.emit_bytes(workbook.to_xlsx(outcome.report), output)
     elif fmt == "html":
+        from fpservice import htmlreport
+
         options.emit(htmlreport.to_html(outcome.report, quality), output)
     else:
         options.emit(render.report_tables(outcome.report, fmt), output)
