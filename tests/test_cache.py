@@ -1,14 +1,17 @@
-"""The cache of parsed ledgers: a warm run says exactly what a cold one says, a changed byte is
-always seen, the cache stays private and outside the ledger directory, and a damaged cache only
-costs a re-read."""
+"""Reading large directories. The cache of parsed ledgers: a warm run says exactly what a cold one
+says, a changed byte is always seen, the cache stays private and outside the ledger directory, and
+a damaged cache only costs a re-read. The progress display: on a terminal only."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import pty
 import shutil
 import stat
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,6 +19,7 @@ import pytest
 from fpservice import api
 from fpservice.cache import LedgerCache
 from fpservice.ledgers import load
+from scripts.make_ledgers import generate
 from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv
 
 
@@ -181,3 +185,49 @@ def test_entries_unused_for_months_are_removed_and_used_ones_kept(sample, tmp_pa
     write_csv(stale / "p.csv", PERSONS, [person(id_=make_id(seq=1))])
     load(stale, cache=LedgerCache(cache))  # another directory: the sample's entries are not read
     assert not entries[0].exists() and not entries[1].exists() and entries[2].exists()
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory):
+    """A district of about 24 MB: above the size at which loading shows a progress bar."""
+    d = tmp_path_factory.mktemp("large") / "ledgers"
+    generate(d, 50000, townships=6, villages_per=10, seed=7)
+    return d
+
+
+def _stderr_of_report(ledgers, on_terminal: bool) -> str:
+    command = [
+        sys.executable,
+        "-m",
+        "fpservice",
+        "--no-cache",
+        "report",
+        str(ledgers),
+        "-q",
+        "2011Q3",
+        "-f",
+        "json",
+    ]
+    if not on_terminal:
+        return subprocess.run(command, capture_output=True, text=True, timeout=120).stderr
+    controller, terminal = pty.openpty()
+    try:
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=terminal, timeout=120)
+    finally:
+        os.close(terminal)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(controller, 1 << 16)
+        except OSError:  # EIO: the terminal's other end is closed and everything was read
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(controller)
+    return out.decode("utf-8", errors="replace")
+
+
+def test_a_large_load_shows_progress_on_a_terminal_and_nothing_under_cron(large):
+    assert "读取台帐" in _stderr_of_report(large, on_terminal=True)
+    assert "读取台帐" not in _stderr_of_report(large, on_terminal=False)
