@@ -308,6 +308,11 @@ class Scope:
         col = frame[t.field]
         if t.shift:
             col = _workdays_after(col, t.shift)
+        if t.op in ("eq", "in") and isinstance(col.dtype, pd.CategoricalDtype):
+            # A few categories, millions of rows: test the categories, then look rows up by code.
+            wanted = [t.arg] if t.op == "eq" else list(t.arg)
+            hit = np.append(col.cat.categories.isin(wanted), False)  # code -1 (blank): no
+            return hit[col.cat.codes.to_numpy()]
         if t.op == "eq":
             out = col == t.arg
         elif t.op == "in":
