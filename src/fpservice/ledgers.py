@@ -377,20 +377,33 @@ class _Checker:
             self.findings.append(Finding(code, self.rel, int(self.lines[i]), label, shown_value, d))
 
     def flag_values(self, code: str, bad: np.ndarray, cells: Cells, key: str, shown=None, **kw) -> None:
-        """Flag the rows whose value is marked in the per-value mask `bad`."""
+        """Flag the rows whose value is marked in the per-value mask `bad`; `shown` (per value)
+        is what the finding shows, by default the value as written."""
         if bad.any():
-            shown = cells.text() if shown is None else shown
+            shown = cells.values if shown is None else shown
             self.flag(code, cells.per_value(bad, False), key, _PerRow(shown, cells.codes), **kw)
 
 
 class _PerRow:
-    """A per-row view of per-value data, looked up only where needed."""
+    """A per-row view of per-value data, looked up only for the rows a finding is about. The
+    data is an array, an arrow array, or a function of value positions (for text made on demand)."""
 
     def __init__(self, values, codes: np.ndarray):
-        self.values, self.codes = np.asarray(values, dtype=object), codes
+        self.values, self.codes = values, codes
 
     def __getitem__(self, idx):
-        return lookup(self.values, self.codes[idx], None)
+        codes = self.codes[idx]
+        if isinstance(self.values, np.ndarray | list):
+            return lookup(np.asarray(self.values, dtype=object), codes, None)
+        present = np.flatnonzero(codes >= 0)
+        if isinstance(self.values, pa.Array):
+            found = self.values.take(pa.array(codes[present])).to_pylist()
+        else:
+            found = self.values(codes[present])
+        out = [None] * len(codes)
+        for i, v in zip(present.tolist(), found):
+            out[i] = v
+        return out
 
 
 def _at(values, idx: np.ndarray) -> list:
@@ -409,7 +422,7 @@ def _validate(
     today: dt.date,
 ):
     """Parse and check each column, one distinct value at a time.
-    -> (typed frame of used rows, findings, rejected count, village codes seen on any row)."""
+    -> (typed frame of used rows, the checker: findings, rejected rows, villages seen, valid days)."""
     n = len(lines)
     check = _Checker(rel, lines, labels)
     out: dict[str, object] = {"line": np.asarray(lines, dtype=np.int64)}
@@ -428,31 +441,7 @@ def _validate(
         if col.kind == schema.CODE:
             out[col.key] = _check_units(check, cells, col.key, units)
         elif col.kind == schema.ID:
-            ids = idnumber.parse_values(cells.values, today)
-            text = (
-                cells.text()
-                if (np.not_equal(ids.problem, None)).any() or (~ids.checksum_ok & (ids.key >= 0)).any()
-                else None
-            )
-            check.flag_values(
-                "value.id_malformed",
-                np.not_equal(ids.problem, None),
-                cells,
-                col.key,
-                text,
-                masker=mask_id,
-                detail=_PerRow(ids.problem, cells.codes),
-            )
-            canon = None
-            if (~ids.checksum_ok & (ids.key >= 0)).any():
-                canon = np.array(idnumber.text_of(np.maximum(ids.key, 0)), dtype=object)
-            check.flag_values(
-                "value.id_checksum", ~ids.checksum_ok & (ids.key >= 0), cells, col.key, canon, masker=mask_id
-            )
-            out["pid"] = cells.per_value(ids.key, -1)
-            check.valid_days = tuple(None if np.isnat(d) else str(d) for d in (ids.first_day, ids.until_day))
-            id_sex = cells.per_value(ids.male, -1)
-            id_birth = cells.per_value(ids.birth, np.datetime64("NaT"))
+            out["pid"], id_sex, id_birth = _check_ids(check, cells, col.key, today)
         elif col.kind == schema.DATE:
             values, bad = parse_dates(cells.text())
             check.flag_values("value.date", bad, cells, col.key)
@@ -502,6 +491,28 @@ def _has_control(values: pa.Array) -> np.ndarray:
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
     return np.asarray(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False), dtype=bool)
+
+
+def _check_ids(check: _Checker, cells: Cells, key: str, today: dt.date):
+    """-> (int64 key, male 1 / female 0 / -1, birth date) per row, from each distinct ID once."""
+    ids = idnumber.parse_values(cells.values, today)
+    malformed = np.not_equal(ids.problem, None)
+    check.flag_values(
+        "value.id_malformed", malformed, cells, key, masker=mask_id, detail=_PerRow(ids.problem, cells.codes)
+    )
+    wrong_check_digit = ~ids.checksum_ok & (ids.key >= 0)
+    if wrong_check_digit.any():
+
+        def canonical(positions: np.ndarray) -> list[str]:  # shown masked, made for flagged rows only
+            return idnumber.text_of(ids.key[positions])
+
+        check.flag_values("value.id_checksum", wrong_check_digit, cells, key, canonical, masker=mask_id)
+    check.valid_days = tuple(None if np.isnat(d) else str(d) for d in (ids.first_day, ids.until_day))
+    return (
+        cells.per_value(ids.key, -1),
+        cells.per_value(ids.male, -1),
+        cells.per_value(ids.birth, np.datetime64("NaT")),
+    )
 
 
 def _check_units(check: _Checker, cells: Cells, key: str, units: units_mod.Units):
