@@ -5,8 +5,8 @@ pyarrow parse of the same files (the floor no CSV reader beats).
     python bench/run.py --sizes 125000 --no-write        # a quick look, docs left alone
 
 Ledgers are generated once per size under bench/out/ (deterministic, see scripts/make_ledgers.py)
-and reused. Each measurement runs in a fresh process; peak memory is that process's max RSS.
-Results are written to docs/performance.md.
+and reused. Each measurement runs in a fresh process, three times; the median is kept. Peak memory
+is that process's max RSS. Results are written to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ def measure(args: list[str], out: Path = Path("/dev/null")) -> tuple[float, floa
     return float(seconds), float(peak_mib)
 
 
+def median(runs: list[dict], key: str) -> tuple[float, float]:
+    """The run with the median time (and its peak memory)."""
+    ordered = sorted((r[key] for r in runs), key=lambda m: m[0])
+    return ordered[len(ordered) // 2]
+
+
 def numbers(path: Path) -> dict:
     rows = json.loads(path.read_text(encoding="utf-8"))
     return {
@@ -98,6 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="125000,250000,500000,1000000")
     ap.add_argument("--no-write", action="store_true", help="print the table, do not touch docs/")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
     args = ap.parse_args()
     fp = [sys.executable, "-m", "fpservice"]
     results = []
@@ -107,13 +114,31 @@ def main() -> None:
             d = ledgers_for(size)
             info = count_rows(d)
             measure([sys.executable, "-c", PARSE_FLOOR, str(d)])  # the files into the page cache
-            floor = measure([sys.executable, "-c", PARSE_FLOOR, str(d)])
-            duck = measure([sys.executable, str(HERE / "duckdb_report.py"), str(d)], tmp / "duckdb.json")
-            cache = ["--cache-dir", str(tmp / f"cache_{size}")]
-            report = [*fp, *cache, "report", str(d), "-q", "2011Q3", "-f", "json"]
-            cold = measure(report, tmp / "cold.json")
-            warm = measure(report, tmp / "warm.json")
-            check = measure([*fp, "--no-cache", "check", str(d), "-f", "json"])
+            runs = []
+            for i in range(args.repeat):
+                report = [
+                    *fp,
+                    "--cache-dir",
+                    str(tmp / f"cache_{size}_{i}"),
+                    "report",
+                    str(d),
+                    "-q",
+                    "2011Q3",
+                ]
+                runs.append(
+                    {
+                        "floor": measure([sys.executable, "-c", PARSE_FLOOR, str(d)]),
+                        "duckdb": measure(
+                            [sys.executable, str(HERE / "duckdb_report.py"), str(d)], tmp / "duckdb.json"
+                        ),
+                        "cold": measure([*report, "-f", "json"], tmp / "cold.json"),  # an empty cache
+                        "warm": measure([*report, "-f", "json"], tmp / "warm.json"),  # the same cache again
+                        "check": measure([*fp, "--no-cache", "check", str(d), "-f", "json"]),
+                    }
+                )
+            floor, duck, cold, warm, check = (
+                median(runs, k) for k in ("floor", "duckdb", "cold", "warm", "check")
+            )
             ours = numbers(tmp / "cold.json")
             if numbers(tmp / "duckdb.json") != ours or numbers(tmp / "warm.json") != ours:
                 raise SystemExit(f"{size}: fpservice and the DuckDB script disagree")
