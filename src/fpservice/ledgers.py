@@ -453,7 +453,8 @@ def _validate(
             out[col.key] = pd.arrays.BooleanArray(coded == 1, coded < 0)
         elif col.kind in (schema.CHOICE, schema.SEX):
             words = col.vocabulary
-            position = pd.Index(words).get_indexer(cells.text()) if len(cells.values) else np.zeros(0, int)
+            where = _positions(words)
+            position = np.array([where.get(v, -1) for v in cells.text().tolist()], dtype=np.int64)
             check.flag_values("value.vocabulary", position < 0, cells, col.key, detail="/".join(words))
             out[col.key] = (cells.per_value(position, -1), words)
         elif col.kind == schema.ITEMS:
@@ -477,7 +478,10 @@ def _validate(
     for key, value in out.items():
         if isinstance(value, tuple):  # (codes, categories)
             codes, categories = value
-            columns[key] = pd.Categorical.from_codes(codes[keep], pd.Index(categories, dtype="str"))
+            dtype = _vocabulary_dtype(categories) if isinstance(categories, tuple) else None
+            if dtype is None:
+                dtype = pd.CategoricalDtype(pd.Index(categories, dtype="str"))
+            columns[key] = pd.Categorical.from_codes(codes[keep], dtype=dtype)
         else:
             columns[key] = value[keep]
     return pd.DataFrame(columns, copy=False), check
@@ -515,12 +519,21 @@ def _check_ids(check: _Checker, cells: Cells, key: str, today: dt.date):
     )
 
 
+@functools.cache
+def _positions(words: tuple[str, ...]) -> dict[str, int]:
+    return {w: i for i, w in enumerate(words)}
+
+
+@functools.cache
+def _vocabulary_dtype(words: tuple[str, ...]) -> pd.CategoricalDtype:
+    """One dtype per vocabulary, shared by every file: concatenation keeps the codes."""
+    return pd.CategoricalDtype(pd.Index(words, dtype="str"))
+
+
 def _check_units(check: _Checker, cells: Cells, key: str, units: units_mod.Units):
     """-> (codes, categories) of the normalised unit codes. A file holds a few hundred distinct
     codes: each is looked at once."""
-    codes = units_mod.normalize_codes(pd.Series(cells.text(), dtype="str")).to_numpy(
-        dtype=object, na_value=None
-    )
+    codes = np.array([units_mod.normalize_code(v) for v in cells.text().tolist()], dtype=object)
     listed = units.levels if units.listed else None
     level = np.full(len(codes), None, dtype=object)
     malformed, unknown = np.zeros(len(codes), bool), np.zeros(len(codes), bool)

@@ -6,7 +6,10 @@ themselves (a township is the first 9 digits + 000, a county the first 6 + 00000
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,11 +58,19 @@ def normalize_codes(raw: pd.Series) -> pd.Series:
     """Codes as typed: full-width digits, spaces and Excel's leading apostrophe removed.
     A ledger of a million rows holds a few hundred codes: each is normalised once."""
     codes, uniques = pd.factorize(raw.astype("str"))
-    u = pd.Series(uniques, dtype="str")
-    u = u.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lstrip("'")
-    u = u.where(u.str.len() > 0)
-    table = np.append(u.to_numpy(dtype=object), None)  # code -1 (blank) -> None
+    table = np.array([normalize_code(u) for u in uniques] + [None], dtype=object)  # -1 (blank) -> None
     return pd.Series(table[codes], index=raw.index, dtype="str")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def normalize_code(text: str) -> str | None:
+    """One code as typed -> its 12 digits (if it has them), or None when nothing is left.
+    Cached: every file of a district repeats the same codes."""
+    code = _SPACES.sub("", unicodedata.normalize("NFKC", text)).lstrip("'")
+    return code or None
+
+
+_SPACES = re.compile(r"\s+")
 
 
 def level_of_code(code: str) -> str:
