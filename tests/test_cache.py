@@ -53,11 +53,11 @@ def test_warm_run_says_exactly_what_a_cold_run_says(sample, tmp_path):
 
 
 def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
-    cache = LedgerCache(tmp_path / "cache")
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=cache)
     files = len(list(sample.rglob("*.csv"))) - 1  # units.csv is not a ledger
     assert (cache.hits, cache.misses) == (0, files)
-    again = LedgerCache(tmp_path / "cache")
+    again = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=again)
     assert (again.hits, again.misses) == (files, 0)
 
@@ -65,14 +65,16 @@ def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
 def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_dir, tmp_path):
     cache = tmp_path / "cache"
     a = make_id(seq=1)
-    path = write_csv(ledger_dir / "s.csv", SERVICES, [service(a, "2011-08-01")])
-    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=a)])
+    leaflets = [service(make_id(seq=2), "2011-08-01", "宣传品")] * 2000  # large enough to be cached
+    path = write_csv(ledger_dir / "s.csv", SERVICES, [service(a, "2011-08-01")] + leaflets)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=a), person(id_=make_id(seq=2), sex="男")])
     rows = json.loads(
         run(["--cache-dir", cache, "report", ledger_dir, "-q", "2011Q3", "-f", "json", "-p", "000"]).stdout
     )
     assert {
         r["numerator"] for r in rows if r["indicator"] == "pregnancy_check" and r["period"] == "2011Q3"
     } == {1}
+    assert len(list(cache.rglob("*.arrow"))) == 1  # s.csv is in the cache
 
     stat_before = path.stat()
     path.write_bytes(path.read_bytes().replace("孕检".encode(), "环检".encode()))  # same length
@@ -88,7 +90,7 @@ def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_di
 
 
 def test_a_new_units_file_means_the_ledgers_are_checked_again(ledger_dir, tmp_path):
-    cache = LedgerCache(tmp_path / "cache")
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=make_id(seq=1))])
     write_csv(
         ledger_dir / "units.csv", ["代码", "名称", "层级", "上级代码"], [["330205000000", "江北区", "县", ""]]
@@ -108,7 +110,7 @@ def test_a_new_units_file_means_the_ledgers_are_checked_again(ledger_dir, tmp_pa
 
 
 def test_an_id_born_after_today_is_judged_again_once_that_day_has_come(ledger_dir, tmp_path):
-    cache = LedgerCache(tmp_path / "cache")
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     write_csv(
         ledger_dir / "p.csv", PERSONS, [person(id_=make_id("20110601", seq=1)), person(id_=make_id(seq=2))]
     )

@@ -60,10 +60,17 @@ class LedgerCache:
     """Entries under one directory. Any problem with the cache (unwritable, a damaged entry) only
     means the file is read again: a cache never makes a run fail."""
 
-    def __init__(self, directory: Path | str):
+    # A file smaller than this is parsed faster than its entry is read back (a few ms either way).
+    MIN_BYTES = 64 << 10
+
+    def __init__(self, directory: Path | str, min_bytes: int = MIN_BYTES):
         self.directory = Path(directory)
+        self.min_bytes = min_bytes
         self._code = _code_fingerprint()
         self.hits = self.misses = 0
+
+    def worth_it(self, size: int) -> bool:
+        return size >= self.min_bytes
 
     def key(self, content: str, rel: str, context: str) -> str:
         return hashlib.sha256("\0".join((self._code, context, rel, content)).encode()).hexdigest()

@@ -150,10 +150,11 @@ def load(
                 account, findings=[Finding("file.unreadable", rel, None, None, None, exc.strerror)]
             ), None
         key = cache.key(cache_mod.digest(raw), rel, context) if cache else None
-        got = _from_cache(cache.get(key, today)) if cache else None
+        cached = cache is not None and cache.worth_it(len(raw))
+        got = _from_cache(cache.get(key, today)) if cached else None
         if got is None:
             got = read_ledger_file(raw, rel, units, encoding, today)
-            if cache:
+            if cached:
                 cache.put(key, got.frame if got.frame is not None else pd.DataFrame(), _meta(got))
         return got, key, len(raw)
 
