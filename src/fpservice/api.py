@@ -77,11 +77,10 @@ def _optional_plan(
 
 @dataclass
 class Reading:
-    """How ledgers are read: through a cache of parsed files, and with a progress display
-    (an object with start(total_bytes), advance(bytes), finish())."""
+    """How ledgers are read: through a cache of parsed files, and with a progress display."""
 
     cache: LedgerCache | None = None
-    progress: object | None = None
+    progress: ledgers_mod.Progress | None = None
 
 
 def load_ledgers(

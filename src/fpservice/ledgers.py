@@ -13,6 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,14 @@ class LedgerSet:
         return [(c, table.at[c, "name"]) for c in sorted(villages) if c not in active]
 
 
+class Progress(Protocol):
+    """Hears how far a load has come (the CLI shows a bar on terminals)."""
+
+    def start(self, total_bytes: int) -> None: ...
+    def advance(self, done_bytes: int) -> None: ...
+    def finish(self) -> None: ...
+
+
 def discover(root: Path) -> list[Path]:
     """CSV files at any depth, in a stable order. Symlinked directories are not followed."""
     found = []
@@ -122,10 +131,10 @@ def load(
     encoding: str | None = None,
     today: dt.date | None = None,
     cache: LedgerCache | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
-    `progress` (see api.Reading) hears of the bytes read as files finish."""
+    `progress` hears of the bytes read as files finish."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"台帐目录不存在或不是目录：{root}")
