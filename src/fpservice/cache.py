@@ -102,11 +102,7 @@ class LedgerCache:
             table = table.replace_schema_metadata(
                 {**(table.schema.metadata or {}), b"fpservice": json.dumps(meta, ensure_ascii=False)}
             )
-            _private_dir(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # 0600
-            with os.fdopen(fd, "wb") as fh:
-                feather.write_feather(table, fh, compression="uncompressed")
-            os.replace(tmp, path)
+            _write_privately(path, lambda fh: feather.write_feather(table, fh, compression="uncompressed"))
         except (OSError, TypeError, ValueError, pa.ArrowException):
             pass
 
@@ -124,11 +120,8 @@ class LedgerCache:
         path = self.directory / key[:2] / f"{key}.json"
         doc = {"valid_days": valid_days, "findings": [finding_fields(f) for f in findings]}
         try:
-            _private_dir(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, ensure_ascii=False)
-            os.replace(tmp, path)
+            text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+            _write_privately(path, lambda fh: fh.write(text))
         except (OSError, TypeError, ValueError):
             pass
 
@@ -158,6 +151,20 @@ def holds_on(valid_days, today: dt.date) -> bool:
 
 def finding_fields(f: Finding) -> list:
     return [f.code, f.file, f.line, f.column, f.value, f.detail]
+
+
+def _write_privately(path: Path, write) -> None:
+    """Write through a temporary file (mkstemp: mode 0600) and a rename: a reader sees a whole
+    entry or none."""
+    _private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _private_dir(path: Path) -> None:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from fpservice import schema, workdays
 from fpservice.errors import RuleError
+from fpservice.ledgers import has_person
 
 DATE_REFS = ("start", "end", "year_start", "plan_start")
 
@@ -299,10 +300,7 @@ class Scope:
             people = counts.index[counts >= cond.at_least].to_numpy()
         else:
             people = other["person"].to_numpy()[sel]
-        mine = frame["person"].to_numpy()
-        mark = np.zeros(max(len(mine) and int(mine.max()), len(people) and int(people.max())) + 1, bool)
-        mark[people] = True
-        return mark[mine]
+        return has_person(frame["person"].to_numpy(), people)
 
     def _test(self, t: Test, frame: pd.DataFrame) -> np.ndarray:
         col = frame[t.field]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from fpservice import idnumber
 from fpservice.findings import Finding
-from fpservice.ledgers import LedgerSet
+from fpservice.ledgers import LedgerSet, has_person
 from fpservice.privacy import mask_id
 from fpservice.units import VILLAGE
 
@@ -75,9 +75,7 @@ def _days(dates: pd.Series, missing: int) -> np.ndarray:
 def _services_without_person(services: pd.DataFrame, persons: pd.DataFrame) -> list[Finding]:
     if services.empty or persons.empty:
         return []
-    registered = np.zeros(int(max(services["person"].max(), persons["person"].max())) + 1, dtype=bool)
-    registered[persons["person"].to_numpy()] = True
-    unknown = services[~registered[services["person"].to_numpy()]]
+    unknown = services[~has_person(services["person"].to_numpy(), persons["person"].to_numpy())]
     ids = idnumber.text_of(unknown["pid"].to_numpy())
     return [
         Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(i))

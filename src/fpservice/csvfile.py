@@ -113,7 +113,6 @@ def lookup(table: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
 
 @dataclass
 class CsvTable:
-    header: list[str]
     columns: dict[int, Cells]  # by header position
     lines: np.ndarray  # physical line (1-based) where each row starts
     ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, number of fields)
@@ -188,16 +187,16 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8) :]
         _strict(body, "utf-8")
-        return _without_stray_boms(body), "utf-8-sig"
+        return body, "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise CsvProblem("file.undecodable", data.count(b"\n\x00", 0, exc.start) + 1) from None
-        return _without_stray_boms(text.encode("utf-8")), "utf-16"
+        return text.encode("utf-8"), "utf-16"
     try:
         data.decode("utf-8")
-        return _without_stray_boms(data), "utf-8"
+        return data, "utf-8"
     except UnicodeDecodeError as exc:
         first_bad = exc.start
     line = data.count(b"\n", 0, first_bad) + 1
@@ -209,11 +208,6 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
         return data.decode("gb18030").encode("utf-8"), "gb18030"
     except UnicodeDecodeError:
         raise CsvProblem("file.undecodable", line) from None
-
-
-def _without_stray_boms(data: bytes) -> bytes:
-    """A BOM in the middle of a file (two exports pasted together) is not part of any value."""
-    return data.replace(codecs.BOM_UTF8, b"") if codecs.BOM_UTF8 in data else data
 
 
 def _mostly_utf8(data: bytes) -> bool:
@@ -306,7 +300,7 @@ def _read_fast(source: Source, usecols: list[int], delim: str) -> CsvTable:
         lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
     result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
     columns = {i: Cells.of(result.column(str(i))) for i in usecols}
-    return CsvTable([], columns, lines, ragged)
+    return CsvTable(columns, lines, ragged)
 
 
 def _lines_are_records(source: Source, rows: int) -> bool:
@@ -384,7 +378,7 @@ def _read_exact(data: bytes, usecols: list[int], delim: str) -> CsvTable:
     for j, i in enumerate(usecols):
         values = pa.array([r[j] for r in rows], pa.string())
         columns[i] = Cells.of(values)
-    return CsvTable(header, columns, np.asarray(lines, dtype=np.int64), ragged)
+    return CsvTable(columns, np.asarray(lines, dtype=np.int64), ragged)
 
 
 def _drop_blank_rows(table: CsvTable) -> CsvTable:

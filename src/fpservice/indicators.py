@@ -32,13 +32,10 @@ class Hierarchy:
         """-> (village position per row or -1, person number per row, number of persons)."""
         key = id(frame)
         if key not in self._coded:
-            unit = frame["unit"]
-            if isinstance(unit.dtype, pd.CategoricalDtype):
-                at = self.villages.get_indexer(unit.cat.categories.to_numpy(dtype=object))
-                codes = unit.cat.codes.to_numpy()
-                village = np.where(codes >= 0, np.append(at, -1)[codes], -1)
-            else:
-                village = self.villages.get_indexer(unit.to_numpy(dtype=object))
+            unit = frame["unit"]  # categorical: look each code up once
+            at = self.villages.get_indexer(unit.cat.categories.to_numpy(dtype=object))
+            codes = unit.cat.codes.to_numpy()
+            village = np.where(codes >= 0, np.append(at, -1)[codes], -1)
             person, n = None, 0
             if "person" in frame:
                 person = frame["person"].to_numpy().astype(np.int64)

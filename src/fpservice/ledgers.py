@@ -30,7 +30,7 @@ from fpservice.errors import InputError
 from fpservice.findings import CODES, ERROR, Finding
 from fpservice.privacy import mask_id, mask_name, mask_text
 from fpservice.schema import LEDGER_TYPES, LedgerType
-from fpservice.values import parse_dates, parse_yes_no, split_items
+from fpservice.values import items_in, parse_dates, parse_yes_no
 
 UNITS_FILE = "units.csv"
 
@@ -218,6 +218,12 @@ def _from_cache(hit) -> LedgerFile | None:
     if hit is None:
         return None
     frame, meta = hit
+    for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
+            frame[name] = pd.Categorical.from_codes(
+                column.cat.codes, dtype=_text_dtype(column.cat.categories)
+            )
     return LedgerFile(
         FileAccount(**meta["account"]),
         frame if meta["has_frame"] else None,
@@ -244,10 +250,18 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     for name in frames[0].columns:
         parts = [f[name] for f in frames]
         if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            columns[name] = union_categoricals([_text_categories(p.array) for p in parts])
+            columns[name] = union_categoricals([p.array for p in parts])
         else:
             columns[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
+
+
+def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
+    """For rows with `persons` numbers (see _number_persons): is the person among `people`?"""
+    size = max(int(persons.max(initial=-1)), int(people.max(initial=-1))) + 1
+    mark = np.zeros(size, dtype=bool)
+    mark[people] = True
+    return mark[persons]
 
 
 def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -261,13 +275,6 @@ def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         frames[k]["person"] = numbers[start:end].astype(np.int32)
         start = end
     return frames
-
-
-def _text_categories(values: pd.Categorical) -> pd.Categorical:
-    """No categories at all come back from the cache as object dtype; make them text again."""
-    if values.categories.dtype == "str":
-        return values
-    return pd.Categorical.from_codes(values.codes, pd.Index(values.categories.astype(str), dtype="str"))
 
 
 @functools.cache
@@ -379,8 +386,8 @@ class _Checker:
             return
         if CODES[code][0] == ERROR:
             self.reject |= mask
-        values = _at(shown, idx) if shown is not None else [None] * len(idx)
-        details = _at(detail, idx) if isinstance(detail, (np.ndarray, _PerRow)) else [detail] * len(idx)
+        values = list(shown[idx]) if shown is not None else [None] * len(idx)
+        details = list(detail[idx]) if isinstance(detail, _PerRow) else [detail] * len(idx)
         label = self.labels.get(key, key)
         for i, v, d in zip(idx.tolist(), values, details):
             shown_value = masker(str(v)) if v is not None and not pd.isna(v) else None
@@ -416,10 +423,24 @@ class _PerRow:
         return out
 
 
-def _at(values, idx: np.ndarray) -> list:
-    if isinstance(values, pd.Series):
-        values = values.to_numpy(dtype=object)
-    return list(values[idx])
+class _Shown:
+    """Per-row values for findings, made only for the flagged rows: `make(rows)` -> list."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __getitem__(self, idx):
+        return self.make(idx)
+
+
+def _days(values: np.ndarray) -> _Shown:
+    """Dates as YYYY-MM-DD."""
+    return _Shown(lambda idx: np.datetime_as_string(values[idx].astype("datetime64[D]"), unit="D").tolist())
+
+
+def _ids(keys: np.ndarray) -> _Shown:
+    """ID numbers as text, back from their int64 keys."""
+    return _Shown(lambda idx: idnumber.text_of(keys[idx]))
 
 
 def _validate(
@@ -466,19 +487,18 @@ def _validate(
             where = _positions(words)
             position = np.array([where.get(v, -1) for v in cells.text().tolist()], dtype=np.int64)
             check.flag_values("value.vocabulary", position < 0, cells, col.key, detail="/".join(words))
-            out[col.key] = (cells.per_value(position, -1), words)
+            out[col.key] = _categorical(cells, position, _vocabulary_dtype(words))
         elif col.kind == schema.ITEMS:
             out[col.key] = _item_bits(check, cells, col)
         elif col.kind == schema.TEXT:
             position, distinct = pd.factorize(cells.text())
-            out[col.key] = (cells.per_value(position.astype(np.int32), -1), distinct)
+            out[col.key] = _categorical(cells, position, _text_dtype(distinct))
         # NAME: checked above, never kept (no computation needs a name).
 
     if "id" in ltype.keys:
         _derive_from_id(check, ltype, out, id_sex, id_birth)
     if "pop_type" in ltype.keys:
-        codes, words = out["pop_type"]
-        out["pop_type"] = (np.where(codes < 0, words.index("流动"), codes), words)
+        out["pop_type"] = out["pop_type"].fillna("流动")
     _check_row_relations(check, ltype.key, out, id_sex)
 
     keep = np.flatnonzero(~check.reject) if check.reject.any() else slice(None)
@@ -486,14 +506,7 @@ def _validate(
         "file": pd.Categorical.from_codes(np.zeros(n - int(check.reject.sum()), np.int8), [rel or "-"])
     }
     for key, value in out.items():
-        if isinstance(value, tuple):  # (codes, categories)
-            codes, categories = value
-            dtype = _vocabulary_dtype(categories) if isinstance(categories, tuple) else None
-            if dtype is None:
-                dtype = pd.CategoricalDtype(pd.Index(categories, dtype="str"))
-            columns[key] = pd.Categorical.from_codes(codes[keep], dtype=dtype)
-        else:
-            columns[key] = value[keep]
+        columns[key] = value[keep]
     return pd.DataFrame(columns, copy=False), check
 
 
@@ -537,12 +550,21 @@ def _positions(words: tuple[str, ...]) -> dict[str, int]:
 @functools.cache
 def _vocabulary_dtype(words: tuple[str, ...]) -> pd.CategoricalDtype:
     """One dtype per vocabulary, shared by every file: concatenation keeps the codes."""
-    return pd.CategoricalDtype(pd.Index(words, dtype="str"))
+    return _text_dtype(words)
+
+
+def _text_dtype(categories) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(pd.Index(categories, dtype="str"))
+
+
+def _categorical(cells: Cells, position: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """Rows as categories, from each value's position among the categories (-1: missing)."""
+    return pd.Categorical.from_codes(cells.per_value(position, -1), dtype=dtype)
 
 
 def _check_units(check: _Checker, cells: Cells, key: str, units: units_mod.Units):
-    """-> (codes, categories) of the normalised unit codes. A file holds a few hundred distinct
-    codes: each is looked at once."""
+    """-> the normalised unit codes (categorical). A file holds a few hundred distinct codes: each
+    is looked at once."""
     codes = np.array([units_mod.normalize_code(v) for v in cells.text().tolist()], dtype=object)
     listed = units.levels if units.listed else None
     level = np.full(len(codes), None, dtype=object)
@@ -570,7 +592,7 @@ def _check_units(check: _Checker, cells: Cells, key: str, units: units_mod.Units
     categories, position = np.unique(
         np.where(np.equal(codes, None), "", codes).astype(str), return_inverse=True
     )
-    return cells.per_value(position.astype(np.int32), -1), categories
+    return _categorical(cells, position, _text_dtype(categories))
 
 
 def _item_bits(check: _Checker, cells: Cells, col: schema.Column) -> np.ndarray:
@@ -578,7 +600,7 @@ def _item_bits(check: _Checker, cells: Cells, col: schema.Column) -> np.ndarray:
     position = {item: i for i, item in enumerate(col.vocabulary)}
     bits, unknown = [], []
     for text in cells.text().tolist():
-        items = split_items(pd.Series([text])).iloc[0]
+        items = items_in(text)
         bits.append(sum(1 << position[i] for i in items if i in position))
         unknown.append("、".join(sorted(i for i in items if i not in position)) or None)
     unknown = np.array(unknown, dtype=object)
@@ -597,61 +619,43 @@ def _derive_from_id(check: _Checker, ltype: LedgerType, out: dict, id_sex, id_bi
     """Sex and birth date: blank cells come from the ID; written ones must agree with it.
     Sex is coded as the vocabulary 男, 女 (0, 1); the ID gives male 1 / female 0."""
     from_id = np.where(id_sex == 1, 0, np.where(id_sex == 0, 1, -1))
-    words = schema.VOCABULARIES["sex"]
+    sexes = _vocabulary_dtype(schema.VOCABULARIES["sex"])
     if "sex" in ltype.keys:
-        given, _ = out["sex"]
-        differs = (given >= 0) & (from_id >= 0) & (given != from_id)
-        check.flag("value.sex_mismatch", differs, "sex", np.asarray(words + ("",), dtype=object)[given])
-        out["sex"] = (np.where(given >= 0, given, from_id), words)
+        given = out["sex"]
+        codes = given.codes
+        differs = (codes >= 0) & (from_id >= 0) & (codes != from_id)
+        check.flag("value.sex_mismatch", differs, "sex", _Shown(lambda idx: given[idx].tolist()))
+        out["sex"] = pd.Categorical.from_codes(np.where(codes >= 0, codes, from_id), dtype=sexes)
     else:
-        out["sex"] = (from_id, words)
+        out["sex"] = pd.Categorical.from_codes(from_id, dtype=sexes)
     if "birth" in ltype.keys:
         given = out["birth"]
         differs = ~np.isnat(given) & ~np.isnat(id_birth) & (given != id_birth)
-        check.flag("value.birth_mismatch", differs, "birth", _PerDay(given))
+        check.flag("value.birth_mismatch", differs, "birth", _days(given))
         out["birth"] = np.where(np.isnat(given), id_birth, given)
     else:
         out["birth"] = id_birth
 
 
-class _PerDay:
-    """Dates shown as YYYY-MM-DD, formatted only for flagged rows."""
-
-    def __init__(self, values: np.ndarray):
-        self.values = values
-
-    def __getitem__(self, idx):
-        return np.datetime_as_string(self.values[idx].astype("datetime64[D]"), unit="D").astype(object)
-
-
 def _check_row_relations(check: _Checker, ledger: str, out: dict, id_sex) -> None:
     if ledger == "persons":
-        check.flag("row.left_before_arrived", out["left"] < out["arrived"], "left", _PerDay(out["left"]))
+        check.flag("row.left_before_arrived", out["left"] < out["arrived"], "left", _days(out["left"]))
     elif ledger == "outflow":
         check.flag(
             "row.returned_before_left",
             out["returned"] < out["left_on"],
             "returned",
-            _PerDay(out["returned"]),
+            _days(out["returned"]),
         )
     elif ledger == "requests":
         check.flag(
             "row.answered_before_issued",
             out["answered_on"] < out["issued_on"],
             "answered_on",
-            _PerDay(out["answered_on"]),
+            _days(out["answered_on"]),
         )
     elif ledger == "services":
-        codes, words = out["item"]
-        pregnancy = codes == words.index("孕检")
-        check.flag("row.male_pregnancy_check", pregnancy & (id_sex == 1), "id", _PerId(out["pid"]), mask_id)
+        pregnancy = np.asarray(out["item"] == "孕检")
+        check.flag("row.male_pregnancy_check", pregnancy & (id_sex == 1), "id", _ids(out["pid"]), mask_id)
     elif ledger == "births":
-        check.flag("row.male_birth", id_sex == 1, "id", _PerId(out["pid"]), mask_id)
-
-
-class _PerId:
-    def __init__(self, keys: np.ndarray):
-        self.keys = keys
-
-    def __getitem__(self, idx):
-        return np.array(idnumber.text_of(self.keys[idx]), dtype=object)
+        check.flag("row.male_birth", id_sex == 1, "id", _ids(out["pid"]), mask_id)

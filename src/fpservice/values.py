@@ -59,8 +59,8 @@ ITEM_SEPARATORS = r"[;；,，、\s]+"
 
 def split_items(raw: pd.Series) -> pd.Series:
     """`婚育证明;管理合同书` -> frozenset per row (blank -> empty set)."""
-    return raw.fillna("").map(_split_one)
+    return raw.fillna("").map(items_in)
 
 
-def _split_one(text: str) -> frozenset:
+def items_in(text: str) -> frozenset:
     return frozenset(p for p in re.split(ITEM_SEPARATORS, text) if p)
