@@ -64,6 +64,17 @@ class Cells:
         return cls._trimmed(codes, column.dictionary)
 
     @classmethod
+    def each(cls, column: pa.ChunkedArray | pa.Array) -> Cells:
+        """From a plain string column whose values are mostly distinct (ID numbers, names): row i
+        holds value i, and hashing the values to share them would cost more than it saves."""
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
+        codes = np.arange(len(column), dtype=np.int32)
+        if column.null_count:
+            codes[np.asarray(column.is_null())] = -1
+        return cls._trimmed(codes, column)
+
+    @classmethod
     def _trimmed(cls, codes: np.ndarray, values: pa.Array) -> Cells:
         values = pc.utf8_trim(values, _TRIMMED)
         blank = np.asarray(pc.fill_null(pc.equal(values, ""), True), dtype=bool)
@@ -245,16 +256,18 @@ def read_header(data: bytes) -> list[str]:
     return []
 
 
-def read_table(source: Source, usecols: list[int]) -> CsvTable:
-    """Parse the file; keep the header positions in `usecols`."""
+def read_table(source: Source, usecols: list[int], distinct: frozenset[int] = frozenset()) -> CsvTable:
+    """Parse the file; keep the header positions in `usecols`. Columns at positions in `distinct`
+    hold mostly distinct values (ID numbers, names) and are kept a value per row; the others are
+    dictionary-encoded."""
     delim = _delimiter(source.head().split(b"\n", 1)[0])
     try:
-        table = _read_fast(source, usecols, delim)
+        table = _read_fast(source, usecols, delim, distinct)
     except (pa.ArrowInvalid, _Disagree) as exc:
         if not source.checked and "UTF8" in str(exc):
             # Some byte is not UTF-8: decide over the whole file (GB18030, or GBK inside UTF-8).
-            return read_table(_decoded(source.raw), usecols)
-        table = _read_exact(source.text[source.skip :], usecols, delim)
+            return read_table(_decoded(source.raw), usecols, distinct)
+        table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
     table.encoding = source.encoding
     return _drop_blank_rows(table)
 
@@ -263,7 +276,9 @@ class _Disagree(Exception):
     pass
 
 
-def _parse(data: pa.Buffer, usecols: list[int], delim: str, width: int, on_invalid) -> pa.Table:
+def _parse(
+    data: pa.Buffer, usecols: list[int], delim: str, width: int, on_invalid, distinct: frozenset[int]
+) -> pa.Table:
     names = [str(i) for i in range(width)]
     return pacsv.read_csv(
         pa.BufferReader(data),
@@ -272,7 +287,7 @@ def _parse(data: pa.Buffer, usecols: list[int], delim: str, width: int, on_inval
             delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={names[i]: _TEXT for i in usecols},
+            column_types={names[i]: pa.string() if i in distinct else _TEXT for i in usecols},
             include_columns=[names[i] for i in usecols],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -280,7 +295,9 @@ def _parse(data: pa.Buffer, usecols: list[int], delim: str, width: int, on_inval
     )
 
 
-def _read_fast(source: Source, usecols: list[int], delim: str) -> CsvTable:
+def _read_fast(
+    source: Source, usecols: list[int], delim: str, distinct: frozenset[int] = frozenset()
+) -> CsvTable:
     width = len(source.header)
     if width == 0:
         raise _Disagree
@@ -291,7 +308,7 @@ def _read_fast(source: Source, usecols: list[int], delim: str) -> CsvTable:
         return "skip"
 
     data = source.buffer
-    result = _parse(data, usecols, delim, width, on_invalid)
+    result = _parse(data, usecols, delim, width, on_invalid, distinct)
     if result.num_rows == 0:
         raise _Disagree
     if not skipped and _lines_are_records(source, result.num_rows):
@@ -299,8 +316,12 @@ def _read_fast(source: Source, usecols: list[int], delim: str) -> CsvTable:
     else:
         lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
     result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
-    columns = {i: Cells.of(result.column(str(i))) for i in usecols}
+    columns = {i: _cells(result.column(str(i)), i in distinct) for i in usecols}
     return CsvTable(columns, lines, ragged)
+
+
+def _cells(column, distinct: bool) -> Cells:
+    return Cells.each(column) if distinct else Cells.of(column)
 
 
 def _lines_are_records(source: Source, rows: int) -> bool:
@@ -351,7 +372,9 @@ def _record_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return starts, ends, lines
 
 
-def _read_exact(data: bytes, usecols: list[int], delim: str) -> CsvTable:
+def _read_exact(
+    data: bytes, usecols: list[int], delim: str, distinct: frozenset[int] = frozenset()
+) -> CsvTable:
     text = data.decode("utf-8")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     header, rows, lines, ragged = None, [], [], []
@@ -377,7 +400,7 @@ def _read_exact(data: bytes, usecols: list[int], delim: str) -> CsvTable:
     columns = {}
     for j, i in enumerate(usecols):
         values = pa.array([r[j] for r in rows], pa.string())
-        columns[i] = Cells.of(values)
+        columns[i] = _cells(values, i in distinct)
     return CsvTable(columns, np.asarray(lines, dtype=np.int64), ragged)
 
 

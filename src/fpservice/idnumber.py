@@ -152,7 +152,9 @@ def _earliest(a: np.datetime64, b: np.datetime64) -> np.datetime64:
 
 
 def _plain18(values: pa.StringArray):
-    """(positions, (k, 18) digit values) of the values that are 17 digits and a digit or X."""
+    """(positions, (18, k) digit values) of the values that are 17 digits and a digit or X (as 10).
+    Digits are laid out one row per character position, so each sum below runs over contiguous
+    memory in a small integer type."""
     if len(values) == 0 or values.null_count:
         return None
     offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
@@ -166,21 +168,25 @@ def _plain18(values: pa.StringArray):
         if not len(rows):
             return None
         chars = data[offsets[rows][:, None] + np.arange(18)]
-    digits = chars.astype(np.int16) - 48
-    body_ok = ((digits[:, :17] >= 0) & (digits[:, :17] <= 9)).all(axis=1)
-    last_ok = ((digits[:, 17] >= 0) & (digits[:, 17] <= 9)) | (chars[:, 17] == ord("X"))
-    ok = body_ok & last_ok
-    digits[:, 17] = np.where(chars[:, 17] == ord("X"), 10, digits[:, 17])
-    return (rows, digits) if ok.all() else (rows[ok], digits[ok])
+    digits = np.ascontiguousarray(chars.T) - np.uint8(48)  # other bytes wrap around above 9
+    x = digits[17] == ord("X") - 48
+    digits[17][x] = 10
+    ok = (digits[:17] <= 9).all(axis=0) & (digits[17] <= 10)
+    return (rows, digits) if ok.all() else (rows[ok], digits[:, ok])
+
+
+def _number(d: np.ndarray, start: int, stop: int, dtype=np.int32) -> np.ndarray:
+    """The decimal number written by digit rows start..stop-1."""
+    out = np.zeros(d.shape[1], dtype)
+    for row in d[start:stop]:
+        out *= 10
+        out += row
+    return out
 
 
 def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> None:
-    """Fill `out` at `rows` from (k, 18) digit values (the last one 10 for X). Sums of digits
-    times weights go through float matrix products, exact below 2**53."""
-    f = d.astype(np.float64)
-    year = (f[:, 6:10] @ _YEAR).astype(np.int64)
-    month = d[:, 10] * 10 + d[:, 11]
-    day = d[:, 12] * 10 + d[:, 13]
+    """Fill `out` at `rows` from (18, k) digit values (the last one 10 for X)."""
+    year, month, day = _number(d, 6, 10), _number(d, 10, 12), _number(d, 12, 14)
     month_ok = (month >= 1) & (month <= 12)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     length = _MONTH_DAYS[np.where(month_ok, month, 0)] + (leap & (month == 2))
@@ -193,17 +199,17 @@ def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> No
     real &= ~future
     if not real.all():
         out.problem[rows[~real]] = "出生日期部分不存在"
-        rows, d, f, birth = rows[real], d[real], f[real], birth[real]
-    remainder = (f[:, :17] @ _WEIGHTS.astype(np.float64)).astype(np.int64) % 11
-    out.checksum_ok[rows] = remainder == _CHECK_VALUE_OF_REMAINDER_INV[d[:, 17]]
-    high = (f[:, :9] @ _POW10[8:].astype(np.float64)).astype(np.int64)  # first 9 digits
-    low = (f[:, 9:17] @ _POW10[9:].astype(np.float64)).astype(np.int64)  # next 8
-    out.key[rows] = (high * 10**8 + low) * 11 + d[:, 17]
-    out.male[rows] = d[:, 16] % 2
+        rows, d, birth = rows[real], d[:, real], birth[real]
+    weighted = np.zeros(d.shape[1], np.int32)
+    for row, weight in zip(d[:17], _WEIGHTS.tolist()):
+        weighted += row * np.uint8(weight)  # at most 9 * 10: fits a byte
+    remainder = weighted % 11
+    out.checksum_ok[rows] = remainder == _CHECK_VALUE_OF_REMAINDER_INV[d[17]]
+    out.key[rows] = _number(d, 0, 17, np.int64) * 11 + d[17]
+    out.male[rows] = d[16] % 2
     out.birth[rows] = birth
 
 
-_YEAR = np.array([1000.0, 100.0, 10.0, 1.0])
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 

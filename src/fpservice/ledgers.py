@@ -248,11 +248,11 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
         return frames[0]
     columns = {}
     for name in frames[0].columns:
-        parts = [f[name] for f in frames]
+        parts = [f[name].array for f in frames]
         if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            columns[name] = union_categoricals([p.array for p in parts])
-        else:
-            columns[name] = pd.concat(parts, ignore_index=True)
+            columns[name] = union_categoricals(parts)
+        else:  # arrays of one type: no index to align, unlike pd.concat
+            columns[name] = type(parts[0])._concat_same_type(parts)
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
 
 
@@ -268,7 +268,8 @@ def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Give every person one dense number (`person`) across all ledgers: whether a person has a
     service, or how many distinct persons a unit has, is then a bitmap over these numbers."""
     with_id = [k for k, f in frames.items() if "pid" in f]
-    numbers, _ = pd.factorize(np.concatenate([frames[k]["pid"].to_numpy() for k in with_id]))
+    keys = np.concatenate([frames[k]["pid"].to_numpy() for k in with_id])
+    numbers, _ = pd.factorize(keys, size_hint=len(keys))  # sized once: no rehashing as it grows
     start = 0
     for k in with_id:
         end = start + len(frames[k])
@@ -314,8 +315,10 @@ def read_ledger_file(
         return LedgerFile(account, findings=[Finding(code, rel, 1, column, None, detail)])
 
     account.ledger = ltype.key
+    # ID numbers and names are nearly all distinct: read a value per row, not dictionary-encoded.
+    distinct = frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))
     try:
-        table = csvfile.read_table(source, sorted(mapping))
+        table = csvfile.read_table(source, sorted(mapping), distinct)
     except csvfile.CsvProblem as p:
         return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     account.encoding = table.encoding
@@ -515,9 +518,19 @@ _MASKERS = {schema.ID: lambda v: mask_text(mask_id(v)), schema.NAME: lambda v: m
 
 
 def _has_control(values: pa.Array) -> np.ndarray:
-    if len(values) == 0:
-        return np.zeros(0, dtype=bool)
+    if len(values) == 0 or not _control_bytes(values):
+        return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False), dtype=bool)
+
+
+def _control_bytes(values: pa.Array) -> bool:
+    """Whether any byte of the values could be a control character: one pass over arrow's
+    bytes instead of a regular expression per value. (In UTF-8 a byte below 0x80 is always a
+    character of its own.)"""
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(values.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    low = data < 32
+    return bool(low.any() and (low & (data != 9) & (data != 10) & (data != 13)).any() or (data == 127).any())
 
 
 def _check_ids(check: _Checker, cells: Cells, key: str, today: dt.date):
