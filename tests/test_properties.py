@@ -1,16 +1,19 @@
 """Invariants under property tests: a report depends on the ledger rows, not on how they are
 ordered, split into files or encoded; rates stay in 0–1; parents recount distinct persons."""
 
+import datetime as dt
 import json
 import random
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fpservice import api, render
+from fpservice import api, conditions, consistency, render
 from tests.ledgerkit import PERSONS, SERVICES, make_id, write_csv
 
 VILLAGES = ["330205001001", "330205001002", "330205002001"]
@@ -178,3 +181,40 @@ def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, fin
     for i in (0, 1, 2):
         a, b = fast.columns[i], exact.columns[i]
         assert a.per_value(a.text()).tolist() == b.per_value(b.text()).tolist()
+
+
+@given(
+    birth=st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)),
+    on=st.dates(dt.date(1950, 1, 1), dt.date(2030, 12, 31)),
+    low=st.integers(0, 60),
+    span=st.integers(0, 40),
+)
+@example(birth=dt.date(1997, 3, 1), on=dt.date(2012, 2, 29), low=15, span=34)  # 14 on 02-29
+@example(birth=dt.date(1997, 2, 28), on=dt.date(2012, 2, 29), low=15, span=34)  # 15
+@example(birth=dt.date(1962, 3, 1), on=dt.date(2012, 2, 29), low=15, span=34)  # 49
+@example(birth=dt.date(1962, 2, 28), on=dt.date(2012, 2, 29), low=15, span=34)  # 50
+@settings(max_examples=400, deadline=None)
+def test_age_between_counts_whole_years_on_the_window_end(birth, on, low, span):
+    """`birth: {age_between: [low, high]}` compares birth dates with cut-off days instead of
+    computing ages: it must agree with whole years reached on the end day, 02-29 included."""
+    high = low + span
+    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    frame = pd.DataFrame({"birth": pd.Series([pd.Timestamp(birth)], dtype="datetime64[ns]")})
+    scope = conditions.Scope({"persons": frame}, dt.date(on.year, 1, 1), on, dt.date(on.year, 1, 1))
+    got = scope.mask(conditions.Test("birth", "age_between", (low, high)), "persons")
+    assert bool(got[0]) == (low <= age <= high)
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(-3, 3), st.integers(0, 4)), min_size=1, max_size=60
+    ),
+    wide=st.sampled_from([1, 2**20, 2**61]),
+)
+def test_cross_file_checks_sort_rows_as_lexsort_does(rows, wide):
+    """Consistency checks pack their sort keys into one integer when the ranges allow (and fall
+    back to np.lexsort when not): the order, ties included, must be lexsort's."""
+    keys = [np.array([r[i] for r in rows], dtype=np.int64) for i in range(3)]
+    keys[1] = keys[1] * wide  # widen a key's range: packed below 2**63, lexsort above
+    expected = np.lexsort(keys[::-1])
+    assert consistency._sorted_order(keys).tolist() == expected.tolist()

@@ -331,8 +331,7 @@ class Scope:
             need = sum(1 << vocab.index(v) for v in t.arg)
             out = (col & need) == need
         elif t.op == "age_between":
-            age = whole_years(col, self.end)
-            out = (age >= t.arg[0]) & (age <= t.arg[1])
+            out = (col <= _born_by(self.end, t.arg[0])) & (col > _born_by(self.end, t.arg[1] + 1))
         else:  # pragma: no cover - the compiler admits no other operator
             raise AssertionError(t.op)
         return np.asarray(pd.Series(out).fillna(False), dtype=bool)
@@ -351,8 +350,12 @@ def _workdays_after(dates: pd.Series, n: int) -> pd.Series:
     return dates.map(table).astype("datetime64[ns]")
 
 
-def whole_years(birth: pd.Series, on: dt.date) -> pd.Series:
-    """Age in whole years on a day (a birthday on `on` counts as reached)."""
-    years = on.year - birth.dt.year
-    before = (birth.dt.month > on.month) | ((birth.dt.month == on.month) & (birth.dt.day > on.day))
-    return years - before.astype(int)
+def _born_by(on: dt.date, years: int) -> pd.Timestamp:
+    """The last birth date at which a person is `years` old (in whole years) on `on`: the same
+    day `years` earlier, or 02-28 when that year has no 02-29. Comparing birth dates with it
+    gives the age without computing one per person."""
+    year = on.year - years
+    try:
+        return pd.Timestamp(on.replace(year=year))
+    except ValueError:  # 02-29 in a year without it
+        return pd.Timestamp(dt.date(year, 2, 28))

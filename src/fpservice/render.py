@@ -55,7 +55,8 @@ def _floats(column: pd.Series) -> list[float]:
 
 def to_json(report: Report, details: bool = False) -> str:
     """A JSON array, one row per line (readable, and written by the C encoder)."""
-    rows = [json.dumps(r, ensure_ascii=False) for r in records(report, details)]
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
+    rows = [encode(r) for r in records(report, details)]
     return "[\n" + ",\n".join(rows) + "\n]\n" if rows else "[]\n"
 
 
