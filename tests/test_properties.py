@@ -218,3 +218,15 @@ def test_cross_file_checks_sort_rows_as_lexsort_does(rows, wide):
     keys[1] = keys[1] * wide  # widen a key's range: packed below 2**63, lexsort above
     expected = np.lexsort(keys[::-1])
     assert consistency._sorted_order(keys).tolist() == expected.tolist()
+
+
+@given(
+    codes=st.lists(st.integers(-1, 9), max_size=40),
+    wanted=st.sets(st.integers(0, 9), max_size=10),
+)
+def test_category_tests_match_a_lookup_by_code(codes, wanted):
+    """`item: {in: [...]}` on a categorical column tests its codes (by equality for a few
+    wanted categories, by a table for more); a blank (-1) is never among them."""
+    codes = np.array(codes, dtype=np.int8)
+    got = conditions._codes_in(codes, np.array(sorted(wanted), dtype=np.int64))
+    assert got.tolist() == [c >= 0 and c in wanted for c in codes.tolist()]

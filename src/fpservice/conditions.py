@@ -309,8 +309,7 @@ class Scope:
         if t.op in ("eq", "in") and isinstance(col.dtype, pd.CategoricalDtype):
             # A few categories, millions of rows: test the categories, then look rows up by code.
             wanted = [t.arg] if t.op == "eq" else list(t.arg)
-            hit = np.append(col.cat.categories.isin(wanted), False)  # code -1 (blank): no
-            return hit[col.cat.codes.to_numpy()]
+            return _codes_in(col.cat.codes.to_numpy(), np.flatnonzero(col.cat.categories.isin(wanted)))
         if t.op == "eq":
             out = col == t.arg
         elif t.op == "in":
@@ -320,12 +319,14 @@ class Scope:
             out = blank if t.arg else ~blank
         elif t.op == "yes":
             out = col.fillna(False) == t.arg
-        elif t.op == "on_or_before":
-            out = col <= self._operand(t.arg, frame)
-        elif t.op == "on_or_after":
-            out = col >= self._operand(t.arg, frame)
-        elif t.op == "between":
-            out = (col >= self._operand(t.arg[0], frame)) & (col <= self._operand(t.arg[1], frame))
+        elif t.op in ("on_or_before", "on_or_after", "between"):
+            # On numpy's datetime64 (NaT compares false, as a blank date should), not pandas'.
+            day = col.to_numpy(dtype="datetime64[ns]")
+            if t.op == "on_or_before":
+                return day <= self._operand(t.arg, frame)
+            if t.op == "on_or_after":
+                return day >= self._operand(t.arg, frame)
+            return (day >= self._operand(t.arg[0], frame)) & (day <= self._operand(t.arg[1], frame))
         elif t.op == "has_all":
             vocab = schema.VOCABULARIES[t.field]
             need = sum(1 << vocab.index(v) for v in t.arg)
@@ -337,9 +338,21 @@ class Scope:
         return np.asarray(pd.Series(out).fillna(False), dtype=bool)
 
     def _operand(self, ref, frame: pd.DataFrame):
+        """A date reference as numpy datetime64: one day, or a day per row."""
         if isinstance(ref, WorkdaysAfter):
-            return _workdays_after(frame[ref.field], ref.days)
-        return self.date(ref)
+            return _workdays_after(frame[ref.field], ref.days).to_numpy(dtype="datetime64[ns]")
+        return self.date(ref).to_datetime64()
+
+
+def _codes_in(codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Rows whose categorical code is among `wanted` (never a blank, code -1). A test or two on
+    the small integer codes themselves: indexing a table by them would widen every code first."""
+    if len(wanted) > 4:
+        return np.append(np.isin(np.arange(codes.max(initial=0) + 1), wanted), False)[codes]
+    out = np.zeros(len(codes), dtype=bool)
+    for code in wanted.tolist():
+        out |= codes == code
+    return out
 
 
 def _workdays_after(dates: pd.Series, n: int) -> pd.Series:

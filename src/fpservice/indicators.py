@@ -37,10 +37,10 @@ class Hierarchy:
             codes = unit.cat.codes.to_numpy()
             village = np.where(codes >= 0, np.append(at, -1)[codes], -1)
             person, n = None, 0
-            if "person" in frame:
-                person = frame["person"].to_numpy().astype(np.int64)
+            if "person" in frame:  # int32 like the villages: half the bytes for every mask to move
+                person = frame["person"].to_numpy().astype(np.int32, copy=False)
                 n = int(person.max()) + 1 if len(person) else 1
-            self._coded[key] = (frame, (village.astype(np.int64), person, n))  # keeps `frame` alive
+            self._coded[key] = (frame, (village.astype(np.int32), person, n))  # keeps `frame` alive
         return self._coded[key][1]
 
     def _pairs(self, frame: pd.DataFrame, mask: np.ndarray):
@@ -49,12 +49,12 @@ class Hierarchy:
         village, person, n = self.coded(frame)
         sel = mask & (village >= 0)
         v, p = village[sel], person[sel]
-        home = np.full(n, -1, dtype=np.int64)
+        home = np.full(n, -1, dtype=np.int32)
         home[p] = v
         if (home[p] == v).all():
             p = np.flatnonzero(home >= 0)
             return home[p], p, n, True
-        v, p = np.divmod(pd.unique(v * n + p), n)
+        v, p = np.divmod(pd.unique(v.astype(np.int64) * n + p), n)
         return v, p, n, False
 
     def distinct_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ class Hierarchy:
             if level == VILLAGE or single:  # `at` of villages is their own position
                 counts = np.bincount(at[v], minlength=len(units))
             else:
-                counts = np.bincount(pd.unique(at[v] * n + p) // n, minlength=len(units))
+                counts = np.bincount(pd.unique(at[v].astype(np.int64) * n + p) // n, minlength=len(units))
             parts.append(pd.Series(counts, index=units))
         return pd.concat(parts)
 

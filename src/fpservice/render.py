@@ -39,7 +39,7 @@ def records(report: Report, details: bool = False) -> list[dict]:
                 [None if t != t else (int(t) if s else t) for t, s in zip(_floats(rows[col]), staffing)]
             )
         else:
-            values.append([None if v is None or v is pd.NA or v != v else v for v in rows[col].tolist()])
+            values.append(_or_none(rows[col]))
     return [dict(zip(columns, row)) for row in zip(*values)]
 
 
@@ -47,6 +47,14 @@ _INTS = ("numerator", "denominator")
 _FLOATS = ("rate", "ci_low", "ci_high", "registered_rate", "gap")
 _OPTIONAL_INTS = ("registered_numerator", "registered_denominator")
 _BOOLS = ("small_sample", "clear")
+
+
+def _or_none(column: pd.Series) -> list:
+    """The column's values, None where missing (found in one pass, not value by value)."""
+    values = column.tolist()
+    for i in np.flatnonzero(column.isna().to_numpy()).tolist():
+        values[i] = None
+    return values
 
 
 def _floats(column: pd.Series) -> list[float]:
