@@ -262,17 +262,20 @@ def read_header(data: bytes) -> list[str]:
     return []
 
 
-def read_table(source: Source, usecols: list[int], distinct: frozenset[int] = frozenset()) -> CsvTable:
+def read_table(
+    source: Source, usecols: list[int], distinct: frozenset[int] = frozenset(), threads: bool = True
+) -> CsvTable:
     """Parse the file; keep the header positions in `usecols`. Columns at positions in `distinct`
     hold mostly distinct values (ID numbers, names) and are kept a value per row; the others are
-    dictionary-encoded."""
+    dictionary-encoded. With `threads`, pyarrow parses blocks of the file on all cores (worth it
+    when there are not other files to keep them busy)."""
     delim = _delimiter(source.head().split(b"\n", 1)[0])
     try:
-        table = _read_fast(source, usecols, delim, distinct)
+        table = _read_fast(source, usecols, delim, distinct, threads)
     except (pa.ArrowInvalid, _Disagree) as exc:
         if not source.checked and "UTF8" in str(exc):
             # Some byte is not UTF-8: decide over the whole file (GB18030, or GBK inside UTF-8).
-            return read_table(_decoded(source.raw), usecols, distinct)
+            return read_table(_decoded(source.raw), usecols, distinct, threads)
         table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
     table.encoding = source.encoding
     return _drop_blank_rows(table)
@@ -283,12 +286,18 @@ class _Disagree(Exception):
 
 
 def _parse(
-    data: pa.Buffer, usecols: list[int], delim: str, width: int, on_invalid, distinct: frozenset[int]
+    data: pa.Buffer,
+    usecols: list[int],
+    delim: str,
+    width: int,
+    on_invalid,
+    distinct: frozenset[int],
+    threads: bool,
 ) -> pa.Table:
     names = [str(i) for i in range(width)]
     return pacsv.read_csv(
         pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=threads),
         parse_options=pacsv.ParseOptions(
             delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
@@ -302,7 +311,11 @@ def _parse(
 
 
 def _read_fast(
-    source: Source, usecols: list[int], delim: str, distinct: frozenset[int] = frozenset()
+    source: Source,
+    usecols: list[int],
+    delim: str,
+    distinct: frozenset[int] = frozenset(),
+    threads: bool = True,
 ) -> CsvTable:
     width = len(source.header)
     if width == 0:
@@ -314,7 +327,7 @@ def _read_fast(
         return "skip"
 
     data = source.buffer
-    result = _parse(data, usecols, delim, width, on_invalid, distinct)
+    result = _parse(data, usecols, delim, width, on_invalid, distinct, threads)
     if result.num_rows == 0:
         raise _Disagree
     if not skipped and _lines_are_records(source, result.num_rows):

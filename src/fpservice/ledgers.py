@@ -162,16 +162,20 @@ def load(
         cached = cache is not None and cache.worth_it(len(raw))
         got = _from_cache(cache.get(key, today)) if cached else None
         if got is None:
-            got = read_ledger_file(raw, rel, units, encoding, today)
+            got = read_ledger_file(raw, rel, units, encoding, today, threads=len(raw) * workers > total)
             if cached:
                 cache.put(key, got.frame if got.frame is not None else pd.DataFrame(), _meta(got))
         return got, key, len(raw)
 
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    # Each file is parsed on one core, unless it is so large that the others could not keep the
+    # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
+    workers = min(4, os.cpu_count() or 1)
+    total = sum(_size(p) for p in files)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(read, path) for path in files]
         if progress:
-            progress.start(sum(_size(p) for p in files))
+            progress.start(total)
             for done in as_completed(futures):
                 progress.advance(done.result()[2])
             progress.finish()
@@ -287,9 +291,10 @@ def _empty_frame(key: str) -> pd.DataFrame:
 
 
 def read_ledger_file(
-    raw: bytes, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date
+    raw: bytes, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date, threads: bool = True
 ) -> LedgerFile:
-    """Read and validate one file. A file-level problem rejects every row."""
+    """Read and validate one file. A file-level problem rejects every row. `threads`: parse it on
+    all cores (see csvfile.read_table)."""
     account = FileAccount(rel, None, None)
     try:
         source = csvfile.open_source(raw, encoding)
@@ -318,7 +323,7 @@ def read_ledger_file(
     # ID numbers and names are nearly all distinct: read a value per row, not dictionary-encoded.
     distinct = frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))
     try:
-        table = csvfile.read_table(source, sorted(mapping), distinct)
+        table = csvfile.read_table(source, sorted(mapping), distinct, threads)
     except csvfile.CsvProblem as p:
         return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     account.encoding = table.encoding
