@@ -190,3 +190,28 @@ def test_html_renders_in_headless_chromium(sample, tmp_path):
     )
     assert done.returncode == 0 and shot.stat().st_size > 10_000
     assert "Uncaught" not in dom.stderr + done.stderr
+
+
+@pytest.mark.parametrize("details,plan", [(False, "jiangbei-2011"), (True, "dayang-2011")])
+def test_json_text_is_json_dumps_of_each_record(sample, details, plan):
+    """The JSON writer encodes each distinct cell once and lays rows out from the cells: the text
+    must be exactly json.dumps of every record, one per line (staffing targets stay integers,
+    rates floats, missing values null, flags true/false)."""
+    from fpservice import api, render
+
+    outcome = api.report(sample, "2011Q3", plan, trend=True, all_indicators=True, equity=details)
+    records = render.records(outcome.report, details)
+    expected = "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n"
+    assert render.to_json(outcome.report, details) == expected
+    kinds = {type(r["target"]) for r in records}
+    assert {float, type(None)} <= kinds  # the memo must not confuse 1 with 1.0 or None
+    assert int in kinds or plan == "jiangbei-2011"  # staffing: the required count, an integer
+
+
+def test_json_cells_keep_types_that_compare_equal():
+    """A staffing target of 1 person and a rate target of 1.0 (100 %) share the target column."""
+    from fpservice.render import _encoded
+
+    values = [1, 1.0, True, 0, 0.0, False, None, "1"]
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    assert _encoded(values, encode) == ["1", "1.0", "true", "0", "0.0", "false", "null", '"1"']

@@ -165,7 +165,11 @@ class Source:
         return self.text[self.skip : self.skip + size]
 
     def newlines(self) -> int:
-        return self.text.count(b"\n", self.skip)
+        # numpy counts without holding the GIL (bytes.count holds it), so other files' threads
+        # go on meanwhile; slices keep the comparison's temporary small.
+        data = np.frombuffer(self.text, dtype=np.uint8)[self.skip :]
+        step = 1 << 23
+        return sum(int(np.count_nonzero(data[i : i + step] == 10)) for i in range(0, len(data), step))
 
 
 def open_source(raw: bytes, encoding: str | None = None) -> Source:

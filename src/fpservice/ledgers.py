@@ -173,7 +173,10 @@ def load(
     workers = min(4, os.cpu_count() or 1)
     total = sum(_size(p) for p in files)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(read, path) for path in files]
+        # The largest files first, so that no large file starts last while the other cores idle;
+        # results stay in discovery order.
+        futures = {path: pool.submit(read, path) for path in sorted(files, key=_size, reverse=True)}
+        futures = [futures[path] for path in files]
         if progress:
             progress.start(total)
             for done in as_completed(futures):

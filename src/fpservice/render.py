@@ -22,7 +22,16 @@ STATUS_TEXT = {MET: "达标", MISSED: "未达标", NO_DATA: "无数据", NO_TARG
 def records(report: Report, details: bool = False) -> list[dict]:
     """The rows exactly as SPEC §6 defines them; with `details`, also the interval, the
     small-sample and clear-miss flags, and the equity gap. Plain Python values, missing as None."""
-    columns = COLUMNS + (DETAIL_COLUMNS if details else [])
+    columns = _columns(details)
+    return [dict(zip(columns, row)) for row in zip(*_values(report, columns))]
+
+
+def _columns(details: bool) -> list[str]:
+    return COLUMNS + (DETAIL_COLUMNS if details else [])
+
+
+def _values(report: Report, columns: list[str]) -> list[list]:
+    """Per column, its values as plain Python values (missing as None)."""
     rows = report.rows
     staffing = (rows["indicator"] == "staffing").tolist()
     values = []
@@ -40,7 +49,7 @@ def records(report: Report, details: bool = False) -> list[dict]:
             )
         else:
             values.append(_or_none(rows[col]))
-    return [dict(zip(columns, row)) for row in zip(*values)]
+    return values
 
 
 _INTS = ("numerator", "denominator")
@@ -62,10 +71,30 @@ def _floats(column: pd.Series) -> list[float]:
 
 
 def to_json(report: Report, details: bool = False) -> str:
-    """A JSON array, one row per line (readable, and written by the C encoder)."""
-    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for every row
-    rows = [encode(r) for r in records(report, details)]
+    """A JSON array, one row per line: the text json.dumps gives for each record. A report holds
+    a few distinct values per column (unit names repeat for every indicator, statuses and
+    targets for every unit), so each distinct value is encoded once and rows are laid out from
+    the encoded cells, instead of building and encoding a dict per row."""
+    columns = _columns(details)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    cells = [_encoded(values, encode) for values in _values(report, columns)]
+    line = "{" + ", ".join(f"{encode(c)}: %s" for c in columns) + "}"
+    rows = [line % row for row in zip(*cells)]
     return "[\n" + ",\n".join(rows) + "\n]\n" if rows else "[]\n"
+
+
+def _encoded(values: list, encode) -> list[str]:
+    """Each value as JSON text. Keyed by type too: 1, 1.0 and True are equal keys in a dict but
+    are written 1, 1.0 and true."""
+    memo: dict = {}
+    out = []
+    for v in values:
+        key = (v.__class__, v)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = encode(v)
+        out.append(text)
+    return out
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
