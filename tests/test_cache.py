@@ -57,6 +57,8 @@ def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
     load(sample, cache=cache)
     files = len(list(sample.rglob("*.csv"))) - 1  # units.csv is not a ledger
     assert (cache.hits, cache.misses) == (0, files)
+    cache.close()  # entries are written in the background until then
+    assert len(list((tmp_path / "cache").rglob("*.arrow"))) == files
     again = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=again)
     assert (again.hits, again.misses) == (files, 0)

@@ -25,6 +25,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,7 +59,10 @@ def digest(data: bytes) -> str:
 
 class LedgerCache:
     """Entries under one directory. Any problem with the cache (unwritable, a damaged entry) only
-    means the file is read again: a cache never makes a run fail."""
+    means the file is read again: a cache never makes a run fail.
+
+    Entries are written by a thread of their own while the run goes on (the report is computed
+    meanwhile); `close` waits for them."""
 
     # A file smaller than this is parsed faster than its entry is read back (a few ms either way).
     MIN_BYTES = 64 << 10
@@ -68,6 +72,8 @@ class LedgerCache:
         self.min_bytes = min_bytes
         self._code = _code_fingerprint()
         self.hits = self.misses = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: dict[Path, Future] = {}
 
     def worth_it(self, size: int) -> bool:
         return size >= self.min_bytes
@@ -81,6 +87,8 @@ class LedgerCache:
     def get(self, key: str, today: dt.date):
         """-> (frame, meta) or None."""
         path = self._path(key)
+        if path in self._writing:  # put by this cache a moment ago: let it land first
+            self._writing.pop(path).result()
         try:
             with pa.memory_map(str(path)) as source:
                 table = feather.read_table(source)
@@ -96,15 +104,26 @@ class LedgerCache:
         return table.to_pandas(), meta
 
     def put(self, key: str, frame, meta: dict) -> None:
-        path = self._path(key)
+        """Store a validated file. The rows are taken now (the frame may change afterwards) and
+        written in the background."""
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             table = table.replace_schema_metadata(
                 {**(table.schema.metadata or {}), b"fpservice": json.dumps(meta, ensure_ascii=False)}
             )
-            _write_privately(path, lambda fh: feather.write_feather(table, fh, compression="uncompressed"))
-        except (OSError, TypeError, ValueError, pa.ArrowException):
-            pass
+        except (TypeError, ValueError, pa.ArrowException):
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
+        path = self._path(key)
+        self._writing[path] = self._writer.submit(_write_entry, path, table)
+
+    def close(self) -> None:
+        """Wait until every entry is written."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+            self._writing.clear()
 
     def get_findings(self, key: str, today: dt.date) -> list[Finding] | None:
         """Findings across files (consistency checks), stored under the key of all the files."""
@@ -147,6 +166,11 @@ def holds_on(valid_days, today: dt.date) -> bool:
     first, until = valid_days
     day = today.isoformat()
     return (first is None or first <= day) and (until is None or day < until)
+
+
+def _write_entry(path: Path, table: pa.Table) -> None:
+    with contextlib.suppress(OSError, pa.ArrowException):  # an entry not written is only a miss
+        _write_privately(path, lambda fh: feather.write_feather(table, fh, compression="uncompressed"))
 
 
 def finding_fields(f: Finding) -> list:

@@ -88,6 +88,8 @@ def cli(
     退出码：0 全部达标；1 有目标未达到；2 台帐有错误行（已报告并拒绝）；3 无法运行。
     """
     cache = None if no_cache else LedgerCache(cache_dir or default_cache_dir())
+    if cache is not None:
+        ctx.call_on_close(cache.close)  # entries still being written are finished before exit
     ctx.obj = {"rules_dir": rules_dir, "cache": cache}
 
 
