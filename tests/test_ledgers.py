@@ -48,6 +48,10 @@ def test_gbk_character_late_in_a_large_file_is_detected(ledger_dir):
             "file.mixed_encoding",
         ),
         (b"unit,role\n" + f"{V1},x\n".encode() + b"\xff\xfe\xff,\xff\n", "file.undecodable"),
+        (  # GB18030 parsed in its own bytes: a value that does not decode
+            f"村居代码,岗位\n{V1},专职\n{V1},".encode("gb18030") + b"\x81\x20\n",
+            "file.undecodable",
+        ),
     ],
 )
 def test_undecodable_file_is_reported_with_its_line(ledger_dir, data, code):
@@ -246,3 +250,14 @@ def test_requests_and_births_consistency_errors(ledger_dir):
     assert (
         str(result.frames["births"]["birth_on"].iloc[0].date()) == "2011-07-01"
     )  # 出生日期 is the child's here
+
+
+def test_gb18030_bytes_are_decoded_only_where_read(ledger_dir):
+    """A GB18030 file is parsed in its own bytes: a byte that does not decode in a column no
+    indicator reads (a remark) does not cost the file, as in UTF-8 files; one in a column read
+    rejects the file with its line (above)."""
+    data = f"村居代码,岗位,备注\n{V1},专职,好\n{V1},兼职,".encode("gb18030") + b"\x81\x20\n"
+    (ledger_dir / "staff.csv").write_bytes(data)
+    result = load(ledger_dir)
+    assert result.findings == [] and result.accounts[0].encoding == "gb18030"
+    assert result.frames["staff"]["role"].tolist() == ["专职", "兼职"]

@@ -149,13 +149,15 @@ cell_text = st.text(alphabet='ab甲 ,"\n', max_size=6)
     blank_after=st.sets(st.integers(0, 12), max_size=3),
     crlf=st.booleans(),
     final_newline=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "gb18030"]),
 )
 @settings(max_examples=300, deadline=None)
-def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, final_newline):
+def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, final_newline, encoding):
     """pyarrow with line numbers by newline count (or by quote parity) must give the same cells
     and the same physical lines as Python's csv module, whatever the quoting, blank lines and
-    line endings. The middle column is read a value per row (as ID numbers are), the others
-    dictionary-encoded: both must give the same cells."""
+    line endings, and whether the file is UTF-8 or GB18030 parsed in its own bytes. The middle
+    column is read a value per row (as ID numbers are), the others dictionary-encoded: both must
+    give the same cells."""
     import csv as csvmod
     import io
 
@@ -164,7 +166,7 @@ def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, fin
     newline = "\r\n" if crlf else "\n"
     out = io.StringIO()
     writer = csvmod.writer(out, lineterminator=newline)
-    writer.writerow(["h1", "h2", "h3"])
+    writer.writerow(["甲", "乙", "丙"])
     for i, row in enumerate(rows):
         writer.writerow(row)
         if i in blank_after:
@@ -172,10 +174,11 @@ def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, fin
     text = out.getvalue()
     if not final_newline:
         text = text[: -len(newline)]
-    data = text.encode("utf-8")
 
-    fast = csvfile.read_table(csvfile.open_source(data), [0, 1, 2], distinct=frozenset({1}))
-    exact = csvfile._drop_blank_rows(csvfile._read_exact(data, [0, 1, 2], ","))
+    source = csvfile.open_source(text.encode(encoding))
+    assert source.encoding == encoding
+    fast = csvfile.read_table(source, [0, 1, 2], distinct=frozenset({1}))
+    exact = csvfile._drop_blank_rows(csvfile._read_exact(text.encode("utf-8"), [0, 1, 2], ","))
     assert fast.lines.tolist() == exact.lines.tolist()
     assert fast.ragged == exact.ragged and fast.blank_rows == exact.blank_rows
     for i in (0, 1, 2):

@@ -29,6 +29,7 @@ import pyarrow.csv as pacsv
 csv.field_size_limit(1 << 30)
 
 _TEXT = pa.dictionary(pa.int32(), pa.string())
+_BYTES = pa.dictionary(pa.int32(), pa.binary())
 # What Python's str.strip() removes, and stray byte-order marks (two exports pasted together).
 _TRIMMED = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "\ufeff"
 
@@ -148,14 +149,17 @@ class CsvTable:
 
 @dataclass
 class Source:
-    """A file's bytes as UTF-8 from offset `skip` (past a BOM) and what we know of them."""
+    """A file's bytes from offset `skip` (past a BOM) and what we know of them. The bytes are
+    UTF-8, or, when `native` names an encoding, the file's own bytes in that encoding: they are
+    parsed as they are and only the values read are decoded (see _decoded_values)."""
 
     raw: bytes  # as read from disk
-    text: bytes  # UTF-8 from `skip` on: `raw` itself, or `raw` decoded
+    text: bytes  # the bytes parsed, from `skip` on: `raw` itself, or `raw` decoded to UTF-8
     skip: int
     encoding: str
     header: list[str]
     checked: bool  # True when the whole file is known to be valid UTF-8
+    native: str | None = None
 
     @property
     def buffer(self) -> pa.Buffer:
@@ -173,13 +177,23 @@ class Source:
 
 
 def open_source(raw: bytes, encoding: str | None = None) -> Source:
-    """Find the encoding and header. The body of a UTF-8 file is checked while it is parsed."""
+    """Find the encoding and header. The body of a UTF-8 file is checked while it is parsed; a
+    file whose header is GB18030 (what Excel and WPS save on Chinese Windows) is parsed in its
+    own bytes, and the values read are decoded after parsing."""
     if encoding is None and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
         head = raw[skip : skip + (1 << 16)]
         if _header_is_utf8(head):
             return Source(raw, raw, skip, "utf-8-sig" if skip else "utf-8", read_header(head), False)
+        if not skip and _header_decodes(head, _NATIVE):
+            header = read_header(head.decode(_NATIVE, errors="replace").encode("utf-8"))
+            return Source(raw, raw, 0, _NATIVE, header, False, native=_NATIVE)
     return _decoded(raw, encoding)
+
+
+# GB18030 can be parsed as it is: the bytes of a multi-byte character are all 0x30 or above, so a
+# comma, quote, tab or line break in the bytes is always that character.
+_NATIVE = "gb18030"
 
 
 def _decoded(raw: bytes, encoding: str | None = None) -> Source:
@@ -188,9 +202,13 @@ def _decoded(raw: bytes, encoding: str | None = None) -> Source:
 
 
 def _header_is_utf8(head: bytes) -> bool:
+    return _header_decodes(head, "utf-8")
+
+
+def _header_decodes(head: bytes, encoding: str) -> bool:
     line = head.split(b"\n", 1)[0]
     try:
-        line.decode("utf-8")
+        line.decode(encoding)
     except UnicodeDecodeError:
         return False
     return True
@@ -227,8 +245,8 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
         raise CsvProblem("file.mixed_encoding", line)
     try:
         return data.decode("gb18030").encode("utf-8"), "gb18030"
-    except UnicodeDecodeError:
-        raise CsvProblem("file.undecodable", line) from None
+    except UnicodeDecodeError as exc:  # the line where GB18030 fails, not where UTF-8 did
+        raise CsvProblem("file.undecodable", data.count(b"\n", 0, exc.start) + 1) from None
 
 
 def _mostly_utf8(data: bytes) -> bool:
@@ -276,9 +294,11 @@ def read_table(
     delim = _delimiter(source.head().split(b"\n", 1)[0])
     try:
         table = _read_fast(source, usecols, delim, distinct, threads)
-    except (pa.ArrowInvalid, _Disagree) as exc:
-        if not source.checked and "UTF8" in str(exc):
-            # Some byte is not UTF-8: decide over the whole file (GB18030, or GBK inside UTF-8).
+    except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError) as exc:
+        if source.native or (not source.checked and "UTF8" in str(exc)):
+            # A value that does not decode, or rows that do not add up in the file's own bytes, or
+            # a byte that is not UTF-8: decide over the whole file (GB18030, GBK inside UTF-8, or
+            # undecodable, with the line), and the exact reader takes over from there.
             return read_table(_decoded(source.raw), usecols, distinct, threads)
         table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
     table.encoding = source.encoding
@@ -297,8 +317,10 @@ def _parse(
     on_invalid,
     distinct: frozenset[int],
     threads: bool,
+    native: bool = False,
 ) -> pa.Table:
     names = [str(i) for i in range(width)]
+    plain, coded = (pa.binary(), _BYTES) if native else (pa.string(), _TEXT)
     return pacsv.read_csv(
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=threads),
@@ -306,7 +328,7 @@ def _parse(
             delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={names[i]: pa.string() if i in distinct else _TEXT for i in usecols},
+            column_types={names[i]: plain if i in distinct else coded for i in usecols},
             include_columns=[names[i] for i in usecols],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -331,7 +353,7 @@ def _read_fast(
         return "skip"
 
     data = source.buffer
-    result = _parse(data, usecols, delim, width, on_invalid, distinct, threads)
+    result = _parse(data, usecols, delim, width, on_invalid, distinct, threads, source.native is not None)
     if result.num_rows == 0:
         raise _Disagree
     if not skipped and _lines_are_records(source, result.num_rows):
@@ -339,8 +361,41 @@ def _read_fast(
     else:
         lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
     result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
-    columns = {i: _cells(result.column(str(i)), i in distinct) for i in usecols}
+    columns = {i: _cells(_as_text(result.column(str(i)), source.native), i in distinct) for i in usecols}
     return CsvTable(columns, lines, ragged)
+
+
+def _as_text(column: pa.ChunkedArray, encoding: str | None):
+    """A column parsed from a file's own bytes, as UTF-8 text (as it is when already UTF-8)."""
+    if encoding is None:
+        return column
+    column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    if pa.types.is_dictionary(column.type):  # decode each distinct value once
+        return pa.DictionaryArray.from_arrays(column.indices, _decoded_values(column.dictionary, encoding))
+    return _decoded_values(column, encoding)
+
+
+def _decoded_values(values: pa.BinaryArray, encoding: str) -> pa.StringArray:
+    """Decode every value in one call: the values are joined with NUL bytes (which no GB18030
+    character contains), decoded, and split again at the NULs by their positions. Raises
+    UnicodeDecodeError when a value does not decode."""
+    n = len(values)
+    if n == 0:
+        return pa.array([], pa.string())
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + n + 1]
+    data = np.frombuffer(values.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    if not (data >= 0x80).any():  # ASCII (ID numbers, codes, dates) is UTF-8 as it is
+        return values.cast(pa.string())
+    if (data == 0).any():  # a NUL of the ledger's own: one value at a time
+        return pa.array([v if v is None else v.decode(encoding) for v in values.to_pylist()], pa.string())
+    joined = np.insert(data, offsets[1:-1] - offsets[0], np.uint8(0))
+    utf8 = np.frombuffer(joined.tobytes().decode(encoding).encode("utf-8"), np.uint8)
+    ends = np.flatnonzero(utf8 == 0)
+    starts = np.concatenate(([0], ends - np.arange(len(ends)), [len(utf8) - len(ends)]))
+    text = pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(starts.astype(np.int32)), pa.py_buffer(utf8[utf8 != 0])]
+    )
+    return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string())) if values.null_count else text
 
 
 def _cells(column, distinct: bool) -> Cells:
