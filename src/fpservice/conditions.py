@@ -294,10 +294,14 @@ class Scope:
         numbered across ledgers at load, so this is a bitmap, not a join)."""
         other = self.frames[cond.ledger]
         sel = self.mask(cond.where, cond.ledger)
-        if cond.distinct_field:
-            rows = other.loc[sel, ["person", cond.distinct_field]]
-            counts = rows.groupby("person")[cond.distinct_field].nunique()
-            people = counts.index[counts >= cond.at_least].to_numpy()
+        if cond.distinct_field:  # persons with at least n distinct (non-blank) values
+            rows = np.flatnonzero(sel)
+            person = other["person"].to_numpy()[rows].astype(np.int64)
+            value, distinct = pd.factorize(other[cond.distinct_field].iloc[rows])
+            known = value >= 0
+            pairs = pd.unique(person[known] * max(len(distinct), 1) + value[known])
+            counts = np.bincount(pairs // max(len(distinct), 1))
+            people = np.flatnonzero(counts >= cond.at_least)
         else:
             people = other["person"].to_numpy()[sel]
         return has_person(frame["person"].to_numpy(), people)

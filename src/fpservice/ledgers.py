@@ -225,9 +225,15 @@ def _from_cache(hit) -> LedgerFile | None:
     if hit is None:
         return None
     frame, meta = hit
-    for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
+    for name in frame.columns:
         column = frame[name]
-        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            continue
+        words = schema.VOCABULARIES.get(name)
+        if words is not None and tuple(column.cat.categories) == words:
+            # the vocabulary's one dtype again, so that files concatenate by their codes
+            frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=_vocabulary_dtype(words))
+        elif column.cat.categories.dtype != "str":  # an empty category list comes back as object
             frame[name] = pd.Categorical.from_codes(
                 column.cat.codes, dtype=_text_dtype(column.cat.categories)
             )
@@ -256,7 +262,11 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = {}
     for name in frames[0].columns:
         parts = [f[name].array for f in frames]
-        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+        if isinstance(parts[0].dtype, pd.CategoricalDtype) and all(p.dtype is parts[0].dtype for p in parts):
+            # one vocabulary shared by every file (_vocabulary_dtype): the codes line up as they are
+            codes = np.concatenate([p.codes for p in parts])
+            columns[name] = pd.Categorical.from_codes(codes, dtype=parts[0].dtype)
+        elif isinstance(parts[0].dtype, pd.CategoricalDtype):
             columns[name] = union_categoricals(parts)
         else:  # arrays of one type: no index to align, unlike pd.concat
             columns[name] = type(parts[0])._concat_same_type(parts)

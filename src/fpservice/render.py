@@ -84,8 +84,11 @@ def to_json(report: Report, details: bool = False) -> str:
 
 
 def _encoded(values: list, encode) -> list[str]:
-    """Each value as JSON text. Keyed by type too: 1, 1.0 and True are equal keys in a dict but
-    are written 1, 1.0 and true."""
+    """Each value as JSON text. 1, 1.0 and True are equal as dict keys but are written 1, 1.0
+    and true: a column mixing such types is keyed by type too."""
+    if len({type(v) for v in values} & {int, float, bool}) <= 1:
+        memo = {v: encode(v) for v in set(values)}
+        return list(map(memo.__getitem__, values))
     memo: dict = {}
     out = []
     for v in values:
