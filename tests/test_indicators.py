@@ -337,3 +337,26 @@ def test_check_judges_year_to_date_as_of_a_day(ledger_dir):
     doc = json.loads(run(["check", ledger_dir, "-p", "000", "-f", "json"]).stdout)  # default: latest date
     assert doc["as_of"] == "2011-03-01"
     assert pick(doc["rows"], V1, "pregnancy_check", "2011-01-01..2011-03-01")["numerator"] == 1
+
+
+@pytest.mark.parametrize("plan", ["jiangbei-2011", "rongxian-2008"])
+def test_windows_sharing_masks_give_what_each_window_gives_alone(plan):
+    """Masks that do not depend on the window (an item, a place, a sex) are computed once for all
+    windows of a report; a condition wrongly taken as window-free would carry one window's rows
+    into the next. Every window computed alongside the others must equal it computed alone."""
+    import pandas as pd
+
+    from fpservice import api, periods, report, rules
+    from tests.ledgerkit import REPO
+
+    ledgers = api.load_ledgers(REPO / "sample_data", None, {}, checks=False)
+    book = rules.load()
+    chosen = book.plan(plan)
+    windows = list(periods.quarter_windows(2011, 3)) + periods.trend_windows(2011, 3)
+    windows += [w for w, _ in report.phase_windows(chosen, windows[0].end)]
+    together = report.build(ledgers, book, chosen, windows, all_indicators=True).rows
+    alone = pd.concat(
+        [report.build(ledgers, book, chosen, [w], all_indicators=True).rows for w in windows],
+        ignore_index=True,
+    )
+    assert len(windows) >= 4 and together.equals(alone)

@@ -21,6 +21,7 @@ Nothing here is evaluated as Python: each key maps to one vectorised pandas oper
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,15 +243,20 @@ class Compiler:
 
 @dataclass
 class Scope:
-    """What conditions are evaluated against: the frames and one window."""
+    """What conditions are evaluated against: the frames and one window. Scopes over the same
+    frames may share `shared`, where masks that do not depend on the window are kept (a
+    service's item or place is the same in every window)."""
 
     frames: dict[str, pd.DataFrame]
     start: dt.date
     end: dt.date
     plan_start: dt.date
+    shared: dict | None = None
 
     def __post_init__(self):
         self._cache: dict = {}
+        if self.shared is None:
+            self.shared = {}
 
     def date(self, ref) -> pd.Timestamp:
         day = {
@@ -264,9 +270,10 @@ class Scope:
     def mask(self, cond, ledger: str) -> np.ndarray:
         """Boolean mask over the rows of `ledger` where `cond` holds (cached per node)."""
         key = (cond, ledger)
-        if key not in self._cache:
-            self._cache[key] = self._evaluate(cond, ledger)
-        return self._cache[key]
+        cache = self.shared if _window_free(cond) else self._cache
+        if key not in cache:
+            cache[key] = self._evaluate(cond, ledger)
+        return cache[key]
 
     def _evaluate(self, cond, ledger: str) -> np.ndarray:
         frame = self.frames[ledger]
@@ -346,6 +353,28 @@ class Scope:
         if isinstance(ref, WorkdaysAfter):
             return _workdays_after(frame[ref.field], ref.days).to_numpy(dtype="datetime64[ns]")
         return self.date(ref).to_datetime64()
+
+
+@functools.cache
+def _window_free(cond) -> bool:
+    """Whether a condition gives the same rows in every window: it compares no date with the
+    window's start or end (a date against another field's, as workdays_after does, is free)."""
+    if isinstance(cond, Test):
+        if cond.op == "age_between":
+            return False
+        if cond.op in ("on_or_before", "on_or_after", "between"):
+            refs = cond.arg if cond.op == "between" else (cond.arg,)
+            return not any(isinstance(ref, str) for ref in refs)
+        return True
+    if isinstance(cond, (AllOf, AnyOf)):
+        return all(_window_free(part) for part in cond.parts)
+    if isinstance(cond, Not):
+        return _window_free(cond.part)
+    if isinstance(cond, Cohort):
+        return _window_free(cond.body)
+    if isinstance(cond, Has):
+        return _window_free(cond.where)
+    return False
 
 
 def _codes_in(codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:

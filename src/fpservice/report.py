@@ -88,8 +88,9 @@ def build(
     phases = {p.name: p for p in plan.phases}
     equity = equity and bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
     parts = []
+    shared: dict = {}  # masks that are the same in every window
     for window in windows:
-        scope = Scope(ledgers.frames, window.start, window.end, plan.start)
+        scope = Scope(ledgers.frames, window.start, window.end, plan.start, shared)
         phase = phases.get(window.label) if window.kind == "phase" else None
         for key, indicator in rules.indicators.items():
             target = plan.phase_target(phase, key) if phase else plan.target(key, window.end.year)
