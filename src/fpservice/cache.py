@@ -107,7 +107,7 @@ class LedgerCache:
         """Store a validated file. The rows are taken now (the frame may change afterwards) and
         written in the background."""
         try:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # runs in a worker
             table = table.replace_schema_metadata(
                 {**(table.schema.metadata or {}), b"fpservice": json.dumps(meta, ensure_ascii=False)}
             )
