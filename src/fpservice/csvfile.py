@@ -47,13 +47,13 @@ class Cells:
     """One column: row i holds values[codes[i]], or is blank where codes[i] is -1.
     Values are trimmed of whitespace (and stray BOMs) and never blank; they need not be distinct."""
 
-    codes: np.ndarray  # intp: numpy indexes with it as it is (an int32 index is widened each time)
+    codes: np.ndarray  # int32
     values: pa.StringArray
     dense: bool = False  # row i holds value i, and no row is blank
 
     @classmethod
     def blank(cls, n: int) -> Cells:
-        return cls(np.full(n, -1, dtype=np.intp), pa.array([], pa.string()))
+        return cls(np.full(n, -1, dtype=np.int32), pa.array([], pa.string()))
 
     @classmethod
     def of(cls, column: pa.ChunkedArray | pa.Array) -> Cells:
@@ -62,7 +62,7 @@ class Cells:
             column = column.combine_chunks() if column.num_chunks else pa.array([], _TEXT)
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()
-        codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+        codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
         return cls._trimmed(codes, column.dictionary)
 
     @classmethod
@@ -71,7 +71,7 @@ class Cells:
         holds value i, and hashing the values to share them would cost more than it saves."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
-        codes = np.arange(len(column), dtype=np.intp)
+        codes = np.arange(len(column), dtype=np.int32)
         if column.null_count:
             codes[np.asarray(column.is_null())] = -1
         cells = cls._trimmed(codes, column)
@@ -83,7 +83,7 @@ class Cells:
         values = pc.utf8_trim(values, _TRIMMED)
         blank = np.asarray(pc.fill_null(pc.equal(values, ""), True), dtype=bool)
         if blank.any():
-            codes = np.where(lookup(blank, codes, True), -1, codes)
+            codes = np.where(lookup(blank, codes, True), np.int32(-1), codes)
         return cls(codes, values).compact()
 
     def compact(self) -> Cells:
@@ -91,8 +91,8 @@ class Cells:
         used = np.bincount(self.codes + 1, minlength=len(self.values) + 1)[1:] > 0  # +1: blanks
         if used.all():
             return self
-        renumber = np.cumsum(used) - 1
-        return Cells(lookup(renumber, self.codes, -1), self.values.filter(pa.array(used)))
+        renumber = (np.cumsum(used) - 1).astype(np.int32)
+        return Cells(lookup(renumber, self.codes, np.int32(-1)), self.values.filter(pa.array(used)))
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -117,7 +117,7 @@ class Cells:
 
     def without(self, bad_values: np.ndarray) -> Cells:
         """Blank out the rows whose value is flagged in `bad_values`."""
-        return Cells(np.where(lookup(bad_values, self.codes, False), -1, self.codes), self.values)
+        return Cells(np.where(lookup(bad_values, self.codes, False), np.int32(-1), self.codes), self.values)
 
 
 def lookup(table: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
