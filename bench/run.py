@@ -164,18 +164,21 @@ def render(results: list[dict]) -> str:
     head = (
         "| persons | service rows | all rows | CSV MB | parse floor s | DuckDB s | report cold s "
         "| report warm s | check s | cold / DuckDB | cold / floor | warm / DuckDB | cold s per M rows "
-        "| peak MiB: DuckDB, cold, warm |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| cold s per added M rows | peak MiB: DuckDB, cold, warm |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
-    lines = []
+    lines, before = [], None
     for r in results:
         f, duck, cold, warm, chk = (r[k] for k in ("floor", "duckdb", "cold", "warm", "check"))
+        # The slope from the size before: the cost of more rows, without the fixed start-up.
+        added = (cold[0] - before["cold"][0]) / ((r["rows"] - before["rows"]) / 1e6) if before else None
         lines.append(
             f"| {r['persons']:,} | {r['services']:,} | {r['rows']:,} | {r['mb']:.0f} | {f[0]:.1f} "
             f"| {duck[0]:.1f} | {cold[0]:.1f} | {warm[0]:.1f} | {chk[0]:.1f} | {cold[0] / duck[0]:.2f}× "
             f"| {cold[0] / f[0]:.1f}× | {warm[0] / duck[0]:.2f}× | {cold[0] / (r['rows'] / 1e6):.2f} "
-            f"| {duck[1]:.0f}, {cold[1]:.0f}, {warm[1]:.0f} |"
+            f"| {'—' if added is None else f'{added:.2f}'} | {duck[1]:.0f}, {cold[1]:.0f}, {warm[1]:.0f} |"
         )
+        before = r
     return head + "\n".join(lines) + "\n"
 
 
