@@ -6,6 +6,7 @@ headers and values people type into ledgers.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -200,6 +201,7 @@ LEDGER_TYPES: dict[str, LedgerType] = {
 _EXCLUDED_SIGNATURES = {"outflow": "arrived"}
 
 
+@functools.lru_cache(maxsize=4096)  # every file repeats the same few dozen headers and aliases
 def normalize_header(text: str) -> str:
     """Headers as typed in Excel: full-width brackets, stray spaces, BOM, English case."""
     t = unicodedata.normalize("NFKC", str(text)).replace("\ufeff", "").strip()
@@ -207,6 +209,7 @@ def normalize_header(text: str) -> str:
     return t.lower() if t.isascii() else t
 
 
+@functools.cache
 def _alias_map(columns) -> dict[str, str]:
     return {normalize_header(a): c.key for c in columns for a in c.aliases}
 
