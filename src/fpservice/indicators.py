@@ -27,6 +27,7 @@ class Hierarchy:
         # per level: (position of each village's unit at that level, the units of that level)
         self.levels = {level: pd.factorize(ancestry[level].to_numpy(dtype=object)) for level in LEVELS}
         self._coded: dict[int, tuple] = {}
+        self._homes: dict[int, tuple] = {}
 
     def coded(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, int]:
         """-> (village position per row or -1, person number per row, number of persons)."""
@@ -43,10 +44,30 @@ class Hierarchy:
             self._coded[key] = (frame, (village.astype(np.int32), person, n))  # keeps `frame` alive
         return self._coded[key][1]
 
+    def _homes_of(self, frame: pd.DataFrame):
+        """When every person of the frame is in one village only (as nearly always): each person's
+        village, and per row its person, or n for rows without a village. Else None."""
+        key = id(frame)
+        if key not in self._homes:
+            village, person, n = self.coded(frame)
+            valid = village >= 0
+            home = np.full(n, -1, dtype=np.int32)
+            home[person[valid]] = village[valid]
+            single = bool((home[person[valid]] == village[valid]).all())
+            self._homes[key] = (home, np.where(valid, person, n)) if single else None
+        return self._homes[key]
+
     def _pairs(self, frame: pd.DataFrame, mask: np.ndarray):
         """Distinct (village, person) pairs among the rows in `mask`, and whether every person is
         in one village only (then each person is one pair, and a count per level needs no unique)."""
         village, person, n = self.coded(frame)
+        homes = self._homes_of(frame)
+        if homes is not None:  # mark the persons with a row in `mask`: each is one pair
+            home, row_person = homes
+            hit = np.zeros(n + 1, dtype=bool)
+            hit[row_person[mask]] = True
+            p = np.flatnonzero(hit[:n])
+            return home[p], p, n, True
         sel = mask & (village >= 0)
         v, p = village[sel], person[sel]
         home = np.full(n, -1, dtype=np.int32)
