@@ -1,12 +1,15 @@
 """One CSV file -> coded columns and the physical line each row starts on.
 
 A ledger of a million rows holds a few thousand distinct dates, a few hundred unit codes and a
-handful of vocabulary words, so every column is read dictionary-encoded: `Cells` holds a code per
-row and the distinct values once. Validation then looks at each distinct value once.
+handful of vocabulary words, so such columns are read dictionary-encoded: `Cells` holds a code
+per row and the distinct values once, and validation looks at each distinct value once. Columns
+of nearly distinct values (ID numbers, names) are read a value per row.
 
 The fast path hands the bytes to pyarrow. A file is taken as UTF-8 when its header is; pyarrow
 checks every value it reads, and any invalid byte sends the whole file through `decode`, which
-tells GB18030 from GBK pasted into UTF-8. Line numbers come for free when every physical line
+tells GB18030 from GBK pasted into UTF-8. A file whose header is GB18030 is parsed in its own
+bytes and the values read are decoded afterwards; a value that does not decode sends it through
+`decode` too, which names the line. Line numbers come for free when every physical line
 is one record (the newline count proves it); otherwise numpy finds the records (a newline ends
 one when an even number of quotes precede it). When anything does not add up — quotes in odd
 places, a field larger than a block — the file is read again with Python's csv module, which
