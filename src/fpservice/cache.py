@@ -88,7 +88,7 @@ class LedgerCache:
         """-> (frame, meta) or None."""
         path = self._path(key)
         if path in self._writing:  # put by this cache a moment ago: let it land first
-            self._writing.pop(path).result()
+            self._writing.pop(path).exception()  # waits; a failed write is only a miss below
         try:
             with pa.memory_map(str(path)) as source:
                 table = feather.read_table(source)
