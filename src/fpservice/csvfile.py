@@ -123,13 +123,19 @@ class Cells:
         return Cells(np.where(lookup(bad_values, self.codes, False), np.int32(-1), self.codes), self.values)
 
 
+def value_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A (non-empty) string or binary array's offsets, one per value and one past the last, and
+    its data buffer, as numpy views: value i is data[offsets[i] : offsets[i + 1]]."""
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
+    return offsets, np.frombuffer(values.buffers()[2] or b"", np.uint8)
+
+
 def _empty(values: pa.StringArray) -> np.ndarray:
     """Values that are empty or null, read off arrow's offsets (no compute call per column: a
     ledger of one village has many small files)."""
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
-    empty = np.diff(offsets) == 0
+    empty = np.diff(value_bytes(values)[0]) == 0
     if values.null_count:
         empty |= np.asarray(values.is_null())
     return empty
@@ -198,7 +204,7 @@ def open_source(raw: bytes, encoding: str | None = None) -> Source:
     if encoding is None and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
         head = raw[skip : skip + (1 << 16)]
-        if _header_is_utf8(head):
+        if _header_decodes(head, "utf-8"):
             return Source(raw, raw, skip, "utf-8-sig" if skip else "utf-8", read_header(head), False)
         if not skip and _header_decodes(head, _NATIVE):
             header = read_header(head.decode(_NATIVE, errors="replace").encode("utf-8"))
@@ -214,10 +220,6 @@ _NATIVE = "gb18030"
 def _decoded(raw: bytes, encoding: str | None = None) -> Source:
     utf8, found = decode(raw, encoding)
     return Source(raw, utf8, 0, found, read_header(utf8), True)
-
-
-def _header_is_utf8(head: bytes) -> bool:
-    return _header_decodes(head, "utf-8")
 
 
 def _header_decodes(head: bytes, encoding: str) -> bool:
@@ -352,11 +354,7 @@ def _parse(
 
 
 def _read_fast(
-    source: Source,
-    usecols: list[int],
-    delim: str,
-    distinct: frozenset[int] = frozenset(),
-    threads: bool = True,
+    source: Source, usecols: list[int], delim: str, distinct: frozenset[int], threads: bool
 ) -> CsvTable:
     width = len(source.header)
     if width == 0:
@@ -397,8 +395,8 @@ def _decoded_values(values: pa.BinaryArray, encoding: str) -> pa.StringArray:
     n = len(values)
     if n == 0:
         return pa.array([], pa.string())
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + n + 1]
-    data = np.frombuffer(values.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    offsets, data = value_bytes(values)
+    data = data[offsets[0] : offsets[-1]]
     if not (data >= 0x80).any():  # ASCII (ID numbers, codes, dates) is UTF-8 as it is
         return values.cast(pa.string())
     if (data == 0).any():  # a NUL of the ledger's own: one value at a time

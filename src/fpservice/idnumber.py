@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fpservice.csvfile import value_bytes
+
 _WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK_CHARS = np.array(list("10X98765432"))
 _POW10 = 10 ** np.arange(16, -1, -1, dtype=np.int64)
@@ -158,9 +160,8 @@ def _plain18(values: pa.StringArray):
     memory in a small integer type."""
     if len(values) == 0 or values.null_count:
         return None
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
+    offsets, data = value_bytes(values)
     lengths = np.diff(offsets)
-    data = np.frombuffer(values.buffers()[2], np.uint8)
     if (lengths == 18).all():  # the usual case: one (n, 18) view of arrow's bytes, no copy
         rows = np.arange(len(values))
         chars = data[offsets[0] : offsets[-1]].reshape(-1, 18)

@@ -68,14 +68,8 @@ class Hierarchy:
             hit[row_person[mask]] = True
             p = np.flatnonzero(hit[:n])
             return home[p], p, n, True
-        sel = mask & (village >= 0)
-        v, p = village[sel], person[sel]
-        home = np.full(n, -1, dtype=np.int32)
-        home[p] = v
-        if (home[p] == v).all():
-            p = np.flatnonzero(home >= 0)
-            return home[p], p, n, True
-        v, p = np.divmod(pd.unique(v.astype(np.int64) * n + p), n)
+        sel = mask & (village >= 0)  # someone is in two villages: unique (village, person) pairs
+        v, p = np.divmod(pd.unique(village[sel].astype(np.int64) * n + person[sel]), n)
         return v, p, n, False
 
     def distinct_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:

@@ -171,11 +171,12 @@ def load(
     # Each file is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
     workers = min(4, os.cpu_count() or 1)
-    total = sum(_size(p) for p in files)
+    sizes = {path: _size(path) for path in files}
+    total = sum(sizes.values())
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest files first, so that no large file starts last while the other cores idle;
         # results stay in discovery order.
-        futures = {path: pool.submit(read, path) for path in sorted(files, key=_size, reverse=True)}
+        futures = {path: pool.submit(read, path) for path in sorted(files, key=sizes.get, reverse=True)}
         futures = [futures[path] for path in files]
         if progress:
             progress.start(total)
@@ -225,15 +226,9 @@ def _from_cache(hit) -> LedgerFile | None:
     if hit is None:
         return None
     frame, meta = hit
-    for name in frame.columns:
+    for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
         column = frame[name]
-        if not isinstance(column.dtype, pd.CategoricalDtype):
-            continue
-        words = schema.VOCABULARIES.get(name)
-        if words is not None and tuple(column.cat.categories) == words:
-            # the vocabulary's one dtype again, so that files concatenate by their codes
-            frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=_vocabulary_dtype(words))
-        elif column.cat.categories.dtype != "str":  # an empty category list comes back as object
+        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
             frame[name] = pd.Categorical.from_codes(
                 column.cat.codes, dtype=_text_dtype(column.cat.categories)
             )
@@ -262,12 +257,15 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = {}
     for name in frames[0].columns:
         parts = [f[name].array for f in frames]
-        if isinstance(parts[0].dtype, pd.CategoricalDtype) and all(p.dtype is parts[0].dtype for p in parts):
-            # one vocabulary shared by every file (_vocabulary_dtype): the codes line up as they are
-            codes = np.concatenate([p.codes for p in parts])
-            columns[name] = pd.Categorical.from_codes(codes, dtype=parts[0].dtype)
-        elif isinstance(parts[0].dtype, pd.CategoricalDtype):
-            columns[name] = union_categoricals(parts)
+        first = parts[0]
+        if isinstance(first.dtype, pd.CategoricalDtype):
+            # A vocabulary's categories are the same, in the same order, in every file: the codes
+            # line up as they are. Unit codes differ from file to file and are united first.
+            if all(p.dtype is first.dtype or p.categories.equals(first.categories) for p in parts):
+                codes = np.concatenate([p.codes for p in parts])
+                columns[name] = pd.Categorical.from_codes(codes, dtype=first.dtype)
+            else:
+                columns[name] = union_categoricals(parts)
         else:  # arrays of one type: no index to align, unlike pd.concat
             columns[name] = type(parts[0])._concat_same_type(parts)
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
@@ -548,8 +546,8 @@ def _control_bytes(values: pa.Array) -> bool:
     """Whether any byte of the values could be a control character: one pass over arrow's
     bytes instead of a regular expression per value. (In UTF-8 a byte below 0x80 is always a
     character of its own.)"""
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    offsets, data = csvfile.value_bytes(values)
+    data = data[offsets[0] : offsets[-1]]
     low = data < 32
     return bool(low.any() and (low & (data != 9) & (data != 10) & (data != 13)).any() or (data == 127).any())
 
