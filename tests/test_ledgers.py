@@ -1,6 +1,9 @@
 """Reading ledger directories: encodings, header recognition, findings and row accounting."""
 
+import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -261,3 +264,20 @@ def test_gb18030_bytes_are_decoded_only_where_read(ledger_dir):
     result = load(ledger_dir)
     assert result.findings == [] and result.accounts[0].encoding == "gb18030"
     assert result.frames["staff"]["role"].tolist() == ["专职", "兼职"]
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8"])
+def test_a_short_row_of_chinese_text_is_ragged_and_nothing_else_is_printed(ledger_dir, encoding):
+    """pyarrow decodes a row with the wrong number of fields as UTF-8 before handing it over; a
+    GB18030 file (or GBK bytes in a UTF-8 one) must still get one finding and no traceback."""
+    head = ",".join(PERSONS) + "\n" + ",".join(person(id_=make_id(seq=1))) + "\n"
+    short = ",".join(person(id_=make_id(seq=2))[:4]) + "\n"
+    (ledger_dir / "p.csv").write_bytes(head.encode(encoding) + short.encode("gb18030"))
+    done = subprocess.run(
+        [sys.executable, "-m", "fpservice", "--no-cache", "check", ledger_dir, "-p", "000", "-f", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "Exception" not in done.stderr
+    found = [(f["code"], f["line"]) for f in json.loads(done.stdout)["findings"] if f["severity"] == "error"]
+    assert found == ([("row.ragged", 3)] if encoding == "gb18030" else [("file.mixed_encoding", 3)])

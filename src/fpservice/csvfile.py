@@ -311,11 +311,13 @@ def read_table(
     delim = _delimiter(source.head().split(b"\n", 1)[0])
     try:
         table = _read_fast(source, usecols, delim, distinct, threads)
-    except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError) as exc:
-        if source.native or (not source.checked and "UTF8" in str(exc)):
-            # A value that does not decode, or rows that do not add up in the file's own bytes, or
-            # a byte that is not UTF-8: decide over the whole file (GB18030, GBK inside UTF-8, or
-            # undecodable, with the line), and the exact reader takes over from there.
+    except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError):
+        if source.native or not source.checked:
+            # A value that does not decode, rows that do not add up in the file's own bytes, a
+            # byte that is not UTF-8, or rows that do not add up in a file whose bytes pyarrow
+            # did not all check (a quote left open hides the lines after it): decide over the
+            # whole file (GB18030, GBK inside UTF-8, or undecodable, with the line), and the exact
+            # reader takes over from there.
             return read_table(_decoded(source.raw), usecols, distinct, threads)
         table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
     table.encoding = source.encoding
@@ -366,7 +368,11 @@ def _read_fast(
         return "skip"
 
     data = source.buffer
-    result = _parse(data, usecols, delim, width, on_invalid, distinct, threads, source.native is not None)
+    # pyarrow decodes a row with the wrong number of fields as UTF-8 before it calls the handler,
+    # and prints what fails there; a file whose bytes are not known to be UTF-8 stops at such a
+    # row instead, and comes back checked (see read_table).
+    handler = on_invalid if source.checked else None
+    result = _parse(data, usecols, delim, width, handler, distinct, threads, source.native is not None)
     if result.num_rows == 0:
         raise _Disagree
     if not skipped and _lines_are_records(source, result.num_rows):
