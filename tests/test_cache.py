@@ -55,13 +55,14 @@ def test_warm_run_says_exactly_what_a_cold_run_says(sample, tmp_path):
 def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
     cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=cache)
+    reads = cache.misses  # a file, or a batch of small files with one header
     files = len(list(sample.rglob("*.csv"))) - 1  # units.csv is not a ledger
-    assert (cache.hits, cache.misses) == (0, files)
+    assert cache.hits == 0 and 1 < reads < files
     cache.close()  # entries are written in the background until then
-    assert len(list((tmp_path / "cache").rglob("*.arrow"))) == files
+    assert len(list((tmp_path / "cache").rglob("*.arrow"))) == reads
     again = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=again)
-    assert (again.hits, again.misses) == (files, 0)
+    assert (again.hits, again.misses) == (reads, 0)
 
 
 def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_dir, tmp_path):

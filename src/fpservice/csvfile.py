@@ -155,8 +155,10 @@ class CsvTable:
     columns: dict[int, Cells]  # by header position
     lines: np.ndarray  # physical line (1-based) where each row starts
     ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, number of fields)
-    blank_rows: int = 0  # rows whose every kept cell is blank: skipped, not counted as read
+    # lines of rows whose every kept cell is blank: skipped, not counted as read
+    blank_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     encoding: str = "utf-8"
+    fast: bool = False  # parsed by pyarrow in the bytes given (no decoding of the whole file first)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -318,7 +320,9 @@ def read_table(
             # did not all check (a quote left open hides the lines after it): decide over the
             # whole file (GB18030, GBK inside UTF-8, or undecodable, with the line), and the exact
             # reader takes over from there.
-            return read_table(_decoded(source.raw), usecols, distinct, threads)
+            table = read_table(_decoded(source.raw), usecols, distinct, threads)
+            table.fast = False
+            return table
         table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
     table.encoding = source.encoding
     return _drop_blank_rows(table)
@@ -381,7 +385,7 @@ def _read_fast(
         lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
     result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
     columns = {i: _cells(_as_text(result.column(str(i)), source.native), i in distinct) for i in usecols}
-    return CsvTable(columns, lines, ragged)
+    return CsvTable(columns, lines, ragged, fast=True)
 
 
 def _as_text(column: pa.ChunkedArray, encoding: str | None):
@@ -510,6 +514,6 @@ def _drop_blank_rows(table: CsvTable) -> CsvTable:
     if blank.any():
         keep = np.flatnonzero(~blank)
         table.columns = {i: c.take(keep) for i, c in table.columns.items()}
+        table.blank_lines = table.lines[blank]
         table.lines = table.lines[keep]
-        table.blank_rows = int(blank.sum())
     return table

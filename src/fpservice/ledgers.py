@@ -50,11 +50,12 @@ class FileAccount:
 
 
 @dataclass
-class LedgerFile:
-    """What one file gave: its account, its used rows, its findings, and the village codes
-    written on any of its rows (rejected ones too: a village is seen even if its rows are bad)."""
+class Reading:
+    """What one read gave: the accounts of its files (one file, or a batch of small files read
+    as one), their used rows, their findings file by file, and the village codes written on any
+    of their rows (rejected ones too: a village is seen even if its rows are bad)."""
 
-    account: FileAccount
+    accounts: list[FileAccount]
     frame: pd.DataFrame | None = None
     findings: list[Finding] = field(default_factory=list)
     villages: set = field(default_factory=set)
@@ -149,23 +150,56 @@ def load(
         raise InputError(f"{root} 中没有 CSV 台帐文件")
     context = json.dumps([encoding, units.listed, units.fingerprint])
 
-    def read(path: Path) -> tuple[LedgerFile, str | None]:
+    def read_one(path: Path, raw: bytes | None = None) -> tuple[Reading, str | None]:
         rel = path.relative_to(root).as_posix()
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            account = FileAccount(rel, None, None)
-            return LedgerFile(
-                account, findings=[Finding("file.unreadable", rel, None, None, None, exc.strerror)]
-            ), None
+        if raw is None:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                finding = Finding("file.unreadable", rel, None, None, None, exc.strerror)
+                return Reading([FileAccount(rel, None, None)], findings=[finding]), None
         key = cache.key(cache_mod.digest(raw), rel, context) if cache else None
-        cached = cache is not None and cache.worth_it(len(raw))
-        got = _from_cache(cache.get(key, today)) if cached else None
-        if got is None:
-            got = read_ledger_file(raw, rel, units, encoding, today, threads=len(raw) * workers > total)
-            if cached:
-                cache.put(key, got.frame if got.frame is not None else pd.DataFrame(), _meta(got))
-        return got, key, len(raw)
+        return cached(
+            key, len(raw), lambda: read_ledger_file(raw, rel, units, encoding, today, parallel(len(raw)))
+        )
+
+    def read_many(paths: list[Path]) -> list[tuple[Reading, str | None]]:
+        try:
+            raws = [path.read_bytes() for path in paths]
+        except OSError:
+            return [read_one(path) for path in paths]
+        rels = [path.relative_to(root).as_posix() for path in paths]
+        key = None
+        if cache:
+            content = cache_mod.digest("".join(map(cache_mod.digest, raws)).encode())
+            key = cache.key(content, "\n".join(rels), context)
+        size = sum(map(len, raws))
+        got, key = cached(key, size, lambda: read_batch(raws, rels, units, today, parallel(size)))
+        if got is None:  # not plain enough to read as one: file by file
+            return [read_one(path, raw) for path, raw in zip(paths, raws)]
+        return [(got, key)]
+
+    def cached(key: str | None, size: int, read) -> tuple[Reading | None, str | None]:
+        """`read()` or its entry. A batch that had to be read file by file (None) is remembered
+        as such, so that a warm run does not try it again."""
+        use = cache is not None and cache.worth_it(size)
+        hit = cache.get(key, today) if use else None
+        if hit is not None:
+            return (None if hit[1].get("alone") else _from_cache(hit)), key
+        got = read()
+        if use:
+            frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
+            cache.put(
+                key, frame, _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
+            )
+        return got, key
+
+    def parallel(size: int) -> bool:  # see below
+        return size * workers > total
+
+    def read(job: list[Path]) -> tuple[list[tuple[Reading, str | None]], int]:
+        got = read_many(job) if len(job) > 1 else [read_one(job[0])]
+        return got, sum(sizes[path] for path in job)
 
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each file is parsed on one core, unless it is so large that the others could not keep the
@@ -173,36 +207,92 @@ def load(
     workers = min(4, os.cpu_count() or 1)
     sizes = {path: _size(path) for path in files}
     total = sum(sizes.values())
+    jobs = _jobs(files, sizes, encoding is None)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        # The largest files first, so that no large file starts last while the other cores idle;
-        # results stay in discovery order.
-        futures = {path: pool.submit(read, path) for path in sorted(files, key=sizes.get, reverse=True)}
-        futures = [futures[path] for path in files]
+        # The largest jobs first, so that none starts last while the other cores idle; results
+        # stay in the order of the jobs.
+        job_size = {id(job): sum(sizes[p] for p in job) for job in jobs}
+        futures = {id(job): pool.submit(read, job) for job in sorted(jobs, key=lambda j: -job_size[id(j)])}
+        futures = [futures[id(job)] for job in jobs]
         if progress:
             progress.start(total)
             for done in as_completed(futures):
-                progress.advance(done.result()[2])
+                progress.advance(done.result()[1])
             progress.finish()
-        results = [f.result()[:2] for f in futures]
+        results = [pair for f in futures for pair in f.result()[0]]
 
+    # Accounts and findings file by file, in the order the files were found; rows by job.
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
-    accounts, seen = [], set()
+    account_of, findings_of, seen = {}, {}, set()
     for got, _ in results:
-        findings += got.findings
-        accounts.append(got.account)
+        for account in got.accounts:
+            account_of[account.file] = account
+        for finding in got.findings:
+            findings_of.setdefault(finding.file, []).append(finding)
         seen |= got.villages
         if got.frame is not None:
-            parts[got.account.ledger].append(got.frame)
+            parts[got.accounts[0].ledger].append(got.frame)
+    rels = [path.relative_to(root).as_posix() for path in files]
+    accounts = [account_of[rel] for rel in rels]
+    findings += [f for rel in rels for f in findings_of.pop(rel, [])]
+    findings += [f for rest in findings_of.values() for f in rest]
 
     if cache:
         cache.prune()
-    frames = _number_persons({k: _concat(k, v) for k, v in parts.items()})
+    rank = {rel: i for i, rel in enumerate(rels)}
+    frames = _number_persons({k: _in_file_order(_concat(k, v), rank) for k, v in parts.items()})
     if not units.listed:
         units.add_seen(sorted(seen))
     ledgers = LedgerSet(root, frames, units, findings, accounts)
     ledgers.key = cache_mod.digest("".join(k or "-" for _, k in results).encode()) if cache else None
     ledgers.valid_days = _common_days([got.valid_days for got, _ in results])
     return ledgers
+
+
+# Files below BATCH_FILE bytes whose first lines are the same bytes (one header, as in a file per
+# village) are read together, up to BATCH_BYTES at a time: reading a file costs a few
+# milliseconds besides its bytes (building columns and frames), which thousands of small files
+# would otherwise pay each.
+BATCH_FILE = 4 << 20
+BATCH_BYTES = 16 << 20
+
+
+def _jobs(files: list[Path], sizes: dict[Path, int], batching: bool) -> list[list[Path]]:
+    """The files in reads: a batch of small files with one header, or a file alone. In the order
+    of each read's first file."""
+    groups: dict[bytes, list[Path]] = {}
+    first: dict[int, list[Path]] = {}
+    for i, path in enumerate(files):
+        head = _header_line(path) if batching and sizes[path] < BATCH_FILE else None
+        if head is None:
+            first[i] = [path]
+        else:
+            groups.setdefault(head, []).append(path)
+    index = {path: i for i, path in enumerate(files)}
+    for paths in groups.values():
+        batch, size = [], 0
+        for path in paths:
+            if batch and size + sizes[path] > BATCH_BYTES:
+                first[index[batch[0]]] = batch
+                batch, size = [], 0
+            batch.append(path)
+            size += sizes[path]
+        first[index[batch[0]]] = batch
+    return [first[i] for i in sorted(first)]
+
+
+def _header_line(path: Path) -> bytes | None:
+    """A file's first line with its line break, when it can head a batch: no quote in it (a
+    quoted header may go on over several lines), not UTF-16."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    end = head.find(b"\n")
+    if end < 0 or b'"' in head[:end] or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    return head[: end + 1]
 
 
 def _size(path: Path) -> int:
@@ -212,9 +302,9 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _meta(got: LedgerFile) -> dict:
+def _meta(got: Reading) -> dict:
     return {
-        "account": vars(got.account),
+        "accounts": [vars(a) for a in got.accounts],
         "findings": [cache_mod.finding_fields(f) for f in got.findings],
         "villages": sorted(got.villages),
         "valid_days": list(got.valid_days),
@@ -222,7 +312,7 @@ def _meta(got: LedgerFile) -> dict:
     }
 
 
-def _from_cache(hit) -> LedgerFile | None:
+def _from_cache(hit) -> Reading | None:
     if hit is None:
         return None
     frame, meta = hit
@@ -232,8 +322,8 @@ def _from_cache(hit) -> LedgerFile | None:
             frame[name] = pd.Categorical.from_codes(
                 column.cat.codes, dtype=_text_dtype(column.cat.categories)
             )
-    return LedgerFile(
-        FileAccount(**meta["account"]),
+    return Reading(
+        [FileAccount(**a) for a in meta["accounts"]],
         frame if meta["has_frame"] else None,
         [Finding(*f) for f in meta["findings"]],
         set(meta["villages"]),
@@ -249,7 +339,9 @@ def _common_days(windows) -> tuple[str | None, str | None]:
 
 def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
     """One frame per ledger type. Categorical columns (file, unit, …) keep their codes: the
-    categories of all files are united first, so pandas does not fall back to strings."""
+    categories of all files are united first, so pandas does not fall back to strings. Text
+    categories are sorted in every file and stay sorted when united: how files were grouped
+    into reads does not show."""
     if not frames:
         return _empty_frame(key).copy()
     if len(frames) == 1:
@@ -265,10 +357,27 @@ def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
                 codes = np.concatenate([p.codes for p in parts])
                 columns[name] = pd.Categorical.from_codes(codes, dtype=first.dtype)
             else:
-                columns[name] = union_categoricals(parts)
+                columns[name] = union_categoricals(parts, sort_categories=True)
         else:  # arrays of one type: no index to align, unlike pd.concat
             columns[name] = type(parts[0])._concat_same_type(parts)
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
+
+
+def _in_file_order(frame: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
+    """Rows file by file in the order the files were found, whichever files were read together."""
+    if frame.empty:
+        return frame
+    file = frame["file"].array
+    at = np.array([rank[c] for c in file.categories])
+    row_rank = at[file.codes]
+    if not (row_rank[1:] >= row_rank[:-1]).all():  # a batch and a file read alone interleave
+        order = np.argsort(row_rank, kind="stable")
+        frame = frame.take(order).reset_index(drop=True)
+        file = file.take(order)
+    by_rank = np.argsort(at)
+    if (by_rank != np.arange(len(at))).any():
+        frame["file"] = file.reorder_categories(file.categories[by_rank])
+    return frame
 
 
 def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
@@ -296,14 +405,15 @@ def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 @functools.cache
 def _empty_frame(key: str) -> pd.DataFrame:
     """A ledger type with no file: no rows, but every column with its type."""
-    return _validate(
+    columns = _validate(
         LEDGER_TYPES[key], "", {}, np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
     )[0]
+    return pd.DataFrame({"file": pd.Categorical.from_codes([], ["-"]), **columns}, copy=False)
 
 
 def read_ledger_file(
     raw: bytes, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date, threads: bool = True
-) -> LedgerFile:
+) -> Reading:
     """Read and validate one file. A file-level problem rejects every row. `threads`: parse it on
     all cores (see csvfile.read_table)."""
     account = FileAccount(rel, None, None)
@@ -313,7 +423,7 @@ def read_ledger_file(
         if not source.header:
             raise csvfile.CsvProblem("file.empty", 1)
     except csvfile.CsvProblem as p:
-        return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
+        return Reading([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     header = source.header
 
     problem, ltype, mapping = _recognise(header)
@@ -325,20 +435,86 @@ def read_ledger_file(
             table = csvfile.read_table(source, list(range(len(header))))
             account.encoding = table.encoding
             account.read = len(table) + len(table.ragged)
-            account.rejected, account.skipped = account.read, table.blank_rows
+            account.rejected, account.skipped = account.read, len(table.blank_lines)
         except csvfile.CsvProblem:
             pass
-        return LedgerFile(account, findings=[Finding(code, rel, 1, column, None, detail)])
+        return Reading([account], findings=[Finding(code, rel, 1, column, None, detail)])
 
     account.ledger = ltype.key
+    try:
+        rows = _read_rows(source, rel, ltype, mapping, units, today, threads)
+    except csvfile.CsvProblem as p:
+        return Reading([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
+    return _split(rows, ltype.key, [rel], np.zeros(1, np.int64))
+
+
+def read_batch(
+    raws: list[bytes], rels: list[str], units: units_mod.Units, today: dt.date, threads: bool = True
+) -> Reading | None:
+    """Files with the same first line (their header) read as one: their bodies are joined under
+    the header, parsed and checked once, and rows, findings and accounts are given back to each
+    file by line. None when the files are not plain enough for that (a problem with the header,
+    an encoding to work out, rows the exact reader must find, a quote left open at a file's end):
+    they are then read one by one, which says what is wrong with each."""
+    end = raws[0].find(b"\n")
+    head = raws[0][: end + 1]
+    if end < 0 or b'"' in head or not all(raw.startswith(head) for raw in raws):
+        return None
+    bodies, starts, line = [], [], 2
+    for raw in raws:
+        body = raw[len(head) :]
+        if body.count(b'"') % 2:  # quotes must close within each file
+            return None
+        if body and not body.endswith(b"\n"):
+            body += b"\n"
+        starts.append(line)
+        line += body.count(b"\n")
+        bodies.append(body)
+    try:
+        source = csvfile.open_source(head + b"".join(bodies))
+        problem, ltype, mapping = _recognise(source.header) if source.header else (True, None, {})
+        if problem:
+            return None
+        rows = _read_rows(source, rels[0], ltype, mapping, units, today, threads)
+    except csvfile.CsvProblem:
+        return None
+    if not rows.fast or any(f.line is None or f.line < 2 for f in rows.findings):
+        return None
+    starts = np.asarray(starts, dtype=np.int64)
+    return _split(rows, ltype.key, rels, starts - 2)
+
+
+@dataclass
+class _Rows:
+    """The rows of a read before they are given back to files: lines are physical lines in the
+    bytes read (one file, or files joined)."""
+
+    columns: dict[str, np.ndarray]  # used rows, typed (see _validate)
+    findings: list[Finding]
+    lines: np.ndarray  # line of each row read (blank rows and repeated headers left out)
+    rejected: np.ndarray  # per row read
+    ragged: list[tuple[int, int]]
+    skipped: np.ndarray  # lines of blank rows and of repeated header rows
+    villages: set
+    valid_days: tuple[str | None, str | None]
+    encoding: str
+    fast: bool
+
+
+def _read_rows(
+    source: csvfile.Source,
+    rel: str,
+    ltype: LedgerType,
+    mapping: dict[int, str],
+    units: units_mod.Units,
+    today: dt.date,
+    threads: bool,
+) -> _Rows:
     # ID numbers and names are nearly all distinct: read a value per row, not dictionary-encoded.
     distinct = frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))
-    try:
-        table = csvfile.read_table(source, sorted(mapping), distinct, threads)
-    except csvfile.CsvProblem as p:
-        return LedgerFile(account, findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
-    account.encoding = table.encoding
+    table = csvfile.read_table(source, sorted(mapping), distinct, threads)
     columns = {mapping[i]: cells for i, cells in table.columns.items()}
+    header = source.header
     labels = {k: header[i] for i, k in mapping.items()}
     lines = table.lines
     repeated = np.ones(len(lines), dtype=bool)
@@ -350,16 +526,68 @@ def read_ledger_file(
             break
         repeated &= cells.per_value(is_label, False)
     skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
+    skipped_lines = np.concatenate([table.blank_lines, lines[repeated]])
     if repeated.any():
         keep = np.flatnonzero(~repeated)
-        columns, lines = {k: c.take(keep) for k, c in columns.items()}, lines[keep]
-    frame, check = _validate(ltype, rel, columns, lines, labels, units, today)
+        columns, lines = {k: c.take(keep).compact() for k, c in columns.items()}, lines[keep]
+    out, check = _validate(ltype, rel, columns, lines, labels, units, today)
     ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
-    account.read = len(lines) + len(table.ragged)
-    account.rejected = int(check.reject.sum()) + len(table.ragged)
-    account.used = len(frame)
-    account.skipped = table.blank_rows + len(skipped)
-    return LedgerFile(account, frame, ragged + skipped + check.findings, check.villages, check.valid_days)
+    return _Rows(
+        out,
+        ragged + skipped + check.findings,
+        lines,
+        check.reject,
+        table.ragged,
+        skipped_lines,
+        check.villages,
+        check.valid_days,
+        table.encoding,
+        table.fast,
+    )
+
+
+def _split(rows: _Rows, ledger: str, rels: list[str], shifts: np.ndarray) -> Reading:
+    """Give rows, findings and accounts back to the files they came from. File i's rows start
+    at line shifts[i] + 2 of what was read (its header was line 1) and are its lines plus
+    shifts[i]; one file alone has shift 0."""
+
+    def file_of(lines) -> np.ndarray:
+        if len(rels) == 1:
+            return np.zeros(len(lines), np.intp)
+        return np.searchsorted(shifts + 2, np.asarray(lines, dtype=np.int64), side="right") - 1
+
+    def per_file(lines) -> np.ndarray:
+        return np.bincount(file_of(lines), minlength=len(rels))
+
+    counted, rejected = per_file(rows.lines), per_file(rows.lines[rows.rejected])
+    ragged, skipped = per_file([line for line, _ in rows.ragged]), per_file(rows.skipped)
+    accounts = [
+        FileAccount(
+            rel,
+            ledger,
+            rows.encoding,
+            read=int(counted[i] + ragged[i]),
+            used=int(counted[i] - rejected[i]),
+            rejected=int(rejected[i] + ragged[i]),
+            skipped=int(skipped[i]),
+        )
+        for i, rel in enumerate(rels)
+    ]
+    findings = rows.findings
+    line = rows.columns["line"]
+    file = file_of(line)
+    if len(rels) > 1:
+        at = file_of([f.line for f in findings])
+        order = np.argsort(at, kind="stable")  # file by file, each in the order it was found
+        findings = [
+            Finding(f.code, rels[i], f.line - int(shifts[i]), f.column, f.value, f.detail)
+            for f, i in zip((findings[k] for k in order), at[order].tolist())
+        ]
+        line = line - shifts[file]
+    frame = pd.DataFrame(
+        {"file": pd.Categorical.from_codes(file, rels), **rows.columns, "line": line}, copy=False
+    )
+    return Reading(accounts, frame, findings, rows.villages, rows.valid_days)
 
 
 def _recognise(header: list[str]):
@@ -475,7 +703,8 @@ def _validate(
     today: dt.date,
 ):
     """Parse and check each column, one distinct value at a time.
-    -> (typed frame of used rows, the checker: findings, rejected rows, villages seen, valid days)."""
+    -> (typed columns of the used rows, the checker: findings, rejected rows, villages seen,
+    valid days)."""
     n = len(lines)
     check = _Checker(rel, lines, labels)
     out: dict[str, object] = {"line": np.asarray(lines, dtype=np.int64)}
@@ -513,7 +742,7 @@ def _validate(
         elif col.kind == schema.ITEMS:
             out[col.key] = _item_bits(check, cells, col)
         elif col.kind == schema.TEXT:
-            position, distinct = pd.factorize(cells.text())
+            position, distinct = pd.factorize(cells.text(), sort=True)  # as units: in any read
             out[col.key] = _categorical(cells, position, _text_dtype(distinct))
         # NAME: checked above, never kept (no computation needs a name).
 
@@ -524,12 +753,7 @@ def _validate(
     _check_row_relations(check, ltype.key, out, id_sex)
 
     keep = np.flatnonzero(~check.reject) if check.reject.any() else slice(None)
-    columns = {
-        "file": pd.Categorical.from_codes(np.zeros(n - int(check.reject.sum()), np.int8), [rel or "-"])
-    }
-    for key, value in out.items():
-        columns[key] = value[keep]
-    return pd.DataFrame(columns, copy=False), check
+    return {key: value[keep] for key, value in out.items()}, check
 
 
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
