@@ -147,3 +147,11 @@ def test_a_county_can_add_an_indicator_without_python(tmp_path, ledger_dir):
     edit(d / "plans/000_jiangbei_2011.yaml", "  satisfaction: 95%", "  satisfaction: 95%\n  ring_check: 50%")
     book = rules.load(d)
     assert book.plan("000").target("ring_check", 2011) == 0.5
+
+
+def test_an_alias_is_refused_at_the_line_that_uses_it(tmp_path):
+    d = rule_copy(tmp_path)
+    (d / "plans" / "alias.yaml").write_text("a: &a [x]\nb: 1\nc: *a\n", encoding="utf-8")
+    with pytest.raises(RuleError, match="别名") as err:
+        rules.load(d)
+    assert err.value.file.endswith("alias.yaml") and err.value.line == 3
