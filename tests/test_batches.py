@@ -132,3 +132,18 @@ def test_the_cache_keeps_batches_and_remembers_those_read_file_by_file(tmp_path,
     warm = ledgers.load(d, cache=warm_cache)
     assert len(tries) == 2 and warm_cache.misses == 0  # neither batch is tried again
     assert_same(warm, cold)
+
+
+def test_rows_stay_in_file_order_when_a_file_read_alone_falls_between_a_batch(tmp_path, monkeypatch):
+    write_files(tmp_path, [GOOD[:2], [GOOD[2]], GOOD[3:5], [ODD[4]]], crlf=False, final_newline=True)
+    (tmp_path / "村01" / "流入人口.csv").write_bytes(
+        (HEADER + "\r\n" + GOOD[2]).encode()
+    )  # a header of its own
+    together, alone = read_both(tmp_path, monkeypatch)
+    assert_same(together, alone)
+    persons = together.frames["persons"]
+    assert (
+        persons["file"].tolist()
+        == ["村00/流入人口.csv"] * 2 + ["村01/流入人口.csv"] + ["村02/流入人口.csv"] * 2
+    )
+    assert list(persons["file"].cat.categories) == [f"村0{i}/流入人口.csv" for i in range(4)]  # 村03: no rows

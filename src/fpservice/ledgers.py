@@ -240,7 +240,7 @@ def load(
     if cache:
         cache.prune()
     rank = {rel: i for i, rel in enumerate(rels)}
-    frames = _number_persons({k: _in_file_order(_concat(k, v), rank) for k, v in parts.items()})
+    frames = _number_persons({k: _concat(k, v, rank) for k, v in parts.items()})
     if not units.listed:
         units.add_seen(sorted(seen))
     ledgers = LedgerSet(root, frames, units, findings, accounts)
@@ -337,47 +337,52 @@ def _common_days(windows) -> tuple[str | None, str | None]:
     return (max(firsts) if firsts else None, min(untils) if untils else None)
 
 
-def _concat(key: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """One frame per ledger type. Categorical columns (file, unit, …) keep their codes: the
-    categories of all files are united first, so pandas does not fall back to strings. Text
-    categories are sorted in every file and stay sorted when united: how files were grouped
-    into reads does not show."""
+def _concat(key: str, frames: list[pd.DataFrame], rank: dict[str, int]) -> pd.DataFrame:
+    """One frame per ledger type, its rows file by file in the order the files were found
+    (`rank`), whichever files were read together. Categorical columns (file, unit, …) keep their
+    codes: the categories of all files are united first, so pandas does not fall back to
+    strings. Text categories are sorted in every file and stay sorted when united: how files
+    were grouped into reads does not show."""
     if not frames:
         return _empty_frame(key).copy()
-    if len(frames) == 1:
+    pieces = _file_order(frames, rank)
+    if len(frames) == 1 and len(pieces) == 1:
         return frames[0]
     columns = {}
     for name in frames[0].columns:
-        parts = [f[name].array for f in frames]
-        first = parts[0]
+        whole = [f[name].array for f in frames]
+        parts = [whole[i] if stop is None else whole[i][start:stop] for i, start, stop in pieces]
+        first = whole[0]
         if isinstance(first.dtype, pd.CategoricalDtype):
             # A vocabulary's categories are the same, in the same order, in every file: the codes
             # line up as they are. Unit codes differ from file to file and are united first.
-            if all(p.dtype is first.dtype or p.categories.equals(first.categories) for p in parts):
+            if all(p.dtype is first.dtype or p.categories.equals(first.categories) for p in whole):
                 codes = np.concatenate([p.codes for p in parts])
                 columns[name] = pd.Categorical.from_codes(codes, dtype=first.dtype)
             else:
                 columns[name] = union_categoricals(parts, sort_categories=True)
         else:  # arrays of one type: no index to align, unlike pd.concat
-            columns[name] = type(parts[0])._concat_same_type(parts)
+            columns[name] = type(first)._concat_same_type(parts)
+    file = columns["file"]
+    columns["file"] = file.reorder_categories(sorted(file.categories, key=rank.__getitem__))
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
 
 
-def _in_file_order(frame: pd.DataFrame, rank: dict[str, int]) -> pd.DataFrame:
-    """Rows file by file in the order the files were found, whichever files were read together."""
-    if frame.empty:
-        return frame
-    file = frame["file"].array
-    at = np.array([rank[c] for c in file.categories])
-    row_rank = at[file.codes]
-    if not (row_rank[1:] >= row_rank[:-1]).all():  # a batch and a file read alone interleave
-        order = np.argsort(row_rank, kind="stable")
-        frame = frame.take(order).reset_index(drop=True)
-        file = file.take(order)
-    by_rank = np.argsort(at)
-    if (by_rank != np.arange(len(at))).any():
-        frame["file"] = file.reorder_categories(file.categories[by_rank])
-    return frame
+def _file_order(frames: list[pd.DataFrame], rank: dict[str, int]) -> list[tuple[int, int, int | None]]:
+    """(frame, start, stop) pieces that put the frames' rows in file order: the frames whole
+    (stop None) when they are already in it, as they are unless a batch and a file read alone
+    interleave. A file's rows are together in its frame."""
+    runs = []  # (rank, frame, start, stop) of each file's rows
+    for i, frame in enumerate(frames):
+        file = frame["file"].array
+        at = np.array([rank[c] for c in file.categories], dtype=np.int64)[file.codes]
+        bounds = [0, *(np.flatnonzero(at[1:] != at[:-1]) + 1).tolist(), len(at)]
+        runs += [(int(at[a]), i, a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    ranks = [r for r, *_ in runs]
+    if ranks == sorted(ranks) and [i for _, i, *_ in runs] == sorted(i for _, i, *_ in runs):
+        return [(i, 0, None) for i in range(len(frames))]
+    empty = [(i, 0, 0) for i, frame in enumerate(frames) if frame.empty]  # their files' categories
+    return [(i, a, b) for _, i, a, b in sorted(runs)] + empty
 
 
 def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
