@@ -349,7 +349,7 @@ def test_windows_sharing_masks_give_what_each_window_gives_alone(plan):
     from fpservice import api, periods, report, rules
     from tests.ledgerkit import REPO
 
-    ledgers = api.load_ledgers(REPO / "sample_data", None, {}, checks=False)
+    ledgers = api.load_ledgers(REPO / "sample_data", None, {})
     book = rules.load()
     chosen = book.plan(plan)
     windows = list(periods.quarter_windows(2011, 3)) + periods.trend_windows(2011, 3)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,15 +86,24 @@ class Reading:
 
 
 def load_ledgers(
-    ledger_dir: Path, encoding: str | None, config: dict, checks: bool = True, reading: Reading | None = None
+    ledger_dir: Path, encoding: str | None, config: dict, reading: Reading | None = None
 ) -> LedgerSet:
+    """The ledgers as read, without the checks across files (see _checked_meanwhile)."""
     reading = reading or Reading()
-    ledgers = ledgers_mod.load(
+    return ledgers_mod.load(
         ledger_dir, encoding or config.get("encoding"), cache=reading.cache, progress=reading.progress
     )
-    if checks:
-        ledgers.findings.extend(_consistency(ledgers, reading.cache))
-    return ledgers
+
+
+@contextlib.contextmanager
+def _checked_meanwhile(ledgers: LedgerSet, reading: Reading | None):
+    """The checks across files run on a thread of their own while the caller computes the
+    indicators (both are mostly numpy, which lets go of the GIL); their findings are added when
+    it is done."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-checks") as pool:
+        pending = pool.submit(_consistency, ledgers, reading.cache if reading else None)
+        yield
+    ledgers.findings.extend(pending.result())
 
 
 def _consistency(ledgers: LedgerSet, cache: LedgerCache | None):
@@ -139,7 +150,8 @@ def report(
     if phases:
         windows += [w for w, _ in report_mod.phase_windows(chosen, windows[0].end)]
     _require_units(ledgers)
-    result = report_mod.build(ledgers, rules, chosen, windows, all_indicators, equity)
+    with _checked_meanwhile(ledgers, reading):
+        result = report_mod.build(ledgers, rules, chosen, windows, all_indicators, equity)
     return Outcome(ledgers, result, notes=calendar_notes())
 
 
@@ -174,7 +186,8 @@ def check(
         notes.append(f"截至 {as_of}（台帐中最晚的日期；可用 --as-of 指定）")
     _require_units(ledgers)
     window = periods.as_of_window(as_of)
-    result = report_mod.build(ledgers, rules, chosen, [window], all_indicators, equity)
+    with _checked_meanwhile(ledgers, reading):
+        result = report_mod.build(ledgers, rules, chosen, [window], all_indicators, equity)
     return Outcome(ledgers, result, as_of, notes + calendar_notes())
 
 
@@ -210,7 +223,7 @@ def due(
     d = deadlines.next_deadline(today, schedule_of(chosen))
     missing = None
     if ledger_dir is not None:
-        ledgers = load_ledgers(Path(ledger_dir), encoding, config, checks=False, reading=reading)
+        ledgers = load_ledgers(Path(ledger_dir), encoding, config, reading=reading)
         start, end = periods.quarter_bounds(d.year, d.quarter)
         missing = ledgers.villages_without_events(start, end)
     return Due(today, d, chosen, missing)
