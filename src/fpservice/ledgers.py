@@ -465,18 +465,18 @@ def read_batch(
     head = raws[0][: end + 1]
     if end < 0 or b'"' in head or not all(raw.startswith(head) for raw in raws):
         return None
-    bodies, starts, line = [], [], 2
+    parts, starts, line = [head], [], 2
     for raw in raws:
-        body = raw[len(head) :]
-        if body.count(b'"') % 2:  # quotes must close within each file
+        if raw.count(b'"', len(head)) % 2:  # quotes must close within each file
             return None
-        if body and not body.endswith(b"\n"):
-            body += b"\n"
         starts.append(line)
-        line += body.count(b"\n")
-        bodies.append(body)
+        line += raw.count(b"\n", len(head))
+        parts.append(memoryview(raw)[len(head) :])  # joined below without a copy of its own
+        if len(raw) > len(head) and not raw.endswith(b"\n"):
+            parts.append(b"\n")
+            line += 1
     try:
-        source = csvfile.open_source(head + b"".join(bodies))
+        source = csvfile.open_source(b"".join(parts))
         problem, ltype, mapping = _recognise(source.header) if source.header else (True, None, {})
         if problem:
             return None
