@@ -236,3 +236,18 @@ def _stderr_of_report(ledgers, on_terminal: bool) -> str:
 def test_a_large_load_shows_progress_on_a_terminal_and_nothing_under_cron(large):
     assert "读取台帐" in _stderr_of_report(large, on_terminal=True)
     assert "读取台帐" not in _stderr_of_report(large, on_terminal=False)
+
+
+def test_the_cli_asks_numpy_and_pyarrow_for_ordinary_pages():
+    """Huge pages cost a cold run a tenth of its CPU here (see cli/__init__): the settings must
+    reach the allocators of the numpy and pyarrow installed, before they load."""
+    probe = (
+        "import fpservice.cli, numpy, pyarrow\n"
+        "pyarrow.allocate_buffer(1 << 22)\n"
+        "thp = [l.split()[1] for l in open('/proc/self/status') if l.startswith('THP_enabled')]\n"
+        "print(numpy._core.multiarray._get_madvise_hugepage(), thp)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "False"
+    if "'" in out:  # the kernel says whether the process may have huge pages (Linux 6.x)
+        assert out.split(None, 1)[1].strip() == "['0']"

@@ -10,12 +10,19 @@ import os
 import sys
 from pathlib import Path
 
-# Before numpy is imported: numpy asks the kernel for huge pages for every large array, and where
-# the kernel grants them only on request ("madvise", the default of many distributions) and has
-# none free, each such allocation stalls in memory compaction (numpy/numpy#31590). A report over
-# a million persons makes thousands of short-lived large arrays; with ordinary pages it spends a
-# third less time in the kernel. A value the user set is kept.
+# Before numpy and pyarrow are loaded (a value the user set is kept):
+# - numpy asks the kernel for huge pages for every large array, and where the kernel grants them
+#   only on request ("madvise", the default of many distributions) and has none free, each such
+#   allocation stalls in memory compaction (numpy/numpy#31590). A report over a million persons
+#   makes thousands of short-lived large arrays; with ordinary pages it spends a third less
+#   time in the kernel.
+# - pyarrow's allocator (mimalloc) asks for huge pages too: zeroing 2 MB at each first touch
+#   was a tenth of a cold run's CPU time, on buffers that live for one file.
+# - OpenBLAS starts a thread per core when numpy loads, and they spin for a while: fpservice
+#   does no floating-point linear algebra, and the cores are needed to read ledgers.
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click  # noqa: E402
 
