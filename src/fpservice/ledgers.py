@@ -240,7 +240,16 @@ def load(
     if cache:
         cache.prune()
     rank = {rel: i for i, rel in enumerate(rels)}
-    frames = _number_persons({k: _concat(k, v, rank) for k, v in parts.items()})
+    pieces = {k: _file_order(v, rank) for k, v in parts.items()}
+    with_id = [k for k in parts if "pid" in (parts[k][0] if parts[k] else _empty_frame(k))]
+    # Persons are numbered on a thread of their own while the frames are joined (pandas hashes
+    # without the GIL), from the ID numbers in the order the joined frames will have.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-persons") as pool:
+        ids = [[np.asarray(a) for a in _pieces(parts[k], pieces[k], "pid")] for k in with_id]
+        numbering = pool.submit(_person_numbers, ids)
+        frames = {k: _concat(k, v, pieces[k], rank) for k, v in parts.items()}
+        for k, numbers in zip(with_id, numbering.result()):
+            frames[k]["person"] = numbers
     if not units.listed:
         units.add_seen(sorted(seen))
     ledgers = LedgerSet(root, frames, units, findings, accounts)
@@ -337,21 +346,20 @@ def _common_days(windows) -> tuple[str | None, str | None]:
     return (max(firsts) if firsts else None, min(untils) if untils else None)
 
 
-def _concat(key: str, frames: list[pd.DataFrame], rank: dict[str, int]) -> pd.DataFrame:
-    """One frame per ledger type, its rows file by file in the order the files were found
-    (`rank`), whichever files were read together. Categorical columns (file, unit, …) keep their
-    codes: the categories of all files are united first, so pandas does not fall back to
-    strings. Text categories are sorted in every file and stay sorted when united: how files
-    were grouped into reads does not show."""
+def _concat(key: str, frames: list[pd.DataFrame], pieces: list[tuple], rank: dict[str, int]) -> pd.DataFrame:
+    """One frame per ledger type, its rows in the order of `pieces` (see _file_order), its file
+    categories in the order the files were found (`rank`). Categorical
+    columns (file, unit, …) keep their codes: the categories of all files are united first, so
+    pandas does not fall back to strings. Text categories are sorted in every file and stay
+    sorted when united: how files were grouped into reads does not show."""
     if not frames:
         return _empty_frame(key).copy()
-    pieces = _file_order(frames, rank)
     if len(frames) == 1 and len(pieces) == 1:
         return frames[0]
     columns = {}
     for name in frames[0].columns:
         whole = [f[name].array for f in frames]
-        parts = [whole[i] if stop is None else whole[i][start:stop] for i, start, stop in pieces]
+        parts = _pieces(frames, pieces, name)
         first = whole[0]
         if isinstance(first.dtype, pd.CategoricalDtype):
             # A vocabulary's categories are the same, in the same order, in every file: the codes
@@ -366,6 +374,14 @@ def _concat(key: str, frames: list[pd.DataFrame], rank: dict[str, int]) -> pd.Da
     file = columns["file"]
     columns["file"] = file.reorder_categories(sorted(file.categories, key=rank.__getitem__))
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
+
+
+def _pieces(frames: list[pd.DataFrame], pieces: list[tuple[int, int, int | None]], name: str) -> list:
+    """The column `name` of the frames, cut into `pieces` (frame, start, stop; stop None: whole)."""
+    return [
+        frames[i][name].array if stop is None else frames[i][name].array[start:stop]
+        for i, start, stop in pieces
+    ]
 
 
 def _file_order(frames: list[pd.DataFrame], rank: dict[str, int]) -> list[tuple[int, int, int | None]]:
@@ -386,25 +402,22 @@ def _file_order(frames: list[pd.DataFrame], rank: dict[str, int]) -> list[tuple[
 
 
 def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
-    """For rows with `persons` numbers (see _number_persons): is the person among `people`?"""
+    """For rows with `persons` numbers (see _person_numbers): is the person among `people`?"""
     size = max(int(persons.max(initial=-1)), int(people.max(initial=-1))) + 1
     mark = np.zeros(size, dtype=bool)
     mark[people] = True
     return mark[persons]
 
 
-def _number_persons(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Give every person one dense number (`person`) across all ledgers: whether a person has a
-    service, or how many distinct persons a unit has, is then a bitmap over these numbers."""
-    with_id = [k for k, f in frames.items() if "pid" in f]
-    keys = np.concatenate([frames[k]["pid"].to_numpy() for k in with_id])
+def _person_numbers(ids: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Every person one dense number across all ledgers, from the ID numbers of each ledger (in
+    pieces): whether a person has a service, or how many distinct persons a unit has, is then a
+    bitmap over these numbers."""
+    sizes = [sum(len(a) for a in pieces) for pieces in ids]
+    keys = np.concatenate([a for pieces in ids for a in pieces] or [np.zeros(0, np.int64)])
     numbers, _ = pd.factorize(keys, size_hint=len(keys))  # sized once: no rehashing as it grows
-    start = 0
-    for k in with_id:
-        end = start + len(frames[k])
-        frames[k]["person"] = numbers[start:end].astype(np.int32)
-        start = end
-    return frames
+    bounds = np.cumsum([0, *sizes])
+    return [numbers[a:b].astype(np.int32) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 @functools.cache
