@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from tabulate import tabulate
 
 from fpservice import rules as rules_mod
 from fpservice.cli import cli
-from fpservice.render import target_text
+from fpservice.render import target_text, text_table
 
 
 @cli.command("rules")
@@ -37,10 +36,10 @@ def rules_command(obj, plan):
                 for y, v in entries
             )
             body.append([key, name, text])
-        click.echo(tabulate(body, ["指标", "名称", "目标"], tablefmt="simple"))
+        click.echo(text_table(body, ["指标", "名称", "目标"], numparse=True))
         click.echo()
     if not plan:
         click.echo("指标定义（rules/indicators.yaml）：")
         body = [[k, i.name, i.count, i.ledger, ",".join(i.sources)] for k, i in book.indicators.items()]
-        click.echo(tabulate(body, ["指标", "名称", "计数", "台帐", "依据"], tablefmt="simple"))
+        click.echo(text_table(body, ["指标", "名称", "计数", "台帐", "依据"], numparse=True))
     return 0
