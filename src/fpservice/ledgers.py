@@ -240,14 +240,14 @@ def load(
     if cache:
         cache.prune()
     rank = {rel: i for i, rel in enumerate(rels)}
-    pieces = {k: _file_order(v, rank) for k, v in parts.items()}
+    orders = {k: _file_order(v, rank) for k, v in parts.items()}
     with_id = [k for k in parts if "pid" in (parts[k][0] if parts[k] else _empty_frame(k))]
     # Persons are numbered on a thread of their own while the frames are joined (pandas hashes
     # without the GIL), from the ID numbers in the order the joined frames will have.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-persons") as pool:
-        ids = [[np.asarray(a) for a in _pieces(parts[k], pieces[k], "pid")] for k in with_id]
+        ids = [_ids_in_order(parts[k], orders[k]) for k in with_id]
         numbering = pool.submit(_person_numbers, ids)
-        frames = {k: _concat(k, v, pieces[k], rank) for k, v in parts.items()}
+        frames = {k: _concat(k, v, orders[k], rank) for k, v in parts.items()}
         for k, numbers in zip(with_id, numbering.result()):
             frames[k]["person"] = numbers
     if not units.listed:
@@ -346,59 +346,49 @@ def _common_days(windows) -> tuple[str | None, str | None]:
     return (max(firsts) if firsts else None, min(untils) if untils else None)
 
 
-def _concat(key: str, frames: list[pd.DataFrame], pieces: list[tuple], rank: dict[str, int]) -> pd.DataFrame:
-    """One frame per ledger type, its rows in the order of `pieces` (see _file_order), its file
-    categories in the order the files were found (`rank`). Categorical
-    columns (file, unit, …) keep their codes: the categories of all files are united first, so
-    pandas does not fall back to strings. Text categories are sorted in every file and stay
-    sorted when united: how files were grouped into reads does not show."""
+def _concat(
+    key: str, frames: list[pd.DataFrame], order: np.ndarray | None, rank: dict[str, int]
+) -> pd.DataFrame:
+    """One frame per ledger type, its rows taken in `order` (see _file_order), its file categories
+    in the order the files were found (`rank`). Categorical columns (file, unit, …) keep their
+    codes: the categories of all files are united first, so pandas does not fall back to strings.
+    Text categories are sorted in every file and stay sorted when united: how files were grouped
+    into reads does not show."""
     if not frames:
         return _empty_frame(key).copy()
-    if len(frames) == 1 and len(pieces) == 1:
+    if len(frames) == 1 and order is None:
         return frames[0]
     columns = {}
     for name in frames[0].columns:
-        whole = [f[name].array for f in frames]
-        parts = _pieces(frames, pieces, name)
-        first = whole[0]
+        parts = [f[name].array for f in frames]
+        first = parts[0]
         if isinstance(first.dtype, pd.CategoricalDtype):
             # A vocabulary's categories are the same, in the same order, in every file: the codes
             # line up as they are. Unit codes differ from file to file and are united first.
-            if all(p.dtype is first.dtype or p.categories.equals(first.categories) for p in whole):
+            if all(p.dtype is first.dtype or p.categories.equals(first.categories) for p in parts):
                 codes = np.concatenate([p.codes for p in parts])
-                columns[name] = pd.Categorical.from_codes(codes, dtype=first.dtype)
+                column = pd.Categorical.from_codes(codes, dtype=first.dtype)
             else:
-                columns[name] = union_categoricals(parts, sort_categories=True)
+                column = union_categoricals(parts, sort_categories=True)
         else:  # arrays of one type: no index to align, unlike pd.concat
-            columns[name] = type(first)._concat_same_type(parts)
+            column = type(first)._concat_same_type(parts)
+        columns[name] = column if order is None else column.take(order)
     file = columns["file"]
     columns["file"] = file.reorder_categories(sorted(file.categories, key=rank.__getitem__))
     return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
 
 
-def _pieces(frames: list[pd.DataFrame], pieces: list[tuple[int, int, int | None]], name: str) -> list:
-    """The column `name` of the frames, cut into `pieces` (frame, start, stop; stop None: whole)."""
-    return [
-        frames[i][name].array if stop is None else frames[i][name].array[start:stop]
-        for i, start, stop in pieces
-    ]
-
-
-def _file_order(frames: list[pd.DataFrame], rank: dict[str, int]) -> list[tuple[int, int, int | None]]:
-    """(frame, start, stop) pieces that put the frames' rows in file order: the frames whole
-    (stop None) when they are already in it, as they are unless a batch and a file read alone
-    interleave. A file's rows are together in its frame."""
-    runs = []  # (rank, frame, start, stop) of each file's rows
-    for i, frame in enumerate(frames):
-        file = frame["file"].array
-        at = np.array([rank[c] for c in file.categories], dtype=np.int64)[file.codes]
-        bounds = [0, *(np.flatnonzero(at[1:] != at[:-1]) + 1).tolist(), len(at)]
-        runs += [(int(at[a]), i, a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    ranks = [r for r, *_ in runs]
-    if ranks == sorted(ranks) and [i for _, i, *_ in runs] == sorted(i for _, i, *_ in runs):
-        return [(i, 0, None) for i in range(len(frames))]
-    empty = [(i, 0, 0) for i, frame in enumerate(frames) if frame.empty]  # their files' categories
-    return [(i, a, b) for _, i, a, b in sorted(runs)] + empty
+def _file_order(frames: list[pd.DataFrame], rank: dict[str, int]) -> np.ndarray | None:
+    """Positions that put the joined rows of the frames file by file in the order the files were
+    found, or None when they are in it already (as they are unless a batch and a file read alone,
+    or two batches, interleave). A file's rows are together and in line order in its frame."""
+    if not frames:
+        return None
+    at = [np.array([rank[c] for c in f["file"].cat.categories], dtype=np.int64) for f in frames]
+    row_rank = np.concatenate([a[f["file"].cat.codes.to_numpy()] for a, f in zip(at, frames)])
+    if (row_rank[1:] >= row_rank[:-1]).all():
+        return None
+    return np.argsort(row_rank, kind="stable")
 
 
 def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
@@ -409,14 +399,18 @@ def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
     return mark[persons]
 
 
-def _person_numbers(ids: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """Every person one dense number across all ledgers, from the ID numbers of each ledger (in
-    pieces): whether a person has a service, or how many distinct persons a unit has, is then a
-    bitmap over these numbers."""
-    sizes = [sum(len(a) for a in pieces) for pieces in ids]
-    keys = np.concatenate([a for pieces in ids for a in pieces] or [np.zeros(0, np.int64)])
+def _ids_in_order(frames: list[pd.DataFrame], order: np.ndarray | None) -> np.ndarray:
+    ids = np.concatenate([f["pid"].to_numpy() for f in frames] or [np.zeros(0, np.int64)])
+    return ids if order is None else ids[order]
+
+
+def _person_numbers(ids: list[np.ndarray]) -> list[np.ndarray]:
+    """Every person one dense number across all ledgers, from the ID numbers of each ledger:
+    whether a person has a service, or how many distinct persons a unit has, is then a bitmap
+    over these numbers."""
+    keys = np.concatenate(ids)
     numbers, _ = pd.factorize(keys, size_hint=len(keys))  # sized once: no rehashing as it grows
-    bounds = np.cumsum([0, *sizes])
+    bounds = np.cumsum([0, *map(len, ids)])
     return [numbers[a:b].astype(np.int32) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
