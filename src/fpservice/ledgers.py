@@ -148,80 +148,105 @@ def load(
     files = [p for p in discover(root) if p != units_path]
     if not files:
         raise InputError(f"{root} 中没有 CSV 台帐文件")
-    context = json.dumps([encoding, units.listed, units.fingerprint])
+    # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
+    # Each read is parsed on one core, unless it is so large that the others could not keep the
+    # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
+    workers = min(4, os.cpu_count() or 1)
+    sizes = {path: _size(path) for path in files}
+    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers)
+    jobs = _jobs(files, sizes, encoding is None)
+    job_sizes = [sum(sizes[path] for path in job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # The largest reads first, so that none starts last while the other cores idle; results
+        # stay in the order of the jobs.
+        submitted = {i: pool.submit(reader.read, jobs[i]) for i in np.argsort(job_sizes)[::-1].tolist()}
+        if progress:
+            size_of = {future: job_sizes[i] for i, future in submitted.items()}
+            progress.start(sum(job_sizes))
+            for done in as_completed(size_of):
+                progress.advance(size_of[done])
+            progress.finish()
+        results = [pair for i in range(len(jobs)) for pair in submitted[i].result()]
 
-    def read_one(path: Path, raw: bytes | None = None) -> tuple[Reading, str | None]:
-        rel = path.relative_to(root).as_posix()
+    rels = [reader.rel(path) for path in files]
+    accounts, found, parts, seen = _by_file(results, rels)
+    if cache:
+        cache.prune()
+    frames = _frames(parts, {rel: i for i, rel in enumerate(rels)})
+    if not units.listed:
+        units.add_seen(sorted(seen))
+    ledgers = LedgerSet(root, frames, units, findings + found, accounts)
+    ledgers.key = cache_mod.digest("".join(k or "-" for _, k in results).encode()) if cache else None
+    ledgers.valid_days = _common_days([got.valid_days for got, _ in results])
+    return ledgers
+
+
+class _Reader:
+    """Reads a file, or a batch of small files, through the cache when there is one."""
+
+    def __init__(self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float):
+        self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
+        self.share = share  # bytes per core: a larger read is parsed on all cores
+        self.context = json.dumps([encoding, units.listed, units.fingerprint])
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def read(self, paths: list[Path]) -> list[tuple[Reading, str | None]]:
+        """-> (what was read, its cache key) for the files: one, or several read as one."""
+        return self._many(paths) if len(paths) > 1 else [self._one(paths[0])]
+
+    def _one(self, path: Path, raw: bytes | None = None) -> tuple[Reading, str | None]:
+        rel = self.rel(path)
         if raw is None:
             try:
                 raw = path.read_bytes()
             except OSError as exc:
                 finding = Finding("file.unreadable", rel, None, None, None, exc.strerror)
                 return Reading([FileAccount(rel, None, None)], findings=[finding]), None
-        key = cache.key(cache_mod.digest(raw), rel, context) if cache else None
-        return cached(
-            key, len(raw), lambda: read_ledger_file(raw, rel, units, encoding, today, parallel(len(raw)))
+        key = self.cache.key(cache_mod.digest(raw), rel, self.context) if self.cache else None
+        threads = len(raw) > self.share
+        return self._cached(
+            key, len(raw), lambda: read_ledger_file(raw, rel, self.units, self.encoding, self.today, threads)
         )
 
-    def read_many(paths: list[Path]) -> list[tuple[Reading, str | None]]:
+    def _many(self, paths: list[Path]) -> list[tuple[Reading, str | None]]:
         try:
             raws = [path.read_bytes() for path in paths]
         except OSError:
-            return [read_one(path) for path in paths]
-        rels = [path.relative_to(root).as_posix() for path in paths]
+            return [self._one(path) for path in paths]
+        rels = [self.rel(path) for path in paths]
         key = None
-        if cache:
+        if self.cache:
             content = cache_mod.digest("".join(map(cache_mod.digest, raws)).encode())
-            key = cache.key(content, "\n".join(rels), context)
+            key = self.cache.key(content, "\n".join(rels), self.context)
         size = sum(map(len, raws))
-        got, key = cached(key, size, lambda: read_batch(raws, rels, units, today, parallel(size)))
+        got, key = self._cached(
+            key, size, lambda: read_batch(raws, rels, self.units, self.today, size > self.share)
+        )
         if got is None:  # not plain enough to read as one: file by file
-            return [read_one(path, raw) for path, raw in zip(paths, raws)]
+            return [self._one(path, raw) for path, raw in zip(paths, raws)]
         return [(got, key)]
 
-    def cached(key: str | None, size: int, read) -> tuple[Reading | None, str | None]:
+    def _cached(self, key: str | None, size: int, read) -> tuple[Reading | None, str | None]:
         """`read()` or its entry. A batch that had to be read file by file (None) is remembered
         as such, so that a warm run does not try it again."""
+        cache = self.cache
         use = cache is not None and cache.worth_it(size)
-        hit = cache.get(key, today) if use else None
+        hit = cache.get(key, self.today) if use else None
         if hit is not None:
             return (None if hit[1].get("alone") else _from_cache(hit)), key
         got = read()
         if use:
             frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
-            cache.put(
-                key, frame, _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
-            )
+            meta = _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
+            cache.put(key, frame, meta)
         return got, key
 
-    def parallel(size: int) -> bool:  # see below
-        return size * workers > total
 
-    def read(job: list[Path]) -> tuple[list[tuple[Reading, str | None]], int]:
-        got = read_many(job) if len(job) > 1 else [read_one(job[0])]
-        return got, sum(sizes[path] for path in job)
-
-    # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
-    # Each file is parsed on one core, unless it is so large that the others could not keep the
-    # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
-    workers = min(4, os.cpu_count() or 1)
-    sizes = {path: _size(path) for path in files}
-    total = sum(sizes.values())
-    jobs = _jobs(files, sizes, encoding is None)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        # The largest jobs first, so that none starts last while the other cores idle; results
-        # stay in the order of the jobs.
-        job_size = {id(job): sum(sizes[p] for p in job) for job in jobs}
-        futures = {id(job): pool.submit(read, job) for job in sorted(jobs, key=lambda j: -job_size[id(j)])}
-        futures = [futures[id(job)] for job in jobs]
-        if progress:
-            progress.start(total)
-            for done in as_completed(futures):
-                progress.advance(done.result()[1])
-            progress.finish()
-        results = [pair for f in futures for pair in f.result()[0]]
-
-    # Accounts and findings file by file, in the order the files were found; rows by job.
+def _by_file(results: list[tuple[Reading, str | None]], rels: list[str]):
+    """-> accounts and findings file by file in the order the files were found, the frames of
+    each ledger type in the order of the reads, and the villages seen."""
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
     account_of, findings_of, seen = {}, {}, set()
     for got, _ in results:
@@ -232,14 +257,13 @@ def load(
         seen |= got.villages
         if got.frame is not None:
             parts[got.accounts[0].ledger].append(got.frame)
-    rels = [path.relative_to(root).as_posix() for path in files]
-    accounts = [account_of[rel] for rel in rels]
-    findings += [f for rel in rels for f in findings_of.pop(rel, [])]
-    findings += [f for rest in findings_of.values() for f in rest]
+    found = [f for rel in rels for f in findings_of.pop(rel, [])]
+    found += [f for rest in findings_of.values() for f in rest]
+    return [account_of[rel] for rel in rels], found, parts, seen
 
-    if cache:
-        cache.prune()
-    rank = {rel: i for i, rel in enumerate(rels)}
+
+def _frames(parts: dict[str, list[pd.DataFrame]], rank: dict[str, int]) -> dict[str, pd.DataFrame]:
+    """One frame per ledger type, rows in file order, every person numbered (`person`)."""
     orders = {k: _file_order(v, rank) for k, v in parts.items()}
     with_id = [k for k in parts if "pid" in (parts[k][0] if parts[k] else _empty_frame(k))]
     # Persons are numbered on a thread of their own while the frames are joined (pandas hashes
@@ -250,12 +274,7 @@ def load(
         frames = {k: _concat(k, v, orders[k], rank) for k, v in parts.items()}
         for k, numbers in zip(with_id, numbering.result()):
             frames[k]["person"] = numbers
-    if not units.listed:
-        units.add_seen(sorted(seen))
-    ledgers = LedgerSet(root, frames, units, findings, accounts)
-    ledgers.key = cache_mod.digest("".join(k or "-" for _, k in results).encode()) if cache else None
-    ledgers.valid_days = _common_days([got.valid_days for got, _ in results])
-    return ledgers
+    return frames
 
 
 # Files below BATCH_FILE bytes whose first lines are the same bytes (one header, as in a file per
