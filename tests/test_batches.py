@@ -42,8 +42,9 @@ def write_files(d: Path, bodies: list[list], crlf: bool, final_newline: bool) ->
     for i, body in enumerate(bodies):
         lines = [HEADER.encode()] + [x if isinstance(x, bytes) else x.encode() for x in body]
         data = newline.join(lines) + (newline if final_newline else b"")
-        (d / f"村{i:02d}" / "流入人口.csv").parent.mkdir(parents=True, exist_ok=True)
-        (d / f"村{i:02d}" / "流入人口.csv").write_bytes(data)
+        path = d / f"村{i:02d}" / "流入人口.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def read_both(d: Path, monkeypatch) -> tuple:
