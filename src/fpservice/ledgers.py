@@ -196,7 +196,10 @@ class _Reader:
         """-> (what was read, its cache key) for the files: one, or several read as one."""
         return self._many(paths) if len(paths) > 1 else [self._one(paths[0])]
 
-    def _one(self, path: Path, raw: bytes | None = None) -> tuple[Reading, str | None]:
+    def _one(
+        self, path: Path, raw: bytes | None = None, digest: str | None = None
+    ) -> tuple[Reading, str | None]:
+        """One file; `raw` and its `digest` when a batch has read and hashed it already."""
         rel = self.rel(path)
         if raw is None:
             try:
@@ -204,7 +207,7 @@ class _Reader:
             except OSError as exc:
                 finding = Finding("file.unreadable", rel, None, None, None, exc.strerror)
                 return Reading([FileAccount(rel, None, None)], findings=[finding]), None
-        key = self.cache.key(cache_mod.digest(raw), rel, self.context) if self.cache else None
+        key = self.cache.key(digest or cache_mod.digest(raw), rel, self.context) if self.cache else None
         threads = len(raw) > self.share
         return self._cached(
             key, len(raw), lambda: read_ledger_file(raw, rel, self.units, self.encoding, self.today, threads)
@@ -216,16 +219,16 @@ class _Reader:
         except OSError:
             return [self._one(path) for path in paths]
         rels = [self.rel(path) for path in paths]
-        key = None
+        key, digests = None, [None] * len(raws)
         if self.cache:
-            content = cache_mod.digest("".join(map(cache_mod.digest, raws)).encode())
-            key = self.cache.key(content, "\n".join(rels), self.context)
+            digests = [cache_mod.digest(raw) for raw in raws]
+            key = self.cache.key(cache_mod.digest("".join(digests).encode()), "\n".join(rels), self.context)
         size = sum(map(len, raws))
         got, key = self._cached(
             key, size, lambda: read_batch(raws, rels, self.units, self.today, size > self.share)
         )
         if got is None:  # not plain enough to read as one: file by file
-            return [self._one(path, raw) for path, raw in zip(paths, raws)]
+            return [self._one(*file) for file in zip(paths, raws, digests)]
         return [(got, key)]
 
     def _cached(self, key: str | None, size: int, read) -> tuple[Reading | None, str | None]:
@@ -269,9 +272,9 @@ def _frames(parts: dict[str, list[pd.DataFrame]], rank: dict[str, int]) -> dict[
     # Persons are numbered on a thread of their own while the frames are joined (pandas hashes
     # without the GIL), from the ID numbers in the order the joined frames will have.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-persons") as pool:
-        ids = [_ids_in_order(parts[k], orders[k]) for k in with_id]
-        numbering = pool.submit(_person_numbers, ids)
-        frames = {k: _concat(k, v, orders[k], rank) for k, v in parts.items()}
+        ids = {k: _ids_in_order(parts[k], orders[k]) for k in with_id}
+        numbering = pool.submit(_person_numbers, list(ids.values()))
+        frames = {k: _concat(k, v, orders[k], rank, ids.get(k)) for k, v in parts.items()}
         for k, numbers in zip(with_id, numbering.result()):
             frames[k]["person"] = numbers
     return frames
@@ -366,10 +369,11 @@ def _common_days(windows) -> tuple[str | None, str | None]:
 
 
 def _concat(
-    key: str, frames: list[pd.DataFrame], order: np.ndarray | None, rank: dict[str, int]
+    key: str, frames: list[pd.DataFrame], order: np.ndarray | None, rank: dict[str, int], pid=None
 ) -> pd.DataFrame:
     """One frame per ledger type, its rows taken in `order` (see _file_order), its file categories
-    in the order the files were found (`rank`). Categorical columns (file, unit, …) keep their
+    in the order the files were found (`rank`); `pid`, when given, is that column joined already.
+    Categorical columns (file, unit, …) keep their
     codes: the categories of all files are united first, so pandas does not fall back to strings.
     Text categories are sorted in every file and stay sorted when united: how files were grouped
     into reads does not show."""
@@ -379,6 +383,9 @@ def _concat(
         return frames[0]
     columns = {}
     for name in frames[0].columns:
+        if name == "pid" and pid is not None:
+            columns[name] = pid
+            continue
         parts = [f[name].array for f in frames]
         first = parts[0]
         if isinstance(first.dtype, pd.CategoricalDtype):
@@ -419,6 +426,9 @@ def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
 
 
 def _ids_in_order(frames: list[pd.DataFrame], order: np.ndarray | None) -> np.ndarray:
+    """The ID numbers (int64 keys) of the frames joined, in `order`."""
+    if len(frames) == 1 and order is None:
+        return frames[0]["pid"].to_numpy()
     ids = np.concatenate([f["pid"].to_numpy() for f in frames] or [np.zeros(0, np.int64)])
     return ids if order is None else ids[order]
 
@@ -476,7 +486,7 @@ def read_ledger_file(
         rows = _read_rows(source, rel, ltype, mapping, units, today, threads)
     except csvfile.CsvProblem as p:
         return Reading([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
-    return _split(rows, ltype.key, [rel], np.zeros(1, np.int64))
+    return _split(rows, ltype.key, [rel], np.array([2]))
 
 
 def read_batch(
@@ -511,8 +521,7 @@ def read_batch(
         return None
     if not rows.fast or any(f.line is None or f.line < 2 for f in rows.findings):
         return None
-    starts = np.asarray(starts, dtype=np.int64)
-    return _split(rows, ltype.key, rels, starts - 2)
+    return _split(rows, ltype.key, rels, np.asarray(starts, dtype=np.int64))
 
 
 @dataclass
@@ -577,15 +586,16 @@ def _read_rows(
     )
 
 
-def _split(rows: _Rows, ledger: str, rels: list[str], shifts: np.ndarray) -> Reading:
+def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> Reading:
     """Give rows, findings and accounts back to the files they came from. File i's rows start
-    at line shifts[i] + 2 of what was read (its header was line 1) and are its lines plus
-    shifts[i]; one file alone has shift 0."""
+    at line starts[i] of what was read, where its own line 2 (under its header) was; one file
+    read alone starts at 2 and keeps its lines."""
+    shifts = starts - 2
 
     def file_of(lines) -> np.ndarray:
         if len(rels) == 1:
             return np.zeros(len(lines), np.intp)
-        return np.searchsorted(shifts + 2, np.asarray(lines, dtype=np.int64), side="right") - 1
+        return np.searchsorted(starts, np.asarray(lines, dtype=np.int64), side="right") - 1
 
     def per_file(lines) -> np.ndarray:
         return np.bincount(file_of(lines), minlength=len(rels))
