@@ -137,6 +137,27 @@ def test_workbook_reads_back(sample, tmp_path):
     assert sum(ws.max_row - 1 for ws in wb.worksheets) == len(json_rows)
 
 
+def test_trend_table_has_a_row_per_unit_and_indicator(sample):
+    """The trend as people read it in the terminal or markdown: each unit with its own name and
+    level, each indicator once, and the year-to-date rates the JSON gives."""
+    rows = json.loads(run(["report", sample, "-q", "2011Q3", "--trend", "-f", "json"]).stdout)
+    text = run(["report", sample, "-q", "2011Q3", "--trend", "-f", "markdown"]).stdout
+    section = text.split("## 累计值走势（各季度末）")[1].split("## ")[0]
+    table = [line for line in section.splitlines() if line.startswith("|")][2:]  # after header, rule
+    lines = [[c.strip() for c in line.strip("|").split("|")] for line in table]
+    ytd = {
+        (r["unit"], r["unit_name"], r["level"], r["indicator_name"]): r
+        for r in rows
+        if r["period"] == "2011Q1-2011Q3"
+    }
+    assert len(lines) == len(ytd) == 18 * 6
+    for line in lines:
+        r = ytd[tuple(line[:4])]  # a pairing that is no unit would not be found
+        assert line[-1] == ("—" if r["rate"] is None else f"{r['rate'] * 100:.1f}%")
+    first = [line[:4] for line in lines[:2]]
+    assert first == [["330205000000", "江北区", "县", "计划生育政策知晓率"], ["330205000000", "江北区", "县", "流入地免费服务率"]]
+
+
 def test_workbook_text_cells_never_become_formulas(tmp_path):
     d = tmp_path / "f"
     shutil.copytree(REPO / "tests" / "corpus" / "formula_cells", d)

@@ -222,21 +222,7 @@ def report_tables(report: Report, fmt: str = "table") -> str:
 
     trend = rows[rows["kind"] == "trend"]
     if len(trend):
-        series = pd.concat([trend, ytd])
-        labels = list(dict.fromkeys(series["period"]))
-        wide = series.pivot_table(
-            index=["unit", "unit_name", "level", "indicator_name"],
-            columns="period",
-            values="rate",
-            aggfunc="first",
-            sort=False,
-            dropna=False,
-        )
-        body = [
-            [*key, *(percent(wide.at[key, lab]) if lab in wide.columns else "—" for lab in labels)]
-            for key in wide.index
-        ]
-        out += ["", _heading("累计值走势（各季度末）", fmt), table(body, UNIT_HEADERS + labels)]
+        out += ["", _heading("累计值走势（各季度末）", fmt), _trend_table(pd.concat([trend, ytd]), tablefmt)]
 
     single = ~rows["kind"].isin(["quarter", "ytd", "trend"]) | ((len(quarter) == 0) & (rows["kind"] == "ytd"))
     others = rows[single]
@@ -261,6 +247,22 @@ def report_tables(report: Report, fmt: str = "table") -> str:
             + ("差距 = 户籍比率 − 流动比率。" if equity else ""),
         ]
     return "\n".join(out) + "\n"
+
+
+def _trend_table(series: pd.DataFrame, tablefmt: str) -> str:
+    """A row per unit and indicator (units in report order, each unit's indicators together), a
+    column per year-to-date window. Laid out from the rows themselves: a pivot over the unit's
+    code, name and level would pair every code with every name and level."""
+    labels = list(dict.fromkeys(series["period"]))
+    unit_rank = {u: i for i, u in enumerate(dict.fromkeys(series["unit"]))}
+    indicator_rank = {k: i for i, k in enumerate(dict.fromkeys(series["indicator"]))}
+    rate = {(r.unit, r.indicator, r.period): r.rate for r in series.itertuples()}
+    keys = series.drop_duplicates(["unit", "indicator"])
+    keys = sorted(keys.itertuples(), key=lambda r: (unit_rank[r.unit], indicator_rank[r.indicator]))
+    body = [
+        [*unit_cells(r), *(percent(rate.get((r.unit, r.indicator, lab))) for lab in labels)] for r in keys
+    ]
+    return text_table(body, UNIT_HEADERS + labels, tablefmt)
 
 
 def _heading(text: str, fmt: str) -> str:
