@@ -155,7 +155,10 @@ def test_trend_table_has_a_row_per_unit_and_indicator(sample):
         r = ytd[tuple(line[:4])]  # a pairing that is no unit would not be found
         assert line[-1] == ("—" if r["rate"] is None else f"{r['rate'] * 100:.1f}%")
     first = [line[:4] for line in lines[:2]]
-    assert first == [["330205000000", "江北区", "县", "计划生育政策知晓率"], ["330205000000", "江北区", "县", "流入地免费服务率"]]
+    assert first == [
+        ["330205000000", "江北区", "县", "计划生育政策知晓率"],
+        ["330205000000", "江北区", "县", "流入地免费服务率"],
+    ]
 
 
 def test_workbook_text_cells_never_become_formulas(tmp_path):

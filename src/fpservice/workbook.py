@@ -2,6 +2,9 @@
 
 Statuses are coloured by conditional formatting, so a reader who sorts or filters keeps the
 colours; text cells are always stored as text, so a unit name like `=cmd|…` can never run.
+
+Written with XlsxWriter, which streams cells to the sheet's XML: building openpyxl's cell
+objects took ten seconds for the 25,000 rows of a county with 250 villages.
 """
 
 from __future__ import annotations
@@ -9,10 +12,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 from wcwidth import wcswidth
 
 from fpservice.render import STATUS_TEXT, status_text
@@ -38,83 +38,110 @@ HEADERS = [
 ]
 EQUITY = ["户籍分子", "户籍分母", "户籍比率", "差距"]
 PERCENT_COLUMNS = {"比率", "95%下限", "95%上限", "户籍比率", "差距"}
-FILLS = {"达标": "C6EFCE", "未达标": "FFC7CE", "不确定": "FFEB9C", "无数据": "E7E6E6"}
+FILLS = {"达标": "#C6EFCE", "未达标": "#FFC7CE", "不确定": "#FFEB9C", "无数据": "#E7E6E6"}
+PERCENT = "0.0%"
+WIDTH_SAMPLE = 500  # column widths follow the header and the first rows
 
 
 def to_xlsx(report: Report) -> bytes:
-    wb = Workbook()
-    wb.remove(wb.active)
-    rows = report.rows
-    regular = rows[rows["kind"] != "phase"]
-    for level in LEVELS:
-        _sheet(wb, level, regular[regular["level"] == level], report.equity)
-    phases = rows[rows["kind"] == "phase"]
-    if len(phases):
-        _sheet(wb, "阶段", phases, report.equity)
     buf = io.BytesIO()
-    wb.save(buf)
+    # Text is only ever text: never a formula, a number or a link, whatever it starts with.
+    options = {
+        "in_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+    }
+    with xlsxwriter.Workbook(buf, options) as wb:
+        rows = report.rows
+        regular = rows[rows["kind"] != "phase"]
+        for level in LEVELS:
+            _sheet(wb, level, regular[regular["level"] == level], report.equity)
+        phases = rows[rows["kind"] == "phase"]
+        if len(phases):
+            _sheet(wb, "阶段", phases, report.equity)
     return buf.getvalue()
 
 
-def _sheet(wb: Workbook, title: str, rows: pd.DataFrame, equity: bool) -> None:
-    ws = wb.create_sheet(title)
+def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool) -> None:
+    ws = wb.add_worksheet(title)
     headers = HEADERS + (EQUITY if equity else [])
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(horizontal="center")
-    for r in rows.itertuples():
+    percent = wb.add_format({"num_format": PERCENT})
+    ws.write_row(0, 0, headers, wb.add_format({"bold": True, "align": "center"}))
+    widths = [wcswidth(name) for name in headers]
+    target_col = headers.index("目标")
+    for row, r in enumerate(rows.itertuples(), start=1):
+        values = _values(r, equity)
         staffing = r.indicator == "staffing"
-        values = [
-            r.unit,
-            r.unit_name,
-            r.level,
-            r.indicator_name,
-            r.period,
-            r.start,
-            r.end,
-            int(r.numerator),
-            int(r.denominator),
-            _num(r.rate),
-            _num(r.ci_low),
-            _num(r.ci_high),
-            (int(r.target) if staffing else _num(r.target)) if r.target is not None else None,
-            status_text(r),
-            "样本少" if r.small_sample else "",
-        ]
-        if equity:
-            values += [
-                _int(r.registered_numerator),
-                _int(r.registered_denominator),
-                _num(r.registered_rate),
-                _num(r.gap),
-            ]
-        ws.append(values)
-        row = ws.max_row
-        for col, value in enumerate(values, start=1):
-            cell = ws.cell(row, col)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text: never a formula
-            name = headers[col - 1]
-            if name in PERCENT_COLUMNS or (name == "目标" and not staffing):
-                cell.number_format = "0.0%"
-    status_col = get_column_letter(headers.index("状态") + 1)
-    area = f"A2:{get_column_letter(len(headers))}{max(ws.max_row, 2)}"
-    for text, color in (
+        for col, value in enumerate(values):
+            name = headers[col]
+            style = percent if name in PERCENT_COLUMNS or (col == target_col and not staffing) else None
+            if value is None or value == "":
+                ws.write_blank(row, col, None, style)
+            elif isinstance(value, str):
+                ws.write_string(row, col, value, style)
+            else:
+                ws.write_number(row, col, value, style)
+            if row <= WIDTH_SAMPLE:
+                shown = f"{value:.1%}" if style is percent and value is not None else str(value or "")
+                widths[col] = max(widths[col], wcswidth(shown))
+    last = max(len(rows), 1)
+    status = _column_letter(headers.index("状态"))
+    for text, fill in (
         ("不确定", FILLS["不确定"]),
         (STATUS_TEXT[MISSED], FILLS["未达标"]),
         ("达标", FILLS["达标"]),
         ("无数据", FILLS["无数据"]),
     ):
-        formula = f'ISNUMBER(SEARCH("{text}",${status_col}2))'
-        ws.conditional_formatting.add(
-            area, FormulaRule(formula=[formula], stopIfTrue=True, fill=PatternFill("solid", bgColor=color))
+        ws.conditional_format(
+            1,
+            0,
+            last,
+            len(headers) - 1,
+            {
+                "type": "formula",
+                "criteria": f'=ISNUMBER(SEARCH("{text}",${status}2))',
+                "format": wb.add_format({"bg_color": fill}),
+                "stop_if_true": True,
+            },
         )
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{ws.max_row}"
-    for col, name in enumerate(headers, start=1):
-        width = max(wcswidth(str(ws.cell(r, col).value or "")) for r in range(1, min(ws.max_row, 500) + 1))
-        ws.column_dimensions[get_column_letter(col)].width = min(max(width, wcswidth(name)) + 2, 60)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(rows), len(headers) - 1)
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, min(width + 2, 60))
+
+
+def _values(r, equity: bool) -> list:
+    staffing = r.indicator == "staffing"
+    values = [
+        r.unit,
+        r.unit_name,
+        r.level,
+        r.indicator_name,
+        r.period,
+        r.start,
+        r.end,
+        int(r.numerator),
+        int(r.denominator),
+        _num(r.rate),
+        _num(r.ci_low),
+        _num(r.ci_high),
+        (int(r.target) if staffing else _num(r.target)) if r.target is not None else None,
+        status_text(r),
+        "样本少" if r.small_sample else "",
+    ]
+    if equity:
+        values += [
+            _int(r.registered_numerator),
+            _int(r.registered_denominator),
+            _num(r.registered_rate),
+            _num(r.gap),
+        ]
+    return values
+
+
+def _column_letter(col: int) -> str:
+    return xlsxwriter.utility.xl_col_to_name(col)
 
 
 def _num(value):

@@ -92,7 +92,7 @@ def report(
     elif fmt == "csv":
         options.emit(render.to_csv(outcome.report, details), output, bom=True)
     elif fmt == "xlsx":
-        from fpservice import workbook  # openpyxl: imported only when a workbook is asked for
+        from fpservice import workbook  # xlsxwriter: imported only when a workbook is asked for
 
         options.emit_bytes(workbook.to_xlsx(outcome.report), output)
     elif fmt == "html":
