@@ -20,12 +20,18 @@ from fpservice.units import LEVELS, VILLAGE
 
 
 class Hierarchy:
-    """The villages with their township and county, and ledger rows coded against them."""
+    """The units of a report, the villages with their township and county, and ledger rows coded
+    against them. Counts come out as arrays over the report's units, in their order."""
 
-    def __init__(self, ancestry: pd.DataFrame):
+    def __init__(self, ancestry: pd.DataFrame, units: pd.Index):
         self.villages = pd.Index(ancestry[VILLAGE].to_numpy(dtype=object))
-        # per level: (position of each village's unit at that level, the units of that level)
-        self.levels = {level: pd.factorize(ancestry[level].to_numpy(dtype=object)) for level in LEVELS}
+        self.size = len(units)
+        # per level: (position of each village's unit at that level, the number of such units,
+        # where each of them is among the report's units, or -1)
+        self.levels = {}
+        for level in LEVELS:
+            at, codes = pd.factorize(ancestry[level].to_numpy(dtype=object))
+            self.levels[level] = (at, len(codes), units.get_indexer(codes))
         self._coded: dict[int, tuple] = {}
         self._homes: dict[int, tuple] = {}
 
@@ -76,46 +82,49 @@ class Hierarchy:
         v = self._pairs(frame, mask)[0]
         return np.bincount(v, minlength=len(self.villages))
 
-    def distinct_persons(self, frame: pd.DataFrame, mask: np.ndarray) -> pd.Series:
+    def distinct_persons(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
         v, p, n, single = self._pairs(frame, mask)
-        parts = []
+        out = np.zeros(self.size, dtype=np.int64)
         for level in LEVELS:
-            at, units = self.levels[level]
+            at, size, where = self.levels[level]
             if level == VILLAGE or single:  # `at` of villages is their own position
-                counts = np.bincount(at[v], minlength=len(units))
+                counts = np.bincount(at[v], minlength=size)
             else:
-                counts = np.bincount(pd.unique(at[v].astype(np.int64) * n + p) // n, minlength=len(units))
-            parts.append(pd.Series(counts, index=units))
-        return pd.concat(parts)
+                counts = np.bincount(pd.unique(at[v].astype(np.int64) * n + p) // n, minlength=size)
+            _place(out, counts, where)
+        return out
 
     def rows_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
         village = self.coded(frame)[0]
         return np.bincount(village[mask & (village >= 0)], minlength=len(self.villages))
 
-    def sum_up(self, per_village: np.ndarray) -> pd.Series:
-        parts = []
-        for level in LEVELS:
-            at, units = self.levels[level]
-            parts.append(pd.Series(np.bincount(at, weights=per_village, minlength=len(units)), index=units))
-        return pd.concat(parts).astype("int64")
+    def sum_up(self, per_village: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.size, dtype=np.int64)
+        for at, size, where in self.levels.values():
+            _place(out, np.bincount(at, weights=per_village, minlength=size).astype(np.int64), where)
+        return out
 
 
-def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy, all_units: pd.Index) -> pd.DataFrame:
-    """-> frame indexed by unit code (every unit in `all_units`): numerator, denominator."""
+def _place(out: np.ndarray, counts: np.ndarray, where: np.ndarray) -> None:
+    """Counts of a level's units into the report's units (a unit not in the report is left out;
+    a report unit without villages keeps 0)."""
+    known = where >= 0
+    out[where[known]] = counts[known]
+
+
+def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray]:
+    """-> (numerator, denominator) of every unit of the hierarchy's report, in its order."""
     if indicator.count == "requirement":
-        num, den = _requirement(indicator, scope, hierarchy)
-    else:
-        frame = scope.frames[indicator.ledger]
-        den_mask = scope.mask(indicator.denominator, indicator.ledger)
-        num_mask = den_mask & scope.mask(indicator.numerator, indicator.ledger)
-        if indicator.count == "persons":
-            num = hierarchy.distinct_persons(frame, num_mask)
-            den = hierarchy.distinct_persons(frame, den_mask)
-        else:
-            num = hierarchy.sum_up(hierarchy.rows_per_village(frame, num_mask))
-            den = hierarchy.sum_up(hierarchy.rows_per_village(frame, den_mask))
-    out = pd.DataFrame({"numerator": num, "denominator": den}).reindex(all_units)
-    return out.fillna(0).astype("int64")
+        return _requirement(indicator, scope, hierarchy)
+    frame = scope.frames[indicator.ledger]
+    den_mask = scope.mask(indicator.denominator, indicator.ledger)
+    num_mask = den_mask & scope.mask(indicator.numerator, indicator.ledger)
+    if indicator.count == "persons":
+        return hierarchy.distinct_persons(frame, num_mask), hierarchy.distinct_persons(frame, den_mask)
+    return (
+        hierarchy.sum_up(hierarchy.rows_per_village(frame, num_mask)),
+        hierarchy.sum_up(hierarchy.rows_per_village(frame, den_mask)),
+    )
 
 
 def _requirement(indicator: Indicator, scope: Scope, hierarchy: Hierarchy):

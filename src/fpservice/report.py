@@ -72,6 +72,18 @@ def phase_windows(plan: Plan, until: dt.date) -> list[tuple[Window, object]]:
     return [(Window(p.name, plan.start, p.end, "phase"), p) for p in plan.phases if p.start <= until]
 
 
+@dataclass
+class _Counted:
+    """The counts of one indicator over one window, for every unit of the report."""
+
+    indicator: Indicator
+    window: Window
+    target: object  # a fraction, REQUIRED or None
+    numerator: np.ndarray
+    denominator: np.ndarray
+    registered: tuple[np.ndarray, np.ndarray] | None  # the same for 户籍 persons
+
+
 def build(
     ledgers: LedgerSet,
     rules: RuleBook,
@@ -83,11 +95,10 @@ def build(
     """Compute every row for `windows`. With `equity`, person indicators are also computed for
     户籍 persons when the ledger holds any (only outputs that show the gap ask for it)."""
     units = ledgers.units.ordered()
-    hierarchy = indicators_mod.Hierarchy(ledgers.units.ancestry())
-    all_units = pd.Index(units["code"])
+    hierarchy = indicators_mod.Hierarchy(ledgers.units.ancestry(), pd.Index(units["code"]))
     phases = {p.name: p for p in plan.phases}
     equity = equity and bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
-    parts = []
+    counted = []
     shared: dict = {}  # masks that are the same in every window
     for window in windows:
         scope = Scope(ledgers.frames, window.start, window.end, plan.start, shared)
@@ -96,19 +107,11 @@ def build(
             target = plan.phase_target(phase, key) if phase else plan.target(key, window.end.year)
             if target is None and not all_indicators:
                 continue
-            counts = indicators_mod.evaluate(indicator, scope, hierarchy, all_units)
-            rows = _rows(units, indicator, window, counts, target, plan.small_sample)
+            num, den = indicators_mod.evaluate(indicator, scope, hierarchy)
             registered = _for_registered(indicator) if equity else None
-            if registered is not None:
-                reg = indicators_mod.evaluate(registered, scope, hierarchy, all_units)
-                _add_equity(rows, reg)
-            parts.append(rows)
-    rows = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=COLUMNS + DETAIL_COLUMNS + ["kind"])
-    )
-    return Report(plan, rows, windows, equity)
+            reg = indicators_mod.evaluate(registered, scope, hierarchy) if registered is not None else None
+            counted.append(_Counted(indicator, window, target, num, den, reg))
+    return Report(plan, _rows(units, counted, plan.small_sample), windows, equity)
 
 
 def _for_registered(indicator: Indicator) -> Indicator | None:
@@ -122,64 +125,85 @@ def _for_registered(indicator: Indicator) -> Indicator | None:
     return replace(indicator, denominator=den, numerator=num)
 
 
-def _add_equity(rows: pd.DataFrame, reg: pd.DataFrame) -> None:
-    num, den = reg["numerator"].to_numpy(), reg["denominator"].to_numpy()
-    rate = pd.Series(num / np.maximum(den, 1)).where(den > 0)
-    rows["registered_numerator"], rows["registered_denominator"] = num, den
-    rows["registered_rate"] = rate.astype("object").where(rate.notna(), None).to_numpy()
-    gap = rate - pd.to_numeric(rows["rate"], errors="coerce")
-    rows["gap"] = gap.astype("object").where(gap.notna(), None).to_numpy()
+def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd.DataFrame:
+    """Every unit under every counted indicator and window, in that order. Laid out in one pass
+    over all rows: a frame per indicator and window cost more than the counting in a county."""
+    if not counted:
+        return pd.DataFrame(columns=COLUMNS + DETAIL_COLUMNS + ["kind"])
+    size = len(units)
 
+    def each(values) -> np.ndarray:  # a value per indicator and window -> per row
+        return np.repeat(np.array(values, dtype=object), size)
 
-def _rows(
-    units: pd.DataFrame, indicator: Indicator, window: Window, counts: pd.DataFrame, target, small_sample: int
-) -> pd.DataFrame:
-    num = counts["numerator"].to_numpy()
-    den = counts["denominator"].to_numpy()
-    rate = pd.Series(num / np.maximum(den, 1), dtype="float64").where(den > 0)
+    def whole(values) -> np.ndarray:  # a value per unit -> per row
+        return np.tile(np.asarray(values, dtype=object), len(counted))
+
+    num = np.concatenate([c.numerator for c in counted])
+    den = np.concatenate([c.denominator for c in counted])
+    targets = [c.target for c in counted]
+    required = each([t == REQUIRED for t in targets]).astype(bool)
+    goal = each([0.0 if t is None or t == REQUIRED else t for t in targets]).astype("float64")
+    rate = _rate(num, den)
     low, high = wilson(num, den)
-    if target == REQUIRED:
-        target_col = pd.Series(den, dtype="object")
-        met = num >= den
-        clear = np.ones(len(units), dtype=bool)
-        low, high = np.full(len(units), np.nan), np.full(len(units), np.nan)
-    else:
-        target_col = pd.Series([target] * len(units), dtype="object")
-        met = rate.to_numpy() >= (target if target is not None else 0)
-        # A miss is clear only when even the upper end of the interval stays below the target.
-        clear = met | (high < (target if target is not None else 0))
+    low[required] = high[required] = np.nan
+    with np.errstate(invalid="ignore"):
+        met = np.where(required, num >= den, rate >= goal)
+        clear = required | met | (high < goal)  # a miss is clear only when even the upper end is below
     status = np.where(met, MET, MISSED).astype(object)
-    if target is None:
-        status[:] = NO_TARGET
+    status[each([t is None for t in targets]).astype(bool)] = NO_TARGET
     status[den == 0] = NO_DATA
+    target = each(targets)
+    target[required] = den[required].astype(object)  # a requirement's target is the count it asks for
 
-    def nullable(values):
-        s = pd.Series(values, dtype="float64")
-        return s.astype("object").where(s.notna(), None).to_numpy()
+    columns = {
+        "unit": whole(units["code"]),
+        "unit_name": whole(units["name"]),
+        "level": whole(units["level"]),
+        "indicator": each([c.indicator.key for c in counted]),
+        "indicator_name": each([c.indicator.name for c in counted]),
+        "period": each([c.window.label for c in counted]),
+        "start": each([c.window.start.isoformat() for c in counted]),
+        "end": each([c.window.end.isoformat() for c in counted]),
+        "numerator": num,
+        "denominator": den,
+        "rate": _nullable(rate),
+        "target": target,
+        "status": status,
+        "ci_low": _nullable(low),
+        "ci_high": _nullable(high),
+        "small_sample": (den > 0) & (den < small_sample) & ~required,
+        "clear": clear | (status != MISSED),
+        **_equity(counted, size, rate),
+        "kind": each([c.window.kind for c in counted]),
+    }
+    return pd.DataFrame(columns)
 
-    return pd.DataFrame(
-        {
-            "unit": units["code"].to_numpy(),
-            "unit_name": units["name"].to_numpy(),
-            "level": units["level"].to_numpy(),
-            "indicator": indicator.key,
-            "indicator_name": indicator.name,
-            "period": window.label,
-            "start": window.start.isoformat(),
-            "end": window.end.isoformat(),
-            "numerator": num,
-            "denominator": den,
-            "rate": nullable(rate),
-            "target": target_col,
-            "status": status,
-            "ci_low": nullable(low),
-            "ci_high": nullable(high),
-            "small_sample": (den > 0) & (den < small_sample) & (target != REQUIRED),
-            "clear": clear | (status != MISSED),
-            "registered_numerator": None,
-            "registered_denominator": None,
-            "registered_rate": None,
-            "gap": None,
-            "kind": window.kind,
-        }
-    )
+
+def _equity(counted: list[_Counted], size: int, rate: np.ndarray) -> dict[str, np.ndarray]:
+    """The 户籍 counts, their rate and its gap to the floating rate; None where not counted."""
+    zeros = np.zeros(size, dtype=np.int64)
+    shown = np.repeat([c.registered is not None for c in counted], size)
+    num = np.concatenate([c.registered[0] if c.registered else zeros for c in counted])
+    den = np.concatenate([c.registered[1] if c.registered else zeros for c in counted])
+    registered_rate = _rate(num, den)
+    columns = {
+        "registered_numerator": num.astype(object),
+        "registered_denominator": den.astype(object),
+        "registered_rate": _nullable(registered_rate),
+        "gap": _nullable(registered_rate - rate),
+    }
+    for values in columns.values():
+        values[~shown] = None
+    return columns
+
+
+def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, NaN where den is 0 ("no data", never 0 %)."""
+    return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+
+
+def _nullable(values: np.ndarray) -> np.ndarray:
+    """Floats as objects, None where NaN (how rows carry a missing number)."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out
