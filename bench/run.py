@@ -116,6 +116,12 @@ def main() -> None:
     )
     ap.add_argument("--no-write", action="store_true", help="print the tables, do not touch docs/")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
+    ap.add_argument(
+        "--outputs-size",
+        type=int,
+        default=125000,
+        help="size whose report is timed in every format (0: none)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     village_sizes = [int(s) for s in args.village_sizes.split(",") if s]
@@ -123,7 +129,8 @@ def main() -> None:
         tmp = Path(tmp)
         results = [measure_set(ledgers_for(size), tmp, args.repeat) for size in sizes]
         by_village = [measure_set(per_village(ledgers_for(size)), tmp, args.repeat) for size in village_sizes]
-    tables = render(results), render(by_village)
+        outputs = measure_outputs(ledgers_for(args.outputs_size), tmp) if args.outputs_size else ""
+    tables = render(results), render(by_village), outputs
     print(*tables, sep="\n")
     if not args.no_write:
         write_doc(*tables)
@@ -158,6 +165,31 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
     result = {**info, **{k: median(runs, k) for k in runs[0]}}
     print(d.name, json.dumps(result), f"{len(ours)} rows equal", flush=True)
     return result
+
+
+OUTPUTS = ["table", "markdown", "csv", "json", "xlsx", "html"]
+
+
+def measure_outputs(d: Path, tmp: Path) -> str:
+    """Every output format of the fullest report (trend, details, every indicator), from the
+    cache: what each format adds to a run. A table of format, seconds, MB and peak memory."""
+    cache = ["--cache-dir", str(tmp / f"cache_{d.name}_outputs")]
+    report = [sys.executable, "-m", "fpservice", *cache, "report", str(d), "-q", "2011Q3"]
+    report += ["--trend", "--details", "--all-indicators"]
+    measure([*report, "-f", "json"])  # fills the cache
+    lines = []
+    for fmt in OUTPUTS:
+        out = tmp / f"report.{fmt}"
+        seconds, peak = measure([*report, "-f", fmt, "-o", str(out)])
+        lines.append(f"| {fmt} | {seconds:.1f} | {out.stat().st_size / 1e6:.1f} | {peak:.0f} |")
+    print(d.name, "outputs", *lines, sep="\n", flush=True)
+    caption = (
+        "Each output format of the fullest report (`--trend --details --all-indicators`: every unit, "
+        f"indicator and window), from a warm cache, at {count_rows(d)['persons']:,} persons "
+        "(one run each):\n\n"
+    )
+    head = "| format | report warm s | output MB | peak MiB |\n|---|---|---|---|\n"
+    return caption + head + "\n".join(lines) + "\n"
 
 
 def per_village(d: Path) -> Path:
@@ -215,7 +247,7 @@ def render(results: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def write_doc(table: str, by_village: str) -> None:
+def write_doc(table: str, by_village: str, outputs: str) -> None:
     import duckdb  # for the record: the versions measured
     import pandas
     import pyarrow
@@ -231,7 +263,7 @@ def write_doc(table: str, by_village: str) -> None:
     block = (
         f"{start}\nMeasured {dt.date.today()} on {machine}.\n\n{table}\n"
         f"The same ledgers with the persons and services ledgers a file per village (and quarter), "
-        f"as village offices keep them:\n\n{by_village}{end}"
+        f"as village offices keep them:\n\n{by_village}\n{outputs}{end}"
     )
     text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     doc.write_text(text, encoding="utf-8")
