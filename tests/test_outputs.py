@@ -161,6 +161,19 @@ def test_trend_table_has_a_row_per_unit_and_indicator(sample):
     ]
 
 
+def test_workbook_too_large_for_excel_is_refused(sample, tmp_path, monkeypatch):
+    """A sheet beyond Excel's row limit would lose rows when opened: the report says so instead."""
+    from fpservice import workbook
+
+    monkeypatch.setattr(workbook, "MAX_ROWS", 100)
+    out = tmp_path / "r.xlsx"
+    result = run(["report", sample, "-q", "2011Q3", "-f", "xlsx", "-o", out])
+    assert result.exit_code == 3 and not out.exists()
+    assert "工作表“村”有 " in result.stderr and "-f csv" in result.stderr and "Traceback" not in result.output
+    monkeypatch.setattr(workbook, "MAX_ROWS", 1_048_576)
+    assert run(["report", sample, "-q", "2011Q3", "-f", "xlsx", "-o", out]).exit_code == 1 and out.exists()
+
+
 def test_workbook_text_cells_never_become_formulas(tmp_path):
     d = tmp_path / "f"
     shutil.copytree(REPO / "tests" / "corpus" / "formula_cells", d)

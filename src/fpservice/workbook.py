@@ -15,6 +15,7 @@ import pandas as pd
 import xlsxwriter
 from wcwidth import wcswidth
 
+from fpservice.errors import UsageError
 from fpservice.render import STATUS_TEXT, status_text
 from fpservice.report import MISSED, Report
 from fpservice.units import LEVELS
@@ -40,10 +41,23 @@ EQUITY = ["户籍分子", "户籍分母", "户籍比率", "差距"]
 PERCENT_COLUMNS = {"比率", "95%下限", "95%上限", "户籍比率", "差距"}
 FILLS = {"达标": "#C6EFCE", "未达标": "#FFC7CE", "不确定": "#FFEB9C", "无数据": "#E7E6E6"}
 PERCENT = "0.0%"
+MAX_ROWS = 1_048_576  # rows of an Excel sheet, the header's included
 WIDTH_SAMPLE = 500  # column widths follow the header and the first rows
 
 
 def to_xlsx(report: Report) -> bytes:
+    rows = report.rows
+    regular = rows[rows["kind"] != "phase"]
+    sheets = {level: regular[regular["level"] == level] for level in LEVELS}
+    phases = rows[rows["kind"] == "phase"]
+    if len(phases):
+        sheets["阶段"] = phases
+    for title, part in sheets.items():
+        if len(part) + 1 > MAX_ROWS:  # Excel would not open the rows beyond it: say so, drop none
+            raise UsageError(
+                f"工作表“{title}”有 {len(part):,} 行，超过 Excel 每张工作表 {MAX_ROWS - 1:,} 行的上限；"
+                "请改用 -f csv，或用 --no-phases、不加 --trend/--all-indicators 缩小报告。"
+            )
     buf = io.BytesIO()
     # Text is only ever text: never a formula, a number or a link, whatever it starts with.
     options = {
@@ -53,13 +67,8 @@ def to_xlsx(report: Report) -> bytes:
         "strings_to_urls": False,
     }
     with xlsxwriter.Workbook(buf, options) as wb:
-        rows = report.rows
-        regular = rows[rows["kind"] != "phase"]
-        for level in LEVELS:
-            _sheet(wb, level, regular[regular["level"] == level], report.equity)
-        phases = rows[rows["kind"] == "phase"]
-        if len(phases):
-            _sheet(wb, "阶段", phases, report.equity)
+        for title, part in sheets.items():
+            _sheet(wb, title, part, report.equity)
     return buf.getvalue()
 
 
