@@ -129,7 +129,7 @@ def main() -> None:
         tmp = Path(tmp)
         results = [measure_set(ledgers_for(size), tmp, args.repeat) for size in sizes]
         by_village = [measure_set(per_village(ledgers_for(size)), tmp, args.repeat) for size in village_sizes]
-        outputs = measure_outputs(ledgers_for(args.outputs_size), tmp) if args.outputs_size else ""
+        outputs = measure_outputs(args.outputs_size, tmp) if args.outputs_size else ""
     tables = render(results), render(by_village), outputs
     print(*tables, sep="\n")
     if not args.no_write:
@@ -170,9 +170,10 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
 OUTPUTS = ["table", "markdown", "csv", "json", "xlsx", "html"]
 
 
-def measure_outputs(d: Path, tmp: Path) -> str:
+def measure_outputs(persons: int, tmp: Path) -> str:
     """Every output format of the fullest report (trend, details, every indicator), from the
     cache: what each format adds to a run. A table of format, seconds, MB and peak memory."""
+    d = ledgers_for(persons)
     cache = ["--cache-dir", str(tmp / f"cache_{d.name}_outputs")]
     report = [sys.executable, "-m", "fpservice", *cache, "report", str(d), "-q", "2011Q3"]
     report += ["--trend", "--details", "--all-indicators"]
@@ -185,7 +186,7 @@ def measure_outputs(d: Path, tmp: Path) -> str:
     print(d.name, "outputs", *lines, sep="\n", flush=True)
     caption = (
         "Each output format of the fullest report (`--trend --details --all-indicators`: every unit, "
-        f"indicator and window), from a warm cache, at {count_rows(d)['persons']:,} persons "
+        f"indicator and window), from a warm cache, at {persons:,} persons "
         "(one run each):\n\n"
     )
     head = "| format | report warm s | output MB | peak MiB |\n|---|---|---|---|\n"

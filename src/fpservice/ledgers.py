@@ -313,17 +313,21 @@ def _jobs(files: list[Path], sizes: dict[Path, int], batching: bool) -> list[lis
 
 
 def _header_line(path: Path) -> bytes | None:
-    """A file's first line with its line break, when it can head a batch: no quote in it (a
-    quoted header may go on over several lines), not UTF-16."""
+    """A file's first line, when it can head a batch (see _plain_head)."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(4096)
+            return _plain_head(fh.read(4096))
     except OSError:
         return None
-    end = head.find(b"\n")
-    if end < 0 or b'"' in head[:end] or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+
+
+def _plain_head(data: bytes) -> bytes | None:
+    """The first line of a file's bytes with its line break, when files can be joined under it:
+    no quote in it (a quoted header may go on over several lines), not UTF-16."""
+    end = data.find(b"\n")
+    if end < 0 or b'"' in data[:end] or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
-    return head[: end + 1]
+    return data[: end + 1]
 
 
 def _size(path: Path) -> int:
@@ -373,10 +377,9 @@ def _concat(
 ) -> pd.DataFrame:
     """One frame per ledger type, its rows taken in `order` (see _file_order), its file categories
     in the order the files were found (`rank`); `pid`, when given, is that column joined already.
-    Categorical columns (file, unit, …) keep their
-    codes: the categories of all files are united first, so pandas does not fall back to strings.
-    Text categories are sorted in every file and stay sorted when united: how files were grouped
-    into reads does not show."""
+    Categorical columns (file, unit, …) keep their codes: the categories of all files are united
+    first, so pandas does not fall back to strings. Text categories are sorted in every file and
+    stay sorted when united: how files were grouped into reads does not show."""
     if not frames:
         return _empty_frame(key).copy()
     if len(frames) == 1 and order is None:
@@ -497,9 +500,8 @@ def read_batch(
     file by line. None when the files are not plain enough for that (a problem with the header,
     an encoding to work out, rows the exact reader must find, a quote left open at a file's end):
     they are then read one by one, which says what is wrong with each."""
-    end = raws[0].find(b"\n")
-    head = raws[0][: end + 1]
-    if end < 0 or b'"' in head or not all(raw.startswith(head) for raw in raws):
+    head = _plain_head(raws[0])
+    if head is None or not all(raw.startswith(head) for raw in raws):  # a file changed meanwhile
         return None
     parts, starts, line = [head], [], 2
     for raw in raws:

@@ -141,8 +141,8 @@ def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd
     num = np.concatenate([c.numerator for c in counted])
     den = np.concatenate([c.denominator for c in counted])
     targets = [c.target for c in counted]
-    required = each([t == REQUIRED for t in targets]).astype(bool)
-    goal = each([0.0 if t is None or t == REQUIRED else t for t in targets]).astype("float64")
+    required = np.repeat([t == REQUIRED for t in targets], size)
+    goal = np.repeat([0.0 if t is None or t == REQUIRED else float(t) for t in targets], size)
     rate = _rate(num, den)
     low, high = wilson(num, den)
     low[required] = high[required] = np.nan
@@ -150,7 +150,7 @@ def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd
         met = np.where(required, num >= den, rate >= goal)
         clear = required | met | (high < goal)  # a miss is clear only when even the upper end is below
     status = np.where(met, MET, MISSED).astype(object)
-    status[each([t is None for t in targets]).astype(bool)] = NO_TARGET
+    status[np.repeat([t is None for t in targets], size)] = NO_TARGET
     status[den == 0] = NO_DATA
     target = each(targets)
     target[required] = den[required].astype(object)  # a requirement's target is the count it asks for

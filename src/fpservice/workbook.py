@@ -78,13 +78,13 @@ def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool
     percent = wb.add_format({"num_format": PERCENT})
     ws.write_row(0, 0, headers, wb.add_format({"bold": True, "align": "center"}))
     widths = [wcswidth(name) for name in headers]
+    styles = [percent if name in PERCENT_COLUMNS else None for name in headers]
     target_col = headers.index("目标")
     for row, r in enumerate(rows.itertuples(), start=1):
-        values = _values(r, equity)
-        staffing = r.indicator == "staffing"
-        for col, value in enumerate(values):
-            name = headers[col]
-            style = percent if name in PERCENT_COLUMNS or (col == target_col and not staffing) else None
+        staffing = r.indicator == "staffing"  # its target is a head count, not a rate
+        styles[target_col] = None if staffing else percent
+        for col, value in enumerate(_values(r, staffing, equity)):
+            style = styles[col]
             if value is None or value == "":
                 ws.write_blank(row, col, None, style)
             elif isinstance(value, str):
@@ -120,8 +120,7 @@ def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool
         ws.set_column(col, col, min(width + 2, 60))
 
 
-def _values(r, equity: bool) -> list:
-    staffing = r.indicator == "staffing"
+def _values(r, staffing: bool, equity: bool) -> list:
     values = [
         r.unit,
         r.unit_name,
