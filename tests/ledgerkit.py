@@ -29,6 +29,14 @@ def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "
     return path
 
 
+UNITS = ["代码", "名称", "层级", "上级代码"]
+
+
+def write_units(d: Path, rows: list[list]) -> Path:
+    """`units.csv` at the root of a ledger directory: rows of code, name, level, parent."""
+    return write_csv(d / "units.csv", UNITS, rows)
+
+
 PERSONS = [
     "村居代码",
     "身份证号",

@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fpservice import ledgers
-from fpservice.cache import LedgerCache
+from fpservice import read
+from fpservice.read import discover, loader
+from fpservice.read.cache import LedgerCache
+from fpservice.schema import LEDGER_TYPES
 from tests.ledgerkit import PERSONS, V1, V2, make_id, person, run, write_csv
 
 HEADER = ",".join(PERSONS)
@@ -48,17 +50,17 @@ def write_files(d: Path, bodies: list[list], crlf: bool, final_newline: bool) ->
 
 
 def read_both(d: Path, monkeypatch) -> tuple:
-    together = ledgers.load(d)
+    together = read.load(d)
     with monkeypatch.context() as m:
-        m.setattr(ledgers, "BATCH_FILE", 0)  # no file is small enough: each is read alone
-        alone = ledgers.load(d)
+        m.setattr(discover, "BATCH_FILE", 0)  # no file is small enough: each is read alone
+        alone = read.load(d)
     return together, alone
 
 
 def assert_same(together, alone) -> None:
     assert together.accounts == alone.accounts
     assert together.findings == alone.findings
-    for key in ledgers.LEDGER_TYPES:
+    for key in LEDGER_TYPES:
         pd.testing.assert_frame_equal(together.frames[key], alone.frames[key])
 
 
@@ -90,9 +92,9 @@ def test_a_file_the_batch_cannot_take_is_read_alone(tmp_path, monkeypatch, odd):
 def test_a_batch_is_really_read_as_one(tmp_path, monkeypatch):
     write_files(tmp_path, [GOOD[:3], GOOD[3:], [ODD[0]]], crlf=False, final_newline=True)
     reads = []
-    original = ledgers.read_batch
-    monkeypatch.setattr(ledgers, "read_batch", lambda *a, **k: reads.append(original(*a, **k)) or reads[-1])
-    ledgers.load(tmp_path)
+    original = loader.read_batch
+    monkeypatch.setattr(loader, "read_batch", lambda *a, **k: reads.append(original(*a, **k)) or reads[-1])
+    read.load(tmp_path)
     assert len(reads) == 1 and reads[0] is not None and len(reads[0].accounts) == 3
 
 
@@ -122,15 +124,15 @@ def test_the_cache_keeps_batches_and_remembers_those_read_file_by_file(tmp_path,
         d / "b", [GOOD[:2], [GOOD[2], FALLBACK[0]]], crlf=True, final_newline=True
     )  # a header of its own
     tries = []
-    original = ledgers.read_batch
-    monkeypatch.setattr(ledgers, "read_batch", lambda *a, **k: tries.append(original(*a, **k)) or tries[-1])
+    original = loader.read_batch
+    monkeypatch.setattr(loader, "read_batch", lambda *a, **k: tries.append(original(*a, **k)) or tries[-1])
 
     cold_cache = LedgerCache(tmp_path / "cache", min_bytes=0)
-    cold = ledgers.load(d, cache=cold_cache)
+    cold = read.load(d, cache=cold_cache)
     cold_cache.close()
     assert sorted(t is None for t in tries) == [False, True]  # a/ as one; b/ has a quote left open
     warm_cache = LedgerCache(tmp_path / "cache", min_bytes=0)
-    warm = ledgers.load(d, cache=warm_cache)
+    warm = read.load(d, cache=warm_cache)
     assert len(tries) == 2 and warm_cache.misses == 0  # neither batch is tried again
     assert_same(warm, cold)
 

@@ -17,10 +17,10 @@ import time
 import pytest
 
 from fpservice import api
-from fpservice.cache import LedgerCache
-from fpservice.ledgers import load
+from fpservice.read import load
+from fpservice.read.cache import LedgerCache
 from scripts.make_ledgers import generate
-from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv
+from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv, write_units
 
 
 @pytest.fixture
@@ -95,13 +95,10 @@ def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_di
 def test_a_new_units_file_means_the_ledgers_are_checked_again(ledger_dir, tmp_path):
     cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=make_id(seq=1))])
-    write_csv(
-        ledger_dir / "units.csv", ["代码", "名称", "层级", "上级代码"], [["330205000000", "江北区", "县", ""]]
-    )
+    write_units(ledger_dir, [["330205000000", "江北区", "县", ""]])
     assert [f.code for f in load(ledger_dir, cache=cache).findings] == ["value.unit_unknown"]
-    write_csv(
-        ledger_dir / "units.csv",
-        ["代码", "名称", "层级", "上级代码"],
+    write_units(
+        ledger_dir,
         [
             ["330205000000", "江北区", "县", ""],
             ["330205001000", "中马街道", "乡镇", ""],
@@ -167,7 +164,7 @@ class Recorder:
 
 def test_progress_hears_of_every_byte_read(sample):
     progress = Recorder()
-    api.load_ledgers(sample, None, {}, reading=api.Reading(progress=progress))
+    api.load_ledgers(sample, loading=api.LoadOptions(progress=progress))
     size = sum(p.stat().st_size for p in sample.rglob("*.csv") if p.name != "units.csv")
     assert progress.total == progress.done == size and progress.finished
 
@@ -242,7 +239,12 @@ def test_the_cli_asks_numpy_and_pyarrow_for_ordinary_pages():
     """Huge pages cost a cold run a tenth of its CPU here (see cli/__init__): the settings must
     reach the allocators of the numpy and pyarrow installed, before they load."""
     probe = (
-        "import fpservice.cli, numpy, pyarrow\n"
+        "import sys, contextlib\n"
+        "sys.argv = ['fpservice', '--help']\n"
+        "import fpservice.cli\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(None):\n"
+        "    fpservice.cli.main()  # the command sets them; importing fpservice does not\n"
+        "import numpy, pyarrow\n"
         "pyarrow.allocate_buffer(1 << 22)\n"
         "thp = [l.split()[1] for l in open('/proc/self/status') if l.startswith('THP_enabled')]\n"
         "print(numpy._core.multiarray._get_madvise_hugepage(), thp)\n"

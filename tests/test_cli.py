@@ -8,12 +8,13 @@ import shutil
 
 import pytest
 
+from fpservice.cli import cli
 from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv
 
 SAMPLE = REPO / "sample_data"
 
 
-@pytest.mark.parametrize("command", [[], ["check"], ["report"], ["rules"]])
+@pytest.mark.parametrize("command", [[]] + [[name] for name in sorted(cli.commands)])
 def test_every_command_has_help(command):
     result = run(command + ["--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

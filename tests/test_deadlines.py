@@ -13,7 +13,8 @@ import time
 import pytest
 
 from fpservice import deadlines
-from fpservice.cli.options import write_atomically
+from fpservice.atomicfile import write_atomically
+from fpservice.workdays import Calendar
 from tests.ledgerkit import REPO, run
 
 # nominal -> (deadline, last working day before the rest days that swallow it), from the State
@@ -49,7 +50,7 @@ DEADLINES = {
 @pytest.mark.parametrize("nominal,expected", DEADLINES.items())
 def test_every_deadline_2008_2013(nominal, expected):
     due, last = expected
-    d = deadlines.deadline(dt.date.fromisoformat(nominal))
+    d = deadlines.deadline(dt.date.fromisoformat(nominal), Calendar())
     assert d.due.isoformat() == due
     assert (d.last_workday_before.isoformat() if d.last_workday_before else None) == last
     # the same through the CLI, asked the day before the nominal date
@@ -74,14 +75,16 @@ def test_every_deadline_2008_2013(nominal, expected):
     ],
 )
 def test_the_quarter_due_next(today, quarter):
-    assert deadlines.next_deadline(dt.date.fromisoformat(today)).label == quarter
+    assert deadlines.next_deadline(dt.date.fromisoformat(today), Calendar()).label == quarter
 
 
 def test_working_days_left_count_today_and_the_deadline():
-    d = deadlines.for_quarter(2011, 3)
-    assert d.workdays_left(dt.date(2011, 9, 30)) == 2  # 09-30 and 10-08
-    assert d.workdays_left(dt.date(2011, 10, 1)) == 1
-    assert d.workdays_left(dt.date(2011, 10, 9)) == 0
+    calendar = Calendar()
+    d = deadlines.deadline(dt.date(2011, 10, 5), calendar)  # the report on 2011Q3
+    assert d.workdays_left(dt.date(2011, 9, 30), calendar) == 2  # 09-30 and 10-08
+    assert d.workdays_left(dt.date(2011, 10, 1), calendar) == 1
+    assert d.workdays_left(dt.date(2011, 10, 9), calendar) == 0
+    assert calendar.notes() == []  # 2011 is in the official calendar
 
 
 def test_outside_the_calendar_weekends_only_with_a_warning():

@@ -163,7 +163,7 @@ def test_trend_table_has_a_row_per_unit_and_indicator(sample):
 
 def test_workbook_too_large_for_excel_is_refused(sample, tmp_path, monkeypatch):
     """A sheet beyond Excel's row limit would lose rows when opened: the report says so instead."""
-    from fpservice import workbook
+    from fpservice.output import workbook
 
     monkeypatch.setattr(workbook, "MAX_ROWS", 100)
     out = tmp_path / "r.xlsx"
@@ -234,9 +234,10 @@ def test_json_text_is_json_dumps_of_each_record(sample, details, plan):
     """The JSON writer encodes each distinct cell once and lays rows out from the cells: the text
     must be exactly json.dumps of every record, one per line (staffing targets stay integers,
     rates floats, missing values null, flags true/false)."""
-    from fpservice import api, render
+    from fpservice import api
+    from fpservice.output import rows as render
 
-    outcome = api.report(sample, "2011Q3", plan, trend=True, all_indicators=True, equity=details)
+    outcome = api.report(sample, "2011Q3", plan=plan, trend=True, all_indicators=True, equity=details)
     records = render.records(outcome.report, details)
     expected = "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n"
     assert render.to_json(outcome.report, details) == expected
@@ -247,7 +248,7 @@ def test_json_text_is_json_dumps_of_each_record(sample, details, plan):
 
 def test_json_cells_keep_types_that_compare_equal():
     """A staffing target of 1 person and a rate target of 1.0 (100 %) share the target column."""
-    from fpservice.render import _encoded
+    from fpservice.output.rows import _encoded
 
     values = [1, 1.0, True, 0, 0.0, False, None, "1"]
     encode = json.JSONEncoder(ensure_ascii=False).encode

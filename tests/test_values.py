@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from fpservice.values import parse_dates, parse_yes_no, split_items
+from fpservice.values import items_in, parse_dates, parse_yes_no
 
 
 @pytest.mark.parametrize(
@@ -50,8 +50,10 @@ def test_yes_no_rejects_other_words():
 
 
 def test_items_accept_chinese_separators():
-    assert split_items(pd.Series(["婚育证明；管理合同书、信息通报单"])).iloc[0] == {
+    assert items_in("婚育证明；管理合同书、信息通报单 维权宣传材料,") == {
         "婚育证明",
         "管理合同书",
         "信息通报单",
+        "维权宣传材料",
     }
+    assert items_in("") == frozenset()

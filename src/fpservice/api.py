@@ -1,47 +1,73 @@
-"""The library behind the CLI: one function per command, usable on its own from Python."""
+"""The library behind the CLI: one function per command, usable on its own from Python.
+
+    outcome = api.report("ledgers/", "2011Q3", plan="jiangbei-2011")
+    outcome.report.rows, outcome.findings, outcome.exit_code
+
+Every function takes the ledger directory (and the quarter or day) by position and everything
+else by keyword. The read stage and pandas are imported when ledgers are read, so `due` and the
+rule commands start without them.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fpservice import consistency, deadlines, periods, workdays, yamlfile
-from fpservice import ledgers as ledgers_mod
-from fpservice import report as report_mod
+from fpservice import deadlines, periods, yamlfile
 from fpservice import rules as rules_mod
-from fpservice.cache import LedgerCache
 from fpservice.errors import InputError, RuleError, UsageError
-from fpservice.findings import Finding
-from fpservice.ledgers import LedgerSet
+from fpservice.findings import ERROR, Finding
 from fpservice.periods import Window
-from fpservice.report import Report
 from fpservice.rules import Plan, RuleBook
+from fpservice.status import ExitCode
+from fpservice.workdays import Calendar
+
+if TYPE_CHECKING:
+    from fpservice.read import LedgerSet, Progress
+    from fpservice.read.cache import LedgerCache
+    from fpservice.report import Report
 
 CONFIG_FILE = "fpservice.yaml"
-OK, MISSED, DATA_ERRORS = 0, 1, 2
+
+
+@dataclass
+class LoadOptions:
+    """How ledgers are read: through a cache of parsed files, and with a progress display."""
+
+    cache: LedgerCache | None = None
+    progress: Progress | None = None
 
 
 @dataclass
 class Outcome:
+    """What `check` and `report` give: the ledgers as read, the report rows, the findings of the
+    checks across files, and the notes a user must see (the as-of day, the calendar)."""
+
     ledgers: LedgerSet
     report: Report
+    cross_file: list[Finding] = field(default_factory=list)
     as_of: dt.date | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
-        return self.ledgers.findings
+        """Every finding: the files' own, then those across files."""
+        return self.ledgers.findings + self.cross_file
 
     @property
-    def exit_code(self) -> int:
+    def has_errors(self) -> bool:
+        return any(f.severity == ERROR for f in self.findings)
+
+    @property
+    def exit_code(self) -> ExitCode:
         """SPEC §6: 2 when rows were rejected (or a file could not be used), else 1 when a judged
         target was missed, else 0. Warnings never change it."""
-        if self.ledgers.has_errors:
-            return DATA_ERRORS
-        return MISSED if self.report.missed else OK
+        if self.has_errors:
+            return ExitCode.DATA_ERRORS
+        return ExitCode.TARGETS_MISSED if self.report.missed else ExitCode.OK
 
 
 def read_config(ledger_dir: Path) -> dict:
@@ -57,9 +83,9 @@ def read_config(ledger_dir: Path) -> dict:
     return dict(doc)
 
 
-def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path, config: dict | None = None) -> Plan:
+def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path, config: dict) -> Plan:
     """The plan named by --plan, else by the ledger directory's config file."""
-    name = plan or (read_config(ledger_dir) if config is None else config).get("plan")
+    name = plan or config.get("plan")
     if not name:
         ids = "、".join(rules.plans)
         raise UsageError(
@@ -77,37 +103,77 @@ def _optional_plan(
     return resolve_plan(rules_mod.load(rules_dir), plan, Path(ledger_dir or "."), config)
 
 
-@dataclass
-class Reading:
-    """How ledgers are read: through a cache of parsed files, and with a progress display."""
-
-    cache: LedgerCache | None = None
-    progress: ledgers_mod.Progress | None = None
-
-
 def load_ledgers(
-    ledger_dir: Path, encoding: str | None, config: dict, reading: Reading | None = None
+    ledger_dir: Path,
+    *,
+    encoding: str | None = None,
+    config: dict | None = None,
+    loading: LoadOptions | None = None,
 ) -> LedgerSet:
     """The ledgers as read, without the checks across files (see _checked_meanwhile)."""
-    reading = reading or Reading()
-    return ledgers_mod.load(
-        ledger_dir, encoding or config.get("encoding"), cache=reading.cache, progress=reading.progress
+    from fpservice import read
+
+    loading = loading or LoadOptions()
+    config = config or {}
+    return read.load(
+        ledger_dir,
+        encoding=encoding or config.get("encoding"),
+        cache=loading.cache,
+        progress=loading.progress,
     )
 
 
-@contextlib.contextmanager
-def _checked_meanwhile(ledgers: LedgerSet, reading: Reading | None):
+@dataclass
+class _Run:
+    """What `check` and `report` both start from."""
+
+    rules: RuleBook
+    plan: Plan
+    ledgers: LedgerSet
+    calendar: Calendar
+
+
+def _start(
+    ledger_dir: Path,
+    plan: str | None,
+    rules_dir: Path | None,
+    encoding: str | None,
+    loading: LoadOptions | None,
+) -> _Run:
+    """The config, the rules, the plan, then the ledgers: the first problem stops the run."""
+    ledger_dir = Path(ledger_dir)
+    config = read_config(ledger_dir)
+    rules = rules_mod.load(rules_dir)
+    chosen = resolve_plan(rules, plan, ledger_dir, config)
+    ledgers = load_ledgers(ledger_dir, encoding=encoding, config=config, loading=loading)
+    return _Run(rules, chosen, ledgers, Calendar())
+
+
+def _require_units(ledgers: LedgerSet) -> None:
+    """An empty ledger set is never "all good": with no unit there is nothing to evaluate,
+    unless every row was rejected, which the findings already report (exit 2)."""
+    if ledgers.units.table.empty and not ledgers.has_errors:
+        raise InputError(f"{ledgers.root} 中没有任何台帐行，没有可计算的单位")
+
+
+@contextmanager
+def _checked_meanwhile(ledgers: LedgerSet, loading: LoadOptions | None):
     """The checks across files run on a thread of their own while the caller computes the
-    indicators (both are mostly numpy, which lets go of the GIL); their findings are added when
-    it is done."""
+    indicators (both are mostly numpy, which lets go of the GIL). Yields the list their
+    findings are put in when the block is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    found: list[Finding] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-checks") as pool:
-        pending = pool.submit(_consistency, ledgers, reading.cache if reading else None)
-        yield
-    ledgers.findings.extend(pending.result())
+        pending = pool.submit(_consistency, ledgers, loading.cache if loading else None)
+        yield found
+    found.extend(pending.result())
 
 
-def _consistency(ledgers: LedgerSet, cache: LedgerCache | None):
+def _consistency(ledgers: LedgerSet, cache: LedgerCache | None) -> list[Finding]:
     """Checks across files, from the cache when no file changed."""
+    from fpservice import consistency
+
     today = dt.date.today()
     key = ledgers.key and ledgers.key + ".consistency"
     found = cache.get_findings(key, today) if cache and key else None
@@ -118,16 +184,29 @@ def _consistency(ledgers: LedgerSet, cache: LedgerCache | None):
     return found
 
 
-def calendar_notes() -> list[str]:
-    if not workdays.outside_years:
-        return []
-    years = "、".join(map(str, sorted(workdays.outside_years)))
-    return [f"警告：{years} 年不在节假日日历范围内，工作日按周一至周五计算。"]
+def _build(
+    run: _Run, windows: list[Window], *, all_indicators: bool, equity: bool, loading, as_of=None, notes=()
+):
+    from fpservice import report as report_mod
+
+    _require_units(run.ledgers)
+    with _checked_meanwhile(run.ledgers, loading) as cross_file:
+        result = report_mod.build(
+            run.ledgers,
+            run.rules,
+            run.plan,
+            windows,
+            all_indicators=all_indicators,
+            equity=equity,
+            calendar=run.calendar,
+        )
+    return Outcome(run.ledgers, result, cross_file, as_of, [*notes, *run.calendar.notes()])
 
 
 def report(
-    ledger_dir: Path,
+    ledger_dir: Path | str,
     quarter: str,
+    *,
     plan: str | None = None,
     rules_dir: Path | None = None,
     encoding: str | None = None,
@@ -135,60 +214,44 @@ def report(
     phases: bool = True,
     trend: bool = False,
     equity: bool = True,
-    reading: Reading | None = None,
+    loading: LoadOptions | None = None,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
-    workdays.start_run()
+    from fpservice import report as report_mod
+
     year, q = periods.parse_quarter(quarter)
-    config = read_config(Path(ledger_dir))
-    rules = rules_mod.load(rules_dir)
-    chosen = resolve_plan(rules, plan, Path(ledger_dir), config)
-    ledgers = load_ledgers(Path(ledger_dir), encoding, config, reading=reading)
+    run = _start(ledger_dir, plan, rules_dir, encoding, loading)
     windows: list[Window] = list(periods.quarter_windows(year, q))
     if trend:
         windows += periods.trend_windows(year, q)
     if phases:
-        windows += [w for w, _ in report_mod.phase_windows(chosen, windows[0].end)]
-    _require_units(ledgers)
-    with _checked_meanwhile(ledgers, reading):
-        result = report_mod.build(ledgers, rules, chosen, windows, all_indicators, equity)
-    return Outcome(ledgers, result, notes=calendar_notes())
-
-
-def _require_units(ledgers: LedgerSet) -> None:
-    """An empty ledger set is never "all good": with no unit there is nothing to evaluate,
-    unless every row was rejected, which the findings already report (exit 2)."""
-    if ledgers.units.table.empty and not ledgers.has_errors:
-        raise InputError(f"{ledgers.root} 中没有任何台帐行，没有可计算的单位")
+        windows += [w for w, _ in report_mod.phase_windows(run.plan, windows[0].end)]
+    return _build(run, windows, all_indicators=all_indicators, equity=equity, loading=loading)
 
 
 def check(
-    ledger_dir: Path,
+    ledger_dir: Path | str,
+    *,
     plan: str | None = None,
     as_of: dt.date | None = None,
     rules_dir: Path | None = None,
     encoding: str | None = None,
     all_indicators: bool = False,
     equity: bool = True,
-    reading: Reading | None = None,
+    loading: LoadOptions | None = None,
 ) -> Outcome:
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
-    workdays.start_run()
-    config = read_config(Path(ledger_dir))
-    rules = rules_mod.load(rules_dir)
-    chosen = resolve_plan(rules, plan, Path(ledger_dir), config)
-    ledgers = load_ledgers(Path(ledger_dir), encoding, config, reading=reading)
+    run = _start(ledger_dir, plan, rules_dir, encoding, loading)
     notes = []
     if as_of is None:
-        latest = ledgers.latest_date()
+        latest = run.ledgers.latest_date()
         as_of = min(latest.date(), dt.date.today()) if latest is not None else dt.date.today()
         notes.append(f"截至 {as_of}（台帐中最晚的日期；可用 --as-of 指定）")
-    _require_units(ledgers)
     window = periods.as_of_window(as_of)
-    with _checked_meanwhile(ledgers, reading):
-        result = report_mod.build(ledgers, rules, chosen, [window], all_indicators, equity)
-    return Outcome(ledgers, result, as_of, notes + calendar_notes())
+    return _build(
+        run, [window], all_indicators=all_indicators, equity=equity, loading=loading, as_of=as_of, notes=notes
+    )
 
 
 @dataclass
@@ -196,11 +259,9 @@ class Due:
     today: dt.date
     deadline: deadlines.Deadline
     plan: Plan | None
+    workdays_left: int
     units_without_rows: list[tuple[str, str]] | None  # (code, name), when a ledger dir was given
-
-    @property
-    def workdays_left(self) -> int:
-        return self.deadline.workdays_left(self.today)
+    notes: list[str] = field(default_factory=list)
 
 
 def schedule_of(plan: Plan | None):
@@ -209,29 +270,31 @@ def schedule_of(plan: Plan | None):
 
 def due(
     today: dt.date,
+    *,
     ledger_dir: Path | None = None,
     plan: str | None = None,
     rules_dir: Path | None = None,
     encoding: str | None = None,
-    reading: Reading | None = None,
+    loading: LoadOptions | None = None,
 ) -> Due:
     """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
     for the quarter it covers."""
-    workdays.start_run()
+    calendar = Calendar()
     config = read_config(Path(ledger_dir)) if ledger_dir is not None else {}
     chosen = _optional_plan(plan, ledger_dir, rules_dir, config)
-    d = deadlines.next_deadline(today, schedule_of(chosen))
+    d = deadlines.next_deadline(today, calendar, schedule_of(chosen))
     missing = None
     if ledger_dir is not None:
-        ledgers = load_ledgers(Path(ledger_dir), encoding, config, reading=reading)
+        ledgers = load_ledgers(Path(ledger_dir), encoding=encoding, config=config, loading=loading)
         start, end = periods.quarter_bounds(d.year, d.quarter)
         missing = ledgers.villages_without_events(start, end)
-    return Due(today, d, chosen, missing)
+    left = d.workdays_left(today, calendar)
+    return Due(today, d, chosen, left, missing, calendar.notes())
 
 
 def due_quarter(
-    today: dt.date, ledger_dir: Path, plan: str | None = None, rules_dir: Path | None = None
+    today: dt.date, ledger_dir: Path, *, plan: str | None = None, rules_dir: Path | None = None
 ) -> str:
     """The quarter whose report is due next (`report --due`), by the plan's schedule."""
     chosen = _optional_plan(plan, ledger_dir, rules_dir, read_config(Path(ledger_dir)))
-    return deadlines.next_deadline(today, schedule_of(chosen)).label
+    return deadlines.next_deadline(today, Calendar(), schedule_of(chosen)).label

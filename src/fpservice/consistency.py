@@ -8,8 +8,9 @@ import pandas as pd
 
 from fpservice import idnumber
 from fpservice.findings import Finding
-from fpservice.ledgers import LedgerSet, has_person
+from fpservice.persons import has_person
 from fpservice.privacy import mask_id
+from fpservice.read import LedgerSet
 from fpservice.units import VILLAGE
 
 

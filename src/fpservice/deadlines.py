@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from fpservice import periods, workdays
+from fpservice.workdays import Calendar
 
 # SPEC §3, from plan 002: "分别于1月5日、4月5日、7月5日和10月5日上报". Plans may set their own.
 QUARTERLY = ((1, 5), (4, 5), (7, 5), (10, 5))
@@ -28,11 +28,11 @@ class Deadline:
     def moved(self) -> bool:
         return self.due != self.nominal
 
-    def workdays_left(self, today: dt.date) -> int:
+    def workdays_left(self, today: dt.date, calendar: Calendar) -> int:
         """Working days from `today` to the deadline, both counted."""
         if today > self.due:
             return 0
-        return workdays.between(today - dt.timedelta(days=1), self.due)
+        return calendar.between(today - dt.timedelta(days=1), self.due)
 
 
 def _quarter_reported(month: int, year: int) -> tuple[int, int]:
@@ -41,29 +41,23 @@ def _quarter_reported(month: int, year: int) -> tuple[int, int]:
     return (year - 1, 4) if q == 0 else (year, q)
 
 
-def deadline(nominal: dt.date) -> Deadline:
+def deadline(nominal: dt.date, calendar: Calendar) -> Deadline:
     year, q = _quarter_reported(nominal.month, nominal.year)
-    due = workdays.on_or_after(nominal)
+    due = calendar.on_or_after(nominal)
     last = None
     if due != nominal:
         first_rest = nominal
-        while not workdays.is_workday(first_rest - dt.timedelta(days=1)):
+        while not calendar.is_workday(first_rest - dt.timedelta(days=1)):
             first_rest -= dt.timedelta(days=1)
-        last = workdays.last_before(first_rest)
+        last = calendar.last_before(first_rest)
     return Deadline(year, q, nominal, due, last)
 
 
-def next_deadline(today: dt.date, schedule=QUARTERLY) -> Deadline:
+def next_deadline(today: dt.date, calendar: Calendar, schedule=QUARTERLY) -> Deadline:
     """The first deadline (after moving) on or after `today`."""
     for year in (today.year, today.year + 1):
         for month, day in sorted(schedule):
-            d = deadline(dt.date(year, month, day))
+            d = deadline(dt.date(year, month, day), calendar)
             if d.due >= today:
                 return d
     raise AssertionError("a quarterly schedule always has a deadline within a year")
-
-
-def for_quarter(year: int, q: int, schedule=QUARTERLY) -> Deadline:
-    """The deadline of the report covering quarter `q` of `year`: the first one after it ends."""
-    _, end = periods.quarter_bounds(year, q)
-    return next_deadline(end + dt.timedelta(days=1), schedule)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from fpservice.status import ExitCode
+
 
 class FpserviceError(Exception):
     """Base class: a run could not go on. The CLI prints the message and exits with code 3."""
 
-    exit_code = 3
+    exit_code = ExitCode.COULD_NOT_RUN
 
 
 class UsageError(FpserviceError):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fpservice.conditions import Scope
-from fpservice.rules import Indicator
+from fpservice.rules import PERSONS, REQUIREMENT, Indicator
+from fpservice.scope import Scope
 from fpservice.units import LEVELS, VILLAGE
 
 
@@ -114,12 +114,12 @@ def _place(out: np.ndarray, counts: np.ndarray, where: np.ndarray) -> None:
 
 def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray]:
     """-> (numerator, denominator) of every unit of the hierarchy's report, in its order."""
-    if indicator.count == "requirement":
+    if indicator.count == REQUIREMENT:
         return _requirement(indicator, scope, hierarchy)
     frame = scope.frames[indicator.ledger]
     den_mask = scope.mask(indicator.denominator, indicator.ledger)
     num_mask = den_mask & scope.mask(indicator.numerator, indicator.ledger)
-    if indicator.count == "persons":
+    if indicator.count == PERSONS:
         return hierarchy.distinct_persons(frame, num_mask), hierarchy.distinct_persons(frame, den_mask)
     return (
         hierarchy.sum_up(hierarchy.rows_per_village(frame, num_mask)),

@@ -38,10 +38,6 @@ def quarter_bounds(year: int, q: int) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def quarter_of(day: dt.date) -> tuple[int, int]:
-    return day.year, (day.month - 1) // 3 + 1
-
-
 def quarter_windows(year: int, q: int) -> tuple[Window, Window]:
     """The quarter alone (本期) and year-to-date (累计)."""
     start, end = quarter_bounds(year, q)

@@ -14,13 +14,15 @@ import numpy as np
 import pandas as pd
 
 from fpservice import indicators as indicators_mod
-from fpservice.conditions import Scope, replace_value
-from fpservice.ledgers import LedgerSet
+from fpservice.conditions import replace_value
 from fpservice.periods import Window
-from fpservice.rules import REQUIRED, Indicator, Plan, RuleBook
+from fpservice.read import LedgerSet
+from fpservice.rules import PERSONS, REQUIRED, Indicator, Plan, RuleBook
+from fpservice.scope import Scope
 from fpservice.stats import wilson
+from fpservice.status import MET, MISSED, NO_DATA, NO_TARGET
+from fpservice.workdays import Calendar
 
-MET, MISSED, NO_DATA, NO_TARGET = "met", "missed", "no_data", "no_target"
 COLUMNS = [
     "unit",
     "unit_name",
@@ -52,7 +54,9 @@ FLOATING, REGISTERED = "流动", "户籍"
 @dataclass
 class Report:
     plan: Plan
-    rows: pd.DataFrame  # COLUMNS + DETAIL_COLUMNS + `kind` (quarter, ytd, trend, phase, range)
+    # COLUMNS + DETAIL_COLUMNS + `kind` (the window's: quarter, ytd, trend, phase, range) + `count`
+    # (the indicator's: persons, rows or requirement; a requirement's target is a head count)
+    rows: pd.DataFrame
     windows: list[Window]
     equity: bool = False  # the persons ledger holds registered persons: gap columns are filled
 
@@ -89,11 +93,14 @@ def build(
     rules: RuleBook,
     plan: Plan,
     windows: list[Window],
+    *,
     all_indicators: bool = False,
     equity: bool = True,
+    calendar: Calendar | None = None,
 ) -> Report:
     """Compute every row for `windows`. With `equity`, person indicators are also computed for
     户籍 persons when the ledger holds any (only outputs that show the gap ask for it)."""
+    calendar = calendar or Calendar()
     units = ledgers.units.ordered()
     hierarchy = indicators_mod.Hierarchy(ledgers.units.ancestry(), pd.Index(units["code"]))
     phases = {p.name: p for p in plan.phases}
@@ -101,7 +108,7 @@ def build(
     counted = []
     shared: dict = {}  # masks that are the same in every window
     for window in windows:
-        scope = Scope(ledgers.frames, window.start, window.end, plan.start, shared)
+        scope = Scope(ledgers.frames, window.start, window.end, plan.start, shared, calendar)
         phase = phases.get(window.label) if window.kind == "phase" else None
         for key, indicator in rules.indicators.items():
             target = plan.phase_target(phase, key) if phase else plan.target(key, window.end.year)
@@ -116,7 +123,7 @@ def build(
 
 def _for_registered(indicator: Indicator) -> Indicator | None:
     """The indicator for 户籍 persons, when its cohort is written for 流动 ones."""
-    if indicator.count != "persons" or indicator.ledger != "persons":
+    if indicator.count != PERSONS or indicator.ledger != "persons":
         return None
     den = replace_value(indicator.denominator, "pop_type", FLOATING, REGISTERED)
     if den == indicator.denominator:
@@ -129,7 +136,7 @@ def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd
     """Every unit under every counted indicator and window, in that order. Laid out in one pass
     over all rows: a frame per indicator and window cost more than the counting in a county."""
     if not counted:
-        return pd.DataFrame(columns=COLUMNS + DETAIL_COLUMNS + ["kind"])
+        return pd.DataFrame(columns=COLUMNS + DETAIL_COLUMNS + ["kind", "count"])
     size = len(units)
 
     def each(values) -> np.ndarray:  # a value per indicator and window -> per row
@@ -175,6 +182,7 @@ def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd
         "clear": clear | (status != MISSED),
         **_equity(counted, size, rate),
         "kind": each([c.window.kind for c in counted]),
+        "count": each([c.indicator.count for c in counted]),
     }
     return pd.DataFrame(columns)
 

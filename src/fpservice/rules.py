@@ -17,7 +17,9 @@ from fpservice.conditions import AllOf, Compiler
 from fpservice.errors import RuleError, UsageError
 from fpservice.yamlfile import Map
 
-COUNTS = ("persons", "rows", "requirement")
+# What an indicator counts: distinct persons (recounted at each level), rows, or a requirement
+# (a head count of staff against the number a formula asks for).
+PERSONS, ROWS, REQUIREMENT = COUNTS = ("persons", "rows", "requirement")
 REQUIRED = "required"  # the target of a requirement indicator: the count the formula asks for
 
 
@@ -69,10 +71,6 @@ class Plan:
 
     def phase_target(self, phase: Phase, key: str):
         return phase.targets.get(key, self.target(key, phase.end.year))
-
-    def targeted(self, year: int) -> list[str]:
-        """Indicators with a target in force in `year`, in the plan's order."""
-        return [k for k in self.targets if self.target(k, year) is not None]
 
 
 @dataclass
@@ -168,13 +166,13 @@ def _load_indicators(path: Path) -> dict[str, Indicator]:
         if count not in COUNTS:
             raise RuleError(f"{what}的 count 应为 {'/'.join(COUNTS)}：{count}", file, spec.lines["count"])
         sources = tuple(str(s) for s in spec.get("sources") or ())
-        if count == "requirement":
+        if count == REQUIREMENT:
             indicators[key] = _requirement(key, spec, compiler, file)
             continue
         ledger = spec.get("ledger")
         if ledger not in compiler.fields:
             raise RuleError(f"{what}的 ledger 未知：{ledger}", file, spec.line)
-        if count == "persons" and "id" not in compiler.fields[ledger]:
+        if count == PERSONS and "id" not in compiler.fields[ledger]:
             raise RuleError(f"{what}按人计数，但 {ledger} 台帐没有身份证号", file, spec.line)
         indicators[key] = Indicator(
             key,
@@ -202,7 +200,7 @@ def _requirement(key: str, spec: Map, compiler: Compiler, file: str) -> Indicato
     return Indicator(
         key,
         str(spec["name"]),
-        "requirement",
+        REQUIREMENT,
         num["ledger"],
         AllOf(()),
         compiler.conditions(num.get("where"), num["ledger"]),
@@ -216,7 +214,7 @@ _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 def _target_value(value, indicator: Indicator, file: str, line: int):
-    if indicator.count == "requirement":
+    if indicator.count == REQUIREMENT:
         if value != REQUIRED:
             raise RuleError(f"{indicator.key} 的目标写作 `{REQUIRED}`（所需人数由公式计算）", file, line)
         return REQUIRED

@@ -23,8 +23,6 @@ CODE, ID, TEXT, NAME, SEX, DATE, YES_NO, CHOICE, ITEMS = (
     "items",
 )
 
-MARRIED = ("初婚", "再婚", "已婚")
-
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "sex": ("男", "女"),
     "marital": ("未婚", "初婚", "再婚", "已婚", "离婚", "丧偶"),
@@ -80,11 +78,32 @@ MARITAL = _col("marital", CHOICE, "婚姻状况")
 
 
 @dataclass(frozen=True)
+class NotBefore:
+    """A row check between two date columns: `later`, when written, is not before `earlier`."""
+
+    code: str  # the finding (see findings.CODES)
+    later: str
+    earlier: str
+
+
+@dataclass(frozen=True)
+class WomenOnly:
+    """A row check against the ID number: the row (or, with `column`, a row holding `value` there)
+    is about a woman, so an ID that is a man's is an error."""
+
+    code: str
+    column: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
 class LedgerType:
     key: str
     title: str
     signature: str  # the column whose presence names the type
     columns: tuple[Column, ...]
+    event_date: str | None = None  # the date that records something happening (not planned or reported)
+    row_checks: tuple[NotBefore | WomenOnly, ...] = ()
 
     def column(self, key: str) -> Column:
         for c in self.columns:
@@ -118,6 +137,8 @@ LEDGER_TYPES: dict[str, LedgerType] = {
                 _col("planning_pregnancy", YES_NO, "计划怀孕", "计划生育意愿"),
                 _col("file_items", ITEMS, "档案材料"),
             ),
+            event_date="arrived",
+            row_checks=(NotBefore("row.left_before_arrived", "left", "arrived"),),
         ),
         LedgerType(
             "services",
@@ -131,6 +152,8 @@ LEDGER_TYPES: dict[str, LedgerType] = {
                 _col("free", YES_NO, "是否免费", "免费"),
                 _col("place", CHOICE, "服务地点"),
             ),
+            event_date="date",
+            row_checks=(WomenOnly("row.male_pregnancy_check", "item", "孕检"),),
         ),
         LedgerType(
             "surveys",
@@ -142,6 +165,7 @@ LEDGER_TYPES: dict[str, LedgerType] = {
                 _col("date", DATE, "调查日期", required=True),
                 _col("result", YES_NO, "调查结果", required=True),
             ),
+            event_date="date",
         ),
         LedgerType(
             "outflow",
@@ -160,6 +184,8 @@ LEDGER_TYPES: dict[str, LedgerType] = {
                 _col("six_items", ITEMS, "六个一"),
                 _col("certificate_on", DATE, "婚育证明办证日期"),
             ),
+            event_date="left_on",
+            row_checks=(NotBefore("row.returned_before_left", "returned", "left_on"),),
         ),
         LedgerType(
             "births",
@@ -172,6 +198,8 @@ LEDGER_TYPES: dict[str, LedgerType] = {
                 _col("in_policy", YES_NO, "政策内", "政策符合", required=True),
                 _col("registered_on", DATE, "登记日期"),
             ),
+            event_date="birth_on",
+            row_checks=(WomenOnly("row.male_birth"),),
         ),
         LedgerType(
             "requests",
@@ -183,6 +211,8 @@ LEDGER_TYPES: dict[str, LedgerType] = {
                 _col("issued_on", DATE, "下发日期", required=True),
                 _col("answered_on", DATE, "反馈日期"),
             ),
+            event_date="issued_on",
+            row_checks=(NotBefore("row.answered_before_issued", "answered_on", "issued_on"),),
         ),
         LedgerType(
             "staff",

@@ -10,28 +10,13 @@ import os
 import sys
 from pathlib import Path
 
-# Before numpy and pyarrow are loaded (a value the user set is kept):
-# - numpy asks the kernel for huge pages for every large array, and where the kernel grants them
-#   only on request ("madvise", the default of many distributions) and has none free, each such
-#   allocation stalls in memory compaction (numpy/numpy#31590). A report over a million persons
-#   makes thousands of short-lived large arrays; with ordinary pages it spends a third less
-#   time in the kernel.
-# - pyarrow's allocator (mimalloc) asks for huge pages too: zeroing 2 MB at each first touch
-#   was a tenth of a cold run's CPU time, on buffers that live for one file.
-# - OpenBLAS starts a thread per core when numpy loads, and they spin for a while: fpservice
-#   does no floating-point linear algebra, and the cores are needed to read ledgers.
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import click
 
-import click  # noqa: E402
+from fpservice import __version__
+from fpservice.errors import FpserviceError
+from fpservice.status import ExitCode
 
-from fpservice import __version__  # noqa: E402
-from fpservice.cache import LedgerCache  # noqa: E402
-from fpservice.cache import default_dir as default_cache_dir  # noqa: E402
-from fpservice.errors import FpserviceError  # noqa: E402
-
-COULD_NOT_RUN = 3
+COULD_NOT_RUN = ExitCode.COULD_NOT_RUN
 
 
 class _Group(click.Group):
@@ -60,7 +45,7 @@ class _Group(click.Group):
             )
             code = COULD_NOT_RUN
         if standalone_mode:
-            sys.exit(code if isinstance(code, int) else 0)
+            sys.exit(int(code) if isinstance(code, int) else 0)
         return code
 
 
@@ -94,13 +79,26 @@ def cli(
 
     退出码：0 全部达标；1 有目标未达到；2 台帐有错误行（已报告并拒绝）；3 无法运行。
     """
-    cache = None if no_cache else LedgerCache(cache_dir or default_cache_dir())
-    if cache is not None:
-        ctx.call_on_close(cache.close)  # entries still being written are finished before exit
-    ctx.obj = {"rules_dir": rules_dir, "cache": cache}
+    ctx.obj = {"rules_dir": rules_dir, "cache_dir": cache_dir, "no_cache": no_cache}
+
+
+# Process settings, made before numpy and pyarrow are loaded (a value the user set is kept):
+# - numpy asks the kernel for huge pages for every large array, and where the kernel grants them
+#   only on request ("madvise", the default of many distributions) and has none free, each such
+#   allocation stalls in memory compaction (numpy/numpy#31590). A report over a million persons
+#   makes thousands of short-lived large arrays; with ordinary pages it spends a third less
+#   time in the kernel.
+# - pyarrow's allocator (mimalloc) asks for huge pages too: zeroing 2 MB at each first touch
+#   was a tenth of a cold run's CPU time, on buffers that live for one file.
+# - OpenBLAS starts a thread per core when numpy loads, and they spin for a while: fpservice
+#   does no floating-point linear algebra, and the cores are needed to read ledgers.
+# They belong to the command, not the library: `main` sets them, importing fpservice does not.
+PROCESS_SETTINGS = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def main() -> None:
+    for name, value in PROCESS_SETTINGS.items():
+        os.environ.setdefault(name, value)
     cli.main(prog_name="fpservice")
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fpservice import api, periods, render
+from fpservice import periods
 from fpservice.cli import cli, options
 
 
@@ -22,33 +22,36 @@ from fpservice.cli import cli, options
 @click.pass_obj
 def check(obj, ledger_dir, plan, as_of, fmt, all_indicators, encoding):
     """检查台帐：逐行校验（文件、行、列、脱敏后的值），统计每个文件的行数，再判断截至某日的达标情况。"""
+    from fpservice import api
+    from fpservice.output import rows, tables
+
     day = periods.parse_date(as_of) if as_of else None
     outcome = api.check(
         ledger_dir,
-        plan,
-        day,
-        obj["rules_dir"],
-        encoding,
-        all_indicators,
+        plan=plan,
+        as_of=day,
+        rules_dir=obj["rules_dir"],
+        encoding=encoding,
+        all_indicators=all_indicators,
         equity=fmt == "table",
-        reading=options.reading(obj),
+        loading=options.loading(obj),
     )
     if fmt == "json":
         doc = {
             "as_of": outcome.as_of.isoformat(),
             "findings": [f.as_dict() for f in outcome.findings],
             "files": [vars(a) for a in outcome.ledgers.accounts],
-            "rows": render.records(outcome.report),
+            "rows": rows.records(outcome.report),
         }
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
         click.echo("== 台帐问题 ==")
-        click.echo(render.findings_text(outcome.findings), nl=False)
-        click.echo(render.findings_summary(outcome.findings, outcome.ledgers.rejected_rows))
+        click.echo(tables.findings_text(outcome.findings), nl=False)
+        click.echo(tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows))
         click.echo("\n== 文件与行数（读入 = 使用 + 拒绝）==")
-        click.echo(render.accounts_table(outcome.ledgers.accounts), nl=False)
+        click.echo(tables.accounts_table(outcome.ledgers.accounts), nl=False)
         click.echo("\n== 达标情况 ==")
-        click.echo(render.report_tables(outcome.report), nl=False)
+        click.echo(tables.report_tables(outcome.report), nl=False)
     for note in outcome.notes:
         click.echo(note, err=True)
     return outcome.exit_code

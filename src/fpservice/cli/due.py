@@ -36,7 +36,15 @@ def due(obj, ledger_dir, date_, plan, fmt, field, encoding):
     """下一个季报期限：所报季度、规定日期、顺延后的期限、放假前最后一个工作日、剩余工作日。
     给出台帐目录时，还列出该季度尚无台帐行的村/社区。"""
     today = periods.parse_date(date_) if date_ else dt.date.today()
-    result = api.due(today, ledger_dir, plan, obj["rules_dir"], encoding, reading=options.reading(obj))
+    loading = options.loading(obj) if ledger_dir is not None else None
+    result = api.due(
+        today,
+        ledger_dir=ledger_dir,
+        plan=plan,
+        rules_dir=obj["rules_dir"],
+        encoding=encoding,
+        loading=loading,
+    )
     d = result.deadline
     doc = {
         "date": today.isoformat(),
@@ -73,6 +81,6 @@ def due(obj, ledger_dir, date_, plan, fmt, field, encoding):
             else:
                 lines.append("  每个村/社区本季度都已有台帐行。")
         click.echo("\n".join(lines))
-    for note in api.calendar_notes():
+    for note in result.notes:
         click.echo(note, err=True)
     return 0

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
-from fpservice.api import Reading
+from fpservice.atomicfile import write_atomically
 
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
 plan = click.option(
@@ -21,26 +19,6 @@ encoding = click.option("--encoding", help="台帐编码（默认自动识别 UT
 all_indicators = click.option(
     "--all-indicators", is_flag=True, help="也列出方案没有设定目标的指标（状态 no_target）。"
 )
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see the old file or the new
-    one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        # mkstemp makes the file private (0600); a report gets the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def emit(text: str, output: Path | None, bom: bool = False) -> None:
@@ -84,6 +62,14 @@ class Progress:
             self._bar = None
 
 
-def reading(obj: dict):
-    """How a command reads ledgers: the group's cache, a progress bar on a terminal."""
-    return Reading(obj.get("cache"), Progress.if_terminal())
+def loading(obj: dict):
+    """How a command reads ledgers: through the group's cache (made here, when a command reads
+    ledgers, so that other commands never load pyarrow), with a progress bar on a terminal."""
+    from fpservice.api import LoadOptions
+    from fpservice.read.cache import LedgerCache, default_dir
+
+    cache = None
+    if not obj.get("no_cache"):
+        cache = LedgerCache(obj.get("cache_dir") or default_dir())
+        click.get_current_context().call_on_close(cache.close)  # entries being written land first
+    return LoadOptions(cache, Progress.if_terminal())

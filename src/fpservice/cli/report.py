@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from fpservice import api, periods, render
+from fpservice import periods
 from fpservice.cli import cli, options
 from fpservice.errors import UsageError
 
@@ -62,6 +62,9 @@ def report(
     quiet,
 ):
     """季度达标报告：每个单位、每个指标的本期与累计数值、目标和状态。"""
+    from fpservice import api
+    from fpservice.output import rows, tables
+
     if bool(quarter) == due_next:
         raise UsageError("请给出 --quarter 2011Q3 或 --due（二者选一）")
     if date_ and not due_next:
@@ -70,43 +73,43 @@ def report(
         raise UsageError("xlsx 是二进制文件，请用 -o 指定文件名")
     if due_next:
         today = periods.parse_date(date_) if date_ else dt.date.today()
-        quarter = api.due_quarter(today, ledger_dir, plan, obj["rules_dir"])
+        quarter = api.due_quarter(today, ledger_dir, plan=plan, rules_dir=obj["rules_dir"])
     outcome = api.report(
         ledger_dir,
         quarter,
-        plan,
-        obj["rules_dir"],
-        encoding,
-        all_indicators,
+        plan=plan,
+        rules_dir=obj["rules_dir"],
+        encoding=encoding,
+        all_indicators=all_indicators,
         phases=not no_phases,
         trend=trend,
         equity=details or fmt not in ("json", "csv"),  # only outputs that show the gap compute it
-        reading=options.reading(obj),
+        loading=options.loading(obj),
     )
     if output is not None and output.is_dir():
         output = output / f"{outcome.report.plan.id}_{quarter.upper()}.{EXTENSIONS[fmt]}"
 
-    quality = render.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
+    quality = tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
     if fmt == "json":
-        options.emit(render.to_json(outcome.report, details), output)
+        options.emit(rows.to_json(outcome.report, details), output)
     elif fmt == "csv":
-        options.emit(render.to_csv(outcome.report, details), output, bom=True)
+        options.emit(rows.to_csv(outcome.report, details), output, bom=True)
     elif fmt == "xlsx":
-        from fpservice import workbook  # xlsxwriter: imported only when a workbook is asked for
+        from fpservice.output import workbook  # xlsxwriter: imported only when a workbook is asked for
 
         options.emit_bytes(workbook.to_xlsx(outcome.report), output)
     elif fmt == "html":
-        from fpservice import htmlreport
+        from fpservice.output import html
 
-        options.emit(htmlreport.to_html(outcome.report, quality), output)
+        options.emit(html.to_html(outcome.report, quality), output)
     else:
-        options.emit(render.report_tables(outcome.report, fmt), output)
+        options.emit(tables.report_tables(outcome.report, fmt), output)
 
     if not quiet:
         if output is not None:
             click.echo(f"已写入 {output}", err=True)
         for note in outcome.notes:
             click.echo(note, err=True)
-    if outcome.findings and (not quiet or outcome.ledgers.has_errors):
+    if outcome.findings and (not quiet or outcome.has_errors):
         click.echo(quality + " 详情请运行 fpservice check。", err=True)
     return outcome.exit_code

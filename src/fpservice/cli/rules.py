@@ -6,7 +6,7 @@ import click
 
 from fpservice import rules as rules_mod
 from fpservice.cli import cli
-from fpservice.render import target_text, text_table
+from fpservice.output.labels import target_text, text_table
 
 
 @cli.command("rules")
@@ -30,7 +30,7 @@ def rules_command(obj, plan):
         for key, entries in p.targets.items():
             name = book.indicators[key].name
             text = "；".join(
-                (f"{y}年起 " if y else "") + target_text(v, key)
+                (f"{y}年起 " if y else "") + target_text(v, book.indicators[key].count)
                 if v != rules_mod.REQUIRED
                 else (f"{y}年起 " if y else "") + "按公式配备"
                 for y, v in entries

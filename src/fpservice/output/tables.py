@@ -1,158 +1,17 @@
-"""Rendering: report rows as terminal tables, markdown, CSV (UTF-8 with BOM) or JSON; findings
-and row accounts for `check`. Rendering never computes; it only lays out what it is given."""
+"""Reports and `check` results as text for people: terminal tables or markdown (report rows, the
+trend, findings, row accounts). Rendering never computes; it only lays out what it is given."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections import Counter
 
-import numpy as np
 import pandas as pd
 
 from fpservice.findings import ERROR, Finding
-from fpservice.ledgers import FileAccount
-from fpservice.report import COLUMNS, DETAIL_COLUMNS, MET, MISSED, NO_DATA, NO_TARGET, Report
-from fpservice.rules import REQUIRED
-
-STATUS_TEXT = {MET: "达标", MISSED: "未达标", NO_DATA: "无数据", NO_TARGET: "—"}
-
-
-def records(report: Report, details: bool = False) -> list[dict]:
-    """The rows exactly as SPEC §6 defines them; with `details`, also the interval, the
-    small-sample and clear-miss flags, and the equity gap. Plain Python values, missing as None."""
-    columns = _columns(details)
-    return [dict(zip(columns, row)) for row in zip(*_values(report, columns))]
-
-
-def _columns(details: bool) -> list[str]:
-    return COLUMNS + (DETAIL_COLUMNS if details else [])
-
-
-def _values(report: Report, columns: list[str]) -> list[list]:
-    """Per column, its values as plain Python values (missing as None)."""
-    rows = report.rows
-    staffing = (rows["indicator"] == "staffing").tolist()
-    values = []
-    for col in columns:
-        if col in _INTS:
-            values.append(rows[col].astype("int64").tolist())
-        elif col in _FLOATS or col in _OPTIONAL_INTS:
-            cast = int if col in _OPTIONAL_INTS else float
-            values.append([None if v != v else cast(v) for v in _floats(rows[col])])
-        elif col in _BOOLS:
-            values.append([bool(v) for v in rows[col].tolist()])
-        elif col == "target":
-            values.append(
-                [None if t != t else (int(t) if s else t) for t, s in zip(_floats(rows[col]), staffing)]
-            )
-        else:
-            values.append(_or_none(rows[col]))
-    return values
-
-
-_INTS = ("numerator", "denominator")
-_FLOATS = ("rate", "ci_low", "ci_high", "registered_rate", "gap")
-_OPTIONAL_INTS = ("registered_numerator", "registered_denominator")
-_BOOLS = ("small_sample", "clear")
-
-
-def _or_none(column: pd.Series) -> list:
-    """The column's values, None where missing (found in one pass, not value by value)."""
-    values = column.tolist()
-    for i in np.flatnonzero(column.isna().to_numpy()).tolist():
-        values[i] = None
-    return values
-
-
-def _floats(column: pd.Series) -> list[float]:
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
-
-
-def to_json(report: Report, details: bool = False) -> str:
-    """A JSON array, one row per line: the text json.dumps gives for each record. A report holds
-    a few distinct values per column (unit names repeat for every indicator, statuses and
-    targets for every unit), so each distinct value is encoded once and rows are laid out from
-    the encoded cells, instead of building and encoding a dict per row."""
-    columns = _columns(details)
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    cells = [_encoded(values, encode) for values in _values(report, columns)]
-    line = "{" + ", ".join(f"{encode(c)}: %s" for c in columns) + "}"
-    rows = [line % row for row in zip(*cells)]
-    return "[\n" + ",\n".join(rows) + "\n]\n" if rows else "[]\n"
-
-
-def _encoded(values: list, encode) -> list[str]:
-    """Each value as JSON text. 1, 1.0 and True are equal as dict keys but are written 1, 1.0
-    and true: a column mixing such types is keyed by type too."""
-    if len({type(v) for v in values} & {int, float, bool}) <= 1:
-        memo = {v: encode(v) for v in set(values)}
-        return list(map(memo.__getitem__, values))
-    memo: dict = {}
-    out = []
-    for v in values:
-        key = (v.__class__, v)
-        text = memo.get(key)
-        if text is None:
-            text = memo[key] = encode(v)
-        out.append(text)
-    return out
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(text):
-    """A text cell that Excel would run as a formula is prefixed with an apostrophe."""
-    if isinstance(text, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def to_csv(report: Report, details: bool = False) -> str:
-    """CSV text; the caller writes it with a BOM (encoding utf-8-sig) so Excel reads it.
-    Text cells (names from units.csv and rule files) cannot smuggle in formulas."""
-    buf = io.StringIO()
-    frame = pd.DataFrame(records(report, details), columns=COLUMNS + (DETAIL_COLUMNS if details else []))
-    for col in ("unit_name", "indicator_name", "period"):
-        frame[col] = frame[col].map(neutralize)
-    frame.to_csv(buf, index=False, lineterminator="\r\n")
-    return buf.getvalue()
-
-
-def percent(value) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{value * 100:.1f}%"
-
-
-def target_text(target, indicator: str) -> str:
-    if target is None or (not isinstance(target, str) and pd.isna(target)):
-        return "—"
-    if indicator == "staffing" or target == REQUIRED:
-        return f"{int(target)}人"
-    pct = target * 100
-    return f"{pct:.0f}%" if pct == int(pct) else f"{pct:.1f}%"
-
-
-def _ratio(num, den) -> str:
-    return f"{int(num)}/{int(den)}"
-
-
-def interval(low, high) -> str:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return "—"
-    return f"{low * 100:.0f}–{high * 100:.0f}%"
-
-
-def status_text(row) -> str:
-    text = STATUS_TEXT[row.status]
-    return text + "（不确定）" if row.status == MISSED and not row.clear else text
-
-
-def _note(row) -> str:
-    return "样本少" if row.small_sample else ""
-
+from fpservice.output.labels import interval, note, percent, ratio, status_text, target_text, text_table
+from fpservice.read import FileAccount
+from fpservice.report import Report
+from fpservice.status import MET, MISSED, NO_DATA, NO_TARGET
 
 UNIT_HEADERS = ["代码", "单位", "层级", "指标"]
 JUDGEMENT_HEADERS = ["分子/分母", "比率", "95%区间", "目标", "状态", "备注"]
@@ -166,12 +25,12 @@ def unit_cells(row) -> list[str]:
 def judgement_cells(row, equity: bool) -> list[str]:
     """Numerator/denominator, rate, interval, target, status, note (and the equity gap)."""
     cells = [
-        _ratio(row.numerator, row.denominator),
+        ratio(row.numerator, row.denominator),
         percent(row.rate),
         interval(row.ci_low, row.ci_high),
-        target_text(row.target, row.indicator),
+        target_text(row.target, row.count),
         status_text(row),
-        _note(row),
+        note(row),
     ]
     if equity:
         gap = row.gap
@@ -200,7 +59,7 @@ def report_tables(report: Report, fmt: str = "table") -> str:
         )
         body = [
             unit_cells(r)
-            + [_ratio(r.numerator_q, r.denominator_q), percent(r.rate_q)]
+            + [ratio(r.numerator_q, r.denominator_q), percent(r.rate_q)]
             + judgement_cells(r, equity)
             for r in merged.itertuples()
         ]
@@ -312,14 +171,6 @@ def accounts_table(accounts: list[FileAccount]) -> str:
         sum(a.skipped for a in accounts),
     ]
     return text_table(body + [total], ["文件", "台帐", "编码", "读入行", "使用行", "拒绝行", "跳过行"]) + "\n"
-
-
-def text_table(body, headers, tablefmt: str = "simple", numparse: bool = False) -> str:
-    """A plain-text table. tabulate (with wcwidth) is loaded when a table is drawn: the JSON and
-    file outputs cron asks for do without it (60 ms of every run)."""
-    from tabulate import tabulate
-
-    return tabulate(body, headers, tablefmt=tablefmt, disable_numparse=not numparse)
 
 
 def findings_summary(findings: list[Finding], rejected: int) -> str:

@@ -16,8 +16,10 @@ import xlsxwriter
 from wcwidth import wcswidth
 
 from fpservice.errors import UsageError
-from fpservice.render import STATUS_TEXT, status_text
-from fpservice.report import MISSED, Report
+from fpservice.output.labels import STATUS_TEXT, status_text
+from fpservice.report import Report
+from fpservice.rules import REQUIREMENT
+from fpservice.status import MISSED
 from fpservice.units import LEVELS
 
 HEADERS = [
@@ -81,9 +83,9 @@ def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool
     styles = [percent if name in PERCENT_COLUMNS else None for name in headers]
     target_col = headers.index("目标")
     for row, r in enumerate(rows.itertuples(), start=1):
-        staffing = r.indicator == "staffing"  # its target is a head count, not a rate
-        styles[target_col] = None if staffing else percent
-        for col, value in enumerate(_values(r, staffing, equity)):
+        head_count = r.count == REQUIREMENT  # its target is a number of staff, not a rate
+        styles[target_col] = None if head_count else percent
+        for col, value in enumerate(_values(r, head_count, equity)):
             style = styles[col]
             if value is None or value == "":
                 ws.write_blank(row, col, None, style)
@@ -120,7 +122,7 @@ def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool
         ws.set_column(col, col, min(width + 2, 60))
 
 
-def _values(r, staffing: bool, equity: bool) -> list:
+def _values(r, head_count: bool, equity: bool) -> list:
     values = [
         r.unit,
         r.unit_name,
@@ -134,7 +136,7 @@ def _values(r, staffing: bool, equity: bool) -> list:
         _num(r.rate),
         _num(r.ci_low),
         _num(r.ci_high),
-        (int(r.target) if staffing else _num(r.target)) if r.target is not None else None,
+        (int(r.target) if head_count else _num(r.target)) if r.target is not None else None,
         status_text(r),
         "样本少" if r.small_sample else "",
     ]

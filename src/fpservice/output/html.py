@@ -8,16 +8,17 @@ from html import escape
 
 import pandas as pd
 
-from fpservice.render import (
+from fpservice.output.labels import STATUS_TEXT, percent
+from fpservice.output.tables import (
     EQUITY_HEADERS,
     JUDGEMENT_HEADERS,
-    STATUS_TEXT,
     UNIT_HEADERS,
     judgement_cells,
-    percent,
     unit_cells,
 )
-from fpservice.report import MET, MISSED, NO_DATA, Report
+from fpservice.report import Report
+from fpservice.rules import REQUIREMENT
+from fpservice.status import MET, MISSED, NO_DATA
 
 COLORS = {MET: "#2e7d32", MISSED: "#c62828", "unclear": "#ef6c00", NO_DATA: "#9e9e9e"}
 CSS = """
@@ -157,7 +158,7 @@ def to_html(report: Report, quality: str = "") -> str:
         part = ytd[ytd["indicator"] == key]
         name = part["indicator_name"].iloc[0]
         out.append(f"<h3>{escape(name)}</h3>")
-        if key == "staffing":
+        if part["count"].iloc[0] == REQUIREMENT:  # head counts: a table, not bars of rates
             out.append(_table(part, False))
             continue
         out.append(bar_chart(part, name))

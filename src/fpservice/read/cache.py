@@ -1,8 +1,9 @@
 """A cache of validated ledger files, so that the quarterly re-run over unchanged files is fast.
 
 An entry is keyed by the SHA-256 of the file's bytes, its path in the ledger directory, the
-encoding asked for, the units it was checked against and the code that checked it: a changed
-byte, a new units.csv or a new fpservice means a re-parse, never a stale result. An entry holds
+encoding asked for, the units it was checked against and the code that checked it (every
+module of fpservice, and the versions of the libraries that read and wrote the entry): a
+changed byte, a new units.csv or a changed fpservice means a re-parse, never a stale result. An entry holds
 the validated rows (Arrow IPC), the findings (values already masked), the row account and the
 village codes seen.
 
@@ -20,20 +21,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
-import tempfile
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
+import fpservice
+from fpservice.atomicfile import write_atomically
 from fpservice.findings import Finding
 
-_CODE = ("csvfile.py", "idnumber.py", "ledgers.py", "schema.py", "units.py", "values.py", "consistency.py")
 _UNUSED_DAYS = 120
 
 
@@ -44,12 +49,17 @@ def default_dir() -> Path:
     return Path(base) / "fpservice"
 
 
+@functools.cache
 def _code_fingerprint() -> str:
-    """The source of the modules that read and check ledgers: any change invalidates entries."""
-    here = Path(__file__).parent
+    """Every module of fpservice and the versions of the libraries an entry passes through.
+    Derived, not listed: the masking of a value stored in a finding, a schema alias or a reader
+    fix changes the key without anyone remembering to add a file to a list."""
+    package = Path(fpservice.__file__).parent
     h = hashlib.sha256()
-    for name in _CODE:
-        h.update((here / name).read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    versions = (sys.version, np.__version__, pd.__version__, pa.__version__)
+    h.update("\0".join(versions).encode())
     return h.hexdigest()[:16]
 
 
@@ -140,7 +150,7 @@ class LedgerCache:
         doc = {"valid_days": valid_days, "findings": [finding_fields(f) for f in findings]}
         try:
             text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-            _write_privately(path, lambda fh: fh.write(text))
+            _write_privately(path, text)
         except (OSError, TypeError, ValueError):
             pass
 
@@ -178,17 +188,9 @@ def finding_fields(f: Finding) -> list:
 
 
 def _write_privately(path: Path, write) -> None:
-    """Write through a temporary file (mkstemp: mode 0600) and a rename: a reader sees a whole
-    entry or none."""
+    """A reader sees a whole entry or none; only its owner can read it (0600)."""
     _private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, write, private=True, durable=False)
 
 
 def _private_dir(path: Path) -> None:

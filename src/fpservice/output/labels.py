@@ -1,0 +1,60 @@
+"""How values read in every report meant for people: rates as percentages, targets as
+percentages or head counts, statuses in Chinese; and plain text tables. No pandas here:
+`fpservice rules` uses them."""
+
+from __future__ import annotations
+
+import math
+
+from fpservice.rules import REQUIREMENT
+from fpservice.status import MET, MISSED, NO_DATA, NO_TARGET
+
+STATUS_TEXT = {MET: "达标", MISSED: "未达标", NO_DATA: "无数据", NO_TARGET: "—"}
+
+
+def missing(value) -> bool:
+    """None or NaN: how rows carry a number that is not there."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def percent(value) -> str:
+    if missing(value):
+        return "—"
+    return f"{value * 100:.1f}%"
+
+
+def target_text(target, count: str) -> str:
+    """A rate's target as a percentage; a requirement's (its `count`) as the head count it asks."""
+    if missing(target):
+        return "—"
+    if count == REQUIREMENT:
+        return f"{int(target)}人"
+    pct = target * 100
+    return f"{pct:.0f}%" if pct == int(pct) else f"{pct:.1f}%"
+
+
+def ratio(num, den) -> str:
+    return f"{int(num)}/{int(den)}"
+
+
+def interval(low, high) -> str:
+    if missing(low) or missing(high):
+        return "—"
+    return f"{low * 100:.0f}–{high * 100:.0f}%"
+
+
+def status_text(row) -> str:
+    text = STATUS_TEXT[row.status]
+    return text + "（不确定）" if row.status == MISSED and not row.clear else text
+
+
+def note(row) -> str:
+    return "样本少" if row.small_sample else ""
+
+
+def text_table(body, headers, tablefmt: str = "simple", numparse: bool = False) -> str:
+    """A plain-text table. tabulate (with wcwidth) is loaded when a table is drawn: the JSON and
+    file outputs cron asks for do without it (60 ms of every run)."""
+    from tabulate import tabulate
+
+    return tabulate(body, headers, tablefmt=tablefmt, disable_numparse=not numparse)

@@ -1,0 +1,122 @@
+"""The reads put together: accounts and findings file by file in the order the files were found,
+one frame per ledger type with its rows in file order, every person numbered across ledgers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from fpservice import units as units_mod
+from fpservice.persons import number_persons
+from fpservice.read.ledgerset import ReadResult
+from fpservice.read.validate import validate
+from fpservice.schema import LEDGER_TYPES
+
+
+def by_file(results: list[tuple[ReadResult, str | None]], rels: list[str]):
+    """-> accounts and findings file by file in the order the files were found, the frames of
+    each ledger type in the order of the reads, and the villages seen."""
+    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in LEDGER_TYPES}
+    account_of, findings_of, seen = {}, {}, set()
+    for got, _ in results:
+        for account in got.accounts:
+            account_of[account.file] = account
+        for finding in got.findings:
+            findings_of.setdefault(finding.file, []).append(finding)
+        seen |= got.villages
+        if got.frame is not None:
+            parts[got.accounts[0].ledger].append(got.frame)
+    found = [f for rel in rels for f in findings_of.pop(rel, [])]
+    found += [f for rest in findings_of.values() for f in rest]
+    return [account_of[rel] for rel in rels], found, parts, seen
+
+
+def frames(parts: dict[str, list[pd.DataFrame]], rank: dict[str, int]) -> dict[str, pd.DataFrame]:
+    """One frame per ledger type, rows in file order, every person numbered (`person`)."""
+    orders = {k: _file_order(v, rank) for k, v in parts.items()}
+    with_id = [k for k in parts if "pid" in (parts[k][0] if parts[k] else empty_frame(k))]
+    # Persons are numbered on a thread of their own while the frames are joined (pandas hashes
+    # without the GIL), from the ID numbers in the order the joined frames will have.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-persons") as pool:
+        ids = {k: _ids_in_order(parts[k], orders[k]) for k in with_id}
+        numbering = pool.submit(number_persons, list(ids.values()))
+        frames = {k: _concat(k, v, orders[k], rank, ids.get(k)) for k, v in parts.items()}
+        for k, numbers in zip(with_id, numbering.result()):
+            frames[k]["person"] = numbers
+    return frames
+
+
+def common_days(windows) -> tuple[str | None, str | None]:
+    firsts = [a for a, _ in windows if a]
+    untils = [b for _, b in windows if b]
+    return (max(firsts) if firsts else None, min(untils) if untils else None)
+
+
+def _concat(
+    key: str, frames: list[pd.DataFrame], order: np.ndarray | None, rank: dict[str, int], pid=None
+) -> pd.DataFrame:
+    """One frame per ledger type, its rows taken in `order` (see _file_order), its file categories
+    in the order the files were found (`rank`); `pid`, when given, is that column joined already.
+    Categorical columns (file, unit, …) keep their codes: the categories of all files are united
+    first, so pandas does not fall back to strings. Text categories are sorted in every file and
+    stay sorted when united: how files were grouped into reads does not show."""
+    if not frames:
+        return empty_frame(key).copy()
+    if len(frames) == 1 and order is None:
+        return frames[0]
+    columns = {}
+    for name in frames[0].columns:
+        if name == "pid" and pid is not None:
+            columns[name] = pid
+            continue
+        parts = [f[name].array for f in frames]
+        first = parts[0]
+        if isinstance(first.dtype, pd.CategoricalDtype):
+            # A vocabulary's categories are the same, in the same order, in every file: the codes
+            # line up as they are. Unit codes differ from file to file and are united first.
+            if all(p.dtype is first.dtype or p.categories.equals(first.categories) for p in parts):
+                codes = np.concatenate([p.codes for p in parts])
+                column = pd.Categorical.from_codes(codes, dtype=first.dtype)
+            else:
+                column = union_categoricals(parts, sort_categories=True)
+        else:  # arrays of one type: no index to align, unlike pd.concat
+            column = type(first)._concat_same_type(parts)
+        columns[name] = column if order is None else column.take(order)
+    file = columns["file"]
+    columns["file"] = file.reorder_categories(sorted(file.categories, key=rank.__getitem__))
+    return pd.DataFrame(columns, copy=False)  # no copy into 2-D blocks: columns stay as built
+
+
+def _file_order(frames: list[pd.DataFrame], rank: dict[str, int]) -> np.ndarray | None:
+    """Positions that put the joined rows of the frames file by file in the order the files were
+    found, or None when they are in it already (as they are unless a batch and a file read alone,
+    or two batches, interleave). A file's rows are together and in line order in its frame."""
+    if not frames:
+        return None
+    at = [np.array([rank[c] for c in f["file"].cat.categories], dtype=np.int64) for f in frames]
+    row_rank = np.concatenate([a[f["file"].cat.codes.to_numpy()] for a, f in zip(at, frames)])
+    if (row_rank[1:] >= row_rank[:-1]).all():
+        return None
+    return np.argsort(row_rank, kind="stable")
+
+
+def _ids_in_order(frames: list[pd.DataFrame], order: np.ndarray | None) -> np.ndarray:
+    """The ID numbers (int64 keys) of the frames joined, in `order`."""
+    if len(frames) == 1 and order is None:
+        return frames[0]["pid"].to_numpy()
+    ids = np.concatenate([f["pid"].to_numpy() for f in frames] or [np.zeros(0, np.int64)])
+    return ids if order is None else ids[order]
+
+
+@functools.cache
+def empty_frame(key: str) -> pd.DataFrame:
+    """A ledger type with no file: no rows, but every column with its type."""
+    columns = validate(
+        LEDGER_TYPES[key], "", {}, np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
+    )[0]
+    return pd.DataFrame({"file": pd.Categorical.from_codes([], ["-"]), **columns}, copy=False)

@@ -1,0 +1,268 @@
+"""One CSV file's bytes -> coded columns (`Cells`) and the physical line each row starts on.
+
+The fast path hands the bytes to pyarrow (see `encodings` for which bytes). Line numbers come
+for free when every physical line is one record (the newline count proves it); otherwise numpy
+finds the records (a newline ends one when an even number of quotes precede it). When anything
+does not add up — quotes in odd places, a field larger than a block — the file is read again
+with Python's csv module, which is slower but exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from fpservice.arrowtext import value_bytes
+from fpservice.read.cells import TEXT, Cells
+from fpservice.read.encodings import Source, decoded, delimiter
+from fpservice.read.ledgerset import FileProblem
+
+_BYTES = pa.dictionary(pa.int32(), pa.binary())
+# The exact reader's limit on one field: a ledger cell may be megabytes (a pasted document);
+# it is read, checked and reported, not refused.
+_FIELD_LIMIT = 1 << 30
+
+
+@dataclass
+class CsvTable:
+    columns: dict[int, Cells]  # by header position
+    lines: np.ndarray  # physical line (1-based) where each row starts
+    ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, number of fields)
+    # lines of rows whose every kept cell is blank: skipped, not counted as read
+    blank_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    encoding: str = "utf-8"
+    fast: bool = False  # parsed by pyarrow in the bytes given (no decoding of the whole file first)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def frame(self) -> pd.DataFrame:
+        """The kept columns as text (for small files such as units.csv)."""
+        return pd.DataFrame(
+            {str(i): pd.Series(c.per_value(c.text()), dtype="str") for i, c in self.columns.items()}
+        )
+
+
+def read_table(
+    source: Source, usecols: list[int], distinct: frozenset[int] = frozenset(), threads: bool = True
+) -> CsvTable:
+    """Parse the file; keep the header positions in `usecols`. Columns at positions in `distinct`
+    hold mostly distinct values (ID numbers, names) and are kept a value per row; the others are
+    dictionary-encoded. With `threads`, pyarrow parses blocks of the file on all cores (worth it
+    when there are not other files to keep them busy)."""
+    delim = delimiter(source.head().split(b"\n", 1)[0])
+    try:
+        table = _read_fast(source, usecols, delim, distinct, threads)
+    except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError):
+        if source.native or not source.checked:
+            # A value that does not decode, rows that do not add up in the file's own bytes, a
+            # byte that is not UTF-8, or rows that do not add up in a file whose bytes pyarrow
+            # did not all check (a quote left open hides the lines after it): decide over the
+            # whole file (GB18030, GBK inside UTF-8, or undecodable, with the line), and the exact
+            # reader takes over from there.
+            table = read_table(decoded(source.raw), usecols, distinct, threads)
+            table.fast = False
+            return table
+        table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
+    table.encoding = source.encoding
+    return _drop_blank_rows(table)
+
+
+class _Disagree(Exception):
+    pass
+
+
+def _parse(
+    data: pa.Buffer,
+    usecols: list[int],
+    delim: str,
+    width: int,
+    on_invalid,
+    distinct: frozenset[int],
+    threads: bool,
+    native: bool = False,
+) -> pa.Table:
+    names = [str(i) for i in range(width)]
+    plain, coded = (pa.binary(), _BYTES) if native else (pa.string(), TEXT)
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=threads),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={names[i]: plain if i in distinct else coded for i in usecols},
+            include_columns=[names[i] for i in usecols],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def _read_fast(
+    source: Source, usecols: list[int], delim: str, distinct: frozenset[int], threads: bool
+) -> CsvTable:
+    width = len(source.header)
+    if width == 0:
+        raise _Disagree
+    skipped = []
+
+    def on_invalid(row):
+        skipped.append(row.actual_columns)
+        return "skip"
+
+    data = source.buffer
+    # pyarrow decodes a row with the wrong number of fields as UTF-8 before it calls the handler,
+    # and prints what fails there; a file whose bytes are not known to be UTF-8 stops at such a
+    # row instead, and comes back checked (see read_table).
+    handler = on_invalid if source.checked else None
+    result = _parse(data, usecols, delim, width, handler, distinct, threads, source.native is not None)
+    if result.num_rows == 0:
+        raise _Disagree
+    if not skipped and _lines_are_records(source, result.num_rows):
+        lines, ragged = np.arange(2, result.num_rows + 1, dtype=np.int64), []  # header on line 1
+    else:
+        lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
+    result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
+    columns = {i: _cells(_as_text(result.column(str(i)), source.native), i in distinct) for i in usecols}
+    return CsvTable(columns, lines, ragged, fast=True)
+
+
+def _as_text(column: pa.ChunkedArray, encoding: str | None):
+    """A column parsed from a file's own bytes, as UTF-8 text (as it is when already UTF-8)."""
+    if encoding is None:
+        return column
+    column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    if pa.types.is_dictionary(column.type):  # decode each distinct value once
+        return pa.DictionaryArray.from_arrays(column.indices, _decoded_values(column.dictionary, encoding))
+    return _decoded_values(column, encoding)
+
+
+def _decoded_values(values: pa.BinaryArray, encoding: str) -> pa.StringArray:
+    """Decode every value in one call: the values are joined with NUL bytes (which no GB18030
+    character contains), decoded, and split again at the NULs by their positions. Raises
+    UnicodeDecodeError when a value does not decode."""
+    n = len(values)
+    if n == 0:
+        return pa.array([], pa.string())
+    offsets, data = value_bytes(values)
+    data = data[offsets[0] : offsets[-1]]
+    if not (data >= 0x80).any():  # ASCII (ID numbers, codes, dates) is UTF-8 as it is
+        return values.cast(pa.string())
+    if (data == 0).any():  # a NUL of the ledger's own: one value at a time
+        return pa.array([v if v is None else v.decode(encoding) for v in values.to_pylist()], pa.string())
+    joined = np.insert(data, offsets[1:-1] - offsets[0], np.uint8(0))
+    utf8 = np.frombuffer(joined.tobytes().decode(encoding).encode("utf-8"), np.uint8)
+    ends = np.flatnonzero(utf8 == 0)
+    starts = np.concatenate(([0], ends - np.arange(len(ends)), [len(utf8) - len(ends)]))
+    text = pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(starts.astype(np.int32)), pa.py_buffer(utf8[utf8 != 0])]
+    )
+    return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string())) if values.null_count else text
+
+
+def _cells(column, distinct: bool) -> Cells:
+    return Cells.each(column) if distinct else Cells.of(column)
+
+
+def _lines_are_records(source: Source, rows: int) -> bool:
+    """True when every physical line is one record (no blank line, no newline inside a value):
+    then the file holds exactly as many lines as records."""
+    newlines = source.newlines()
+    ends_with_newline = source.text.endswith(b"\n")
+    return (newlines if ends_with_newline else newlines + 1) == rows
+
+
+def _record_lines(arr: np.ndarray, delim: str, width: int, result: pa.Table, skipped: list):
+    """Line numbers of the rows pyarrow returned and the ragged rows it skipped, from the bytes."""
+    starts, ends, lines = _record_bounds(arr)
+    length = ends - starts
+    cr_only = (length == 1) & (arr[np.minimum(starts, len(arr) - 1)] == 13)
+    nonblank = (length > 0) & ~cr_only
+    starts, ends, lines = starts[nonblank], ends[nonblank], lines[nonblank]
+    if len(starts) == 0:
+        raise _Disagree
+
+    # Fields per record = delimiters outside quotes + 1.
+    dpos = np.flatnonzero(arr == ord(delim))
+    qpos = np.flatnonzero(arr == 34)
+    if len(qpos):
+        dpos = dpos[np.searchsorted(qpos, dpos) % 2 == 0]
+    rec = np.searchsorted(ends, dpos)  # record index of each delimiter (by end offset)
+    inside = (rec < len(ends)) & (dpos >= starts[np.minimum(rec, len(starts) - 1)])
+    nfields = np.bincount(rec[inside], minlength=len(ends)) + 1
+    if nfields[0] != width:
+        raise _Disagree
+    ragged_mask = nfields[1:] != width
+    body_lines = lines[1:]
+    if result.num_rows != int((~ragged_mask).sum()) + 1 or len(skipped) != int(ragged_mask.sum()):
+        raise _Disagree
+    ragged = list(zip(body_lines[ragged_mask].tolist(), nfields[1:][ragged_mask].tolist()))
+    return body_lines[~ragged_mask], ragged
+
+
+def _record_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start offsets, end offsets (exclusive, before the newline) and start lines of records."""
+    nl = np.flatnonzero(arr == 10)
+    qpos = np.flatnonzero(arr == 34)
+    ends = nl[np.searchsorted(qpos, nl) % 2 == 0] if len(qpos) else nl
+    if len(arr) and (len(ends) == 0 or ends[-1] != len(arr) - 1):
+        ends = np.append(ends, len(arr))  # last record without a final newline
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lines = np.searchsorted(nl, starts) + 1
+    return starts, ends, lines
+
+
+def _read_exact(
+    data: bytes, usecols: list[int], delim: str, distinct: frozenset[int] = frozenset()
+) -> CsvTable:
+    text = data.decode("utf-8")
+    if csv.field_size_limit() < _FIELD_LIMIT:  # the csv module's limit is process-wide: raised, never lowered
+        csv.field_size_limit(_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    header, rows, lines, ragged = None, [], [], []
+    line = 1
+    try:
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not record or not any(c.strip() for c in record) and header is None:
+                continue
+            if header is None:
+                header = [c.strip() for c in record]
+                continue
+            if len(record) != len(header):
+                if any(c.strip() for c in record):
+                    ragged.append((start, len(record)))
+                continue
+            rows.append([record[i] for i in usecols])
+            lines.append(start)
+    except csv.Error as exc:
+        raise FileProblem("file.unparsable", reader.line_num, str(exc)) from None
+    if header is None:
+        raise FileProblem("file.empty", 1)
+    columns = {}
+    for j, i in enumerate(usecols):
+        values = pa.array([r[j] for r in rows], pa.string())
+        columns[i] = _cells(values, i in distinct)
+    return CsvTable(columns, np.asarray(lines, dtype=np.int64), ragged)
+
+
+def _drop_blank_rows(table: CsvTable) -> CsvTable:
+    if not table.columns or len(table) == 0:
+        return table
+    blank = np.ones(len(table), dtype=bool)
+    for cells in table.columns.values():
+        blank &= cells.codes < 0
+    if blank.any():
+        keep = np.flatnonzero(~blank)
+        table.columns = {i: c.take(keep) for i, c in table.columns.items()}
+        table.blank_lines = table.lines[blank]
+        table.lines = table.lines[keep]
+    return table

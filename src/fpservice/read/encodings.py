@@ -1,0 +1,153 @@
+"""A CSV file's encoding and header, found from its bytes without being told (SPEC §2).
+
+A file is taken as UTF-8 when its header is; pyarrow checks every value it reads, and any
+invalid byte sends the whole file through `decode`, which tells GB18030 from GBK pasted into
+UTF-8. A file whose header is GB18030 (what Excel and WPS save on Chinese Windows) is parsed in
+its own bytes and only the values read are decoded (see csvparse); a value that does not decode
+sends it through `decode` too, which names the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from fpservice.read.ledgerset import FileProblem
+
+
+@dataclass
+class Source:
+    """A file's bytes from offset `skip` (past a BOM) and what we know of them. The bytes are
+    UTF-8, or, when `native` names an encoding, the file's own bytes in that encoding: they are
+    parsed as they are and only the values read are decoded (see csvparse)."""
+
+    raw: bytes  # as read from disk
+    text: bytes  # the bytes parsed, from `skip` on: `raw` itself, or `raw` decoded to UTF-8
+    skip: int
+    encoding: str
+    header: list[str]
+    checked: bool  # True when the whole file is known to be valid UTF-8
+    native: str | None = None
+
+    @property
+    def buffer(self) -> pa.Buffer:
+        return pa.py_buffer(self.text).slice(self.skip)
+
+    def head(self, size: int = 1 << 16) -> bytes:
+        return self.text[self.skip : self.skip + size]
+
+    def newlines(self) -> int:
+        # numpy counts without holding the GIL (bytes.count holds it), so other files' threads
+        # go on meanwhile; slices keep the comparison's temporary small.
+        data = np.frombuffer(self.text, dtype=np.uint8)[self.skip :]
+        step = 1 << 23
+        return sum(int(np.count_nonzero(data[i : i + step] == 10)) for i in range(0, len(data), step))
+
+
+def open_source(raw: bytes, encoding: str | None = None) -> Source:
+    """Find the encoding and header. The body of a UTF-8 file is checked while it is parsed; a
+    file whose header is GB18030 (what Excel and WPS save on Chinese Windows) is parsed in its
+    own bytes, and the values read are decoded after parsing."""
+    if encoding is None and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+        head = raw[skip : skip + (1 << 16)]
+        if _header_decodes(head, "utf-8"):
+            return Source(raw, raw, skip, "utf-8-sig" if skip else "utf-8", read_header(head), False)
+        if not skip and _header_decodes(head, NATIVE):
+            header = read_header(head.decode(NATIVE, errors="replace").encode("utf-8"))
+            return Source(raw, raw, 0, NATIVE, header, False, native=NATIVE)
+    return decoded(raw, encoding)
+
+
+# GB18030 can be parsed as it is: the bytes of a multi-byte character are all 0x30 or above, so a
+# comma, quote, tab or line break in the bytes is always that character.
+NATIVE = "gb18030"
+
+
+def decoded(raw: bytes, encoding: str | None = None) -> Source:
+    utf8, found = decode(raw, encoding)
+    return Source(raw, utf8, 0, found, read_header(utf8), True)
+
+
+def _header_decodes(head: bytes, encoding: str) -> bool:
+    line = head.split(b"\n", 1)[0]
+    try:
+        line.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
+    """-> (UTF-8 bytes without BOM, the encoding found). Raises FileProblem when undecodable."""
+    if encoding:
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            line = data.count(b"\n", 0, getattr(exc, "start", 0)) + 1
+            raise FileProblem("file.undecodable", line, str(exc)) from None
+        return text.lstrip("\ufeff").encode("utf-8"), encoding
+    if data.startswith(codecs.BOM_UTF8):
+        body = data[len(codecs.BOM_UTF8) :]
+        _strict(body, "utf-8")
+        return body, "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise FileProblem("file.undecodable", data.count(b"\n\x00", 0, exc.start) + 1) from None
+        return text.encode("utf-8"), "utf-16"
+    try:
+        data.decode("utf-8")
+        return data, "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    line = data.count(b"\n", 0, first_bad) + 1
+    if not data[:first_bad].isascii() and _mostly_utf8(data):
+        # GBK pasted into a UTF-8 file: decoding it all as GB18030 would garble the rest. (A file
+        # whose first non-ASCII character is already not UTF-8 was saved as GBK to begin with.)
+        raise FileProblem("file.mixed_encoding", line)
+    try:
+        return data.decode("gb18030").encode("utf-8"), "gb18030"
+    except UnicodeDecodeError as exc:  # the line where GB18030 fails, not where UTF-8 did
+        raise FileProblem("file.undecodable", data.count(b"\n", 0, exc.start) + 1) from None
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """True when most non-ASCII bytes form valid 3-byte UTF-8 sequences (as Chinese text in UTF-8
+    does; GBK text only rarely forms one by accident)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    high = int((arr >= 0x80).sum())
+    if high == 0 or len(arr) < 3:
+        return False
+    cont = (arr >= 0x80) & (arr < 0xC0)
+    lead3 = (arr >= 0xE0) & (arr < 0xF0)
+    valid3 = int((lead3[:-2] & cont[1:-1] & cont[2:]).sum())
+    return valid3 * 3 >= high * 0.5
+
+
+def _strict(data: bytes, encoding: str) -> None:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise FileProblem("file.undecodable", data.count(b"\n", 0, exc.start) + 1) from None
+
+
+def delimiter(first_line: bytes) -> str:
+    # Excel's "Unicode text" and some WPS exports are tab-separated.
+    return "\t" if b"\t" in first_line and b"," not in first_line else ","
+
+
+def read_header(data: bytes) -> list[str]:
+    first = data.split(b"\n", 1)[0]
+    delim = delimiter(first)
+    text = data[: 1 << 16].decode("utf-8", errors="replace")
+    for row in csv.reader(io.StringIO(text), delimiter=delim):
+        if any(c.strip() for c in row):
+            return [c.strip().lstrip("\ufeff") for c in row]
+    return []

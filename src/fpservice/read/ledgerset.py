@@ -1,0 +1,98 @@
+"""What the read stage gives: the ledger set (a frame per ledger type, the units, the findings
+and an account of every file's rows), and what one read of a file or a batch gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from fpservice import units as units_mod
+from fpservice.findings import ERROR, Finding
+from fpservice.schema import LEDGER_TYPES
+
+
+@dataclass
+class FileAccount:
+    """Rows of one file: read = used + rejected. Blank rows and repeated header rows are skipped
+    and counted apart."""
+
+    file: str
+    ledger: str | None
+    encoding: str | None
+    read: int = 0
+    used: int = 0
+    rejected: int = 0
+    skipped: int = 0
+
+
+class FileProblem(Exception):
+    """A file as a whole cannot be read: carries a finding code, line and detail."""
+
+    def __init__(self, code: str, line: int | None = None, detail: str = ""):
+        super().__init__(detail)
+        self.code, self.line, self.detail = code, line, detail
+
+
+@dataclass
+class ReadResult:
+    """What one read gave: the accounts of its files (one file, or a batch of small files read
+    as one), their used rows, their findings file by file, and the village codes written on any
+    of their rows (rejected ones too: a village is seen even if its rows are bad)."""
+
+    accounts: list[FileAccount]
+    frame: pd.DataFrame | None = None
+    findings: list[Finding] = field(default_factory=list)
+    villages: set = field(default_factory=set)
+    valid_days: tuple[str | None, str | None] = (None, None)  # see cache.holds_on
+
+
+@dataclass
+class LedgerSet:
+    """Every ledger of a directory, read and validated: what the later stages compute from."""
+
+    root: Path
+    frames: dict[str, pd.DataFrame]
+    units: units_mod.Units
+    findings: list[Finding] = field(default_factory=list)
+    accounts: list[FileAccount] = field(default_factory=list)
+    key: str | None = None  # content key of all the files (with a cache)
+    valid_days: tuple[str | None, str | None] = (None, None)
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(a.rejected for a in self.accounts)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == ERROR for f in self.findings)
+
+    def event_dates(self):
+        """(frame, column) of each ledger's event date (schema: what records something happening)."""
+        return [(self.frames[t.key], t.event_date) for t in LEDGER_TYPES.values() if t.event_date]
+
+    def latest_date(self) -> pd.Timestamp | None:
+        """The latest event date in any ledger: the default 'as of' for `check`."""
+        latest = [frame[col].max() for frame, col in self.event_dates()]
+        latest = [d for d in latest if pd.notna(d)]
+        return max(latest) if latest else None
+
+    def villages_without_events(self, start, end) -> list[tuple[str, str]]:
+        """Villages (listed, or seen) with no event dated in [start, end] in any ledger."""
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+        active = set()
+        for frame, col in self.event_dates():
+            active.update(frame.loc[(frame[col] >= lo) & (frame[col] <= hi), "unit"].unique().tolist())
+        table = self.units.table
+        villages = table.index[table["level"] == units_mod.VILLAGE]
+        return [(c, table.at[c, "name"]) for c in sorted(villages) if c not in active]
+
+
+class Progress(Protocol):
+    """Hears how far a load has come (the CLI shows a bar on terminals)."""
+
+    def start(self, total_bytes: int) -> None: ...
+    def advance(self, done_bytes: int) -> None: ...
+    def finish(self) -> None: ...

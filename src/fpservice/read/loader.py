@@ -1,0 +1,171 @@
+"""`load()`: every ledger under a directory, read on a thread pool (pyarrow and numpy let go of
+the GIL while they parse), each read through the cache when there is one, then put together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fpservice import units as units_mod
+from fpservice.errors import InputError
+from fpservice.findings import Finding
+from fpservice.read import assemble, discover
+from fpservice.read.cache import LedgerCache, digest, finding_fields
+from fpservice.read.ledgerfile import read_batch, read_ledger_file
+from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult
+from fpservice.read.unitsfile import load_units_file
+from fpservice.read.validate import text_dtype
+
+UNITS_FILE = "units.csv"
+
+
+def load(
+    root: Path | str,
+    *,
+    encoding: str | None = None,
+    today: dt.date | None = None,
+    cache: LedgerCache | None = None,
+    progress: Progress | None = None,
+) -> LedgerSet:
+    """Read every ledger under `root`. Raises InputError when there is nothing to read.
+    `progress` hears of the bytes read as files finish."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"台帐目录不存在或不是目录：{root}")
+    today = today or dt.date.today()
+    units_path = next((p for p in root.iterdir() if p.name.lower() == UNITS_FILE and p.is_file()), None)
+    units = load_units_file(units_path, units_path.name, encoding) if units_path else units_mod.empty()
+    findings = list(units.findings)
+    files = [p for p in discover.discover(root) if p != units_path]
+    if not files:
+        raise InputError(f"{root} 中没有 CSV 台帐文件")
+    # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
+    # Each read is parsed on one core, unless it is so large that the others could not keep the
+    # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
+    workers = min(4, os.cpu_count() or 1)
+    sizes = {path: discover.file_size(path) for path in files}
+    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers)
+    jobs = discover.jobs(files, sizes, encoding is None)
+    job_sizes = [sum(sizes[path] for path in job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # The largest reads first, so that none starts last while the other cores idle; results
+        # stay in the order of the jobs.
+        submitted = {i: pool.submit(reader.read, jobs[i]) for i in np.argsort(job_sizes)[::-1].tolist()}
+        if progress:
+            size_of = {future: job_sizes[i] for i, future in submitted.items()}
+            progress.start(sum(job_sizes))
+            for done in as_completed(size_of):
+                progress.advance(size_of[done])
+            progress.finish()
+        results = [pair for i in range(len(jobs)) for pair in submitted[i].result()]
+
+    rels = [reader.rel(path) for path in files]
+    accounts, found, parts, seen = assemble.by_file(results, rels)
+    if cache:
+        cache.prune()
+    frames = assemble.frames(parts, {rel: i for i, rel in enumerate(rels)})
+    if not units.listed:
+        units.add_seen(sorted(seen))
+    ledgers = LedgerSet(root, frames, units, findings + found, accounts)
+    ledgers.key = digest("".join(k or "-" for _, k in results).encode()) if cache else None
+    ledgers.valid_days = assemble.common_days([got.valid_days for got, _ in results])
+    return ledgers
+
+
+class _Reader:
+    """Reads a file, or a batch of small files, through the cache when there is one."""
+
+    def __init__(self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float):
+        self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
+        self.share = share  # bytes per core: a larger read is parsed on all cores
+        self.context = json.dumps([encoding, units.listed, units.fingerprint])
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def read(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
+        """-> (what was read, its cache key) for the files: one, or several read as one."""
+        return self._many(paths) if len(paths) > 1 else [self._one(paths[0])]
+
+    def _one(
+        self, path: Path, raw: bytes | None = None, content: str | None = None
+    ) -> tuple[ReadResult, str | None]:
+        """One file; `raw` and its digest (`content`) when a batch has read and hashed it already."""
+        rel = self.rel(path)
+        if raw is None:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                finding = Finding("file.unreadable", rel, None, None, None, exc.strerror)
+                return ReadResult([FileAccount(rel, None, None)], findings=[finding]), None
+        key = self.cache.key(content or digest(raw), rel, self.context) if self.cache else None
+        threads = len(raw) > self.share
+        return self._cached(
+            key, len(raw), lambda: read_ledger_file(raw, rel, self.units, self.encoding, self.today, threads)
+        )
+
+    def _many(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
+        try:
+            raws = [path.read_bytes() for path in paths]
+        except OSError:
+            return [self._one(path) for path in paths]
+        rels = [self.rel(path) for path in paths]
+        key, digests = None, [None] * len(raws)
+        if self.cache:
+            digests = [digest(raw) for raw in raws]
+            key = self.cache.key(digest("".join(digests).encode()), "\n".join(rels), self.context)
+        size = sum(map(len, raws))
+        got, key = self._cached(
+            key, size, lambda: read_batch(raws, rels, self.units, self.today, size > self.share)
+        )
+        if got is None:  # not plain enough to read as one: file by file
+            return [self._one(*file) for file in zip(paths, raws, digests)]
+        return [(got, key)]
+
+    def _cached(self, key: str | None, size: int, read) -> tuple[ReadResult | None, str | None]:
+        """`read()` or its entry. A batch that had to be read file by file (None) is remembered
+        as such, so that a warm run does not try it again."""
+        cache = self.cache
+        use = cache is not None and cache.worth_it(size)
+        hit = cache.get(key, self.today) if use else None
+        if hit is not None:
+            return (None if hit[1].get("alone") else _from_cache(hit)), key
+        got = read()
+        if use:
+            frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
+            meta = _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
+            cache.put(key, frame, meta)
+        return got, key
+
+
+def _meta(got: ReadResult) -> dict:
+    return {
+        "accounts": [vars(a) for a in got.accounts],
+        "findings": [finding_fields(f) for f in got.findings],
+        "villages": sorted(got.villages),
+        "valid_days": list(got.valid_days),
+        "has_frame": got.frame is not None,
+    }
+
+
+def _from_cache(hit) -> ReadResult | None:
+    if hit is None:
+        return None
+    frame, meta = hit
+    for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
+            frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=text_dtype(column.cat.categories))
+    return ReadResult(
+        [FileAccount(**a) for a in meta["accounts"]],
+        frame if meta["has_frame"] else None,
+        [Finding(*f) for f in meta["findings"]],
+        set(meta["villages"]),
+        tuple(meta["valid_days"]),
+    )

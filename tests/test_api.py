@@ -1,0 +1,59 @@
+"""The library API: keyword arguments, one run's state kept to itself, commands that read no
+ledger starting without pandas."""
+
+import datetime as dt
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from fpservice import api
+from tests.ledgerkit import PERSONS, SERVICES, make_id, person, service, write_csv
+
+OUTSIDE = "不在节假日日历范围内"
+
+
+def test_options_are_keywords(ledger_dir):
+    with pytest.raises(TypeError):
+        api.report(ledger_dir, "2011Q3", "000")  # the plan by position: refused, not misread
+    with pytest.raises(TypeError):
+        api.check(ledger_dir, "000")
+
+
+def test_two_runs_at_once_keep_their_own_calendar_notes():
+    """2030 is outside the official holiday calendar, 2011 inside: run side by side on threads,
+    each run says only what its own days needed."""
+    days = [dt.date(2030, 9, 20), dt.date(2011, 9, 20)] * 20
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(api.due, days))
+    for day, result in zip(days, results):
+        assert (OUTSIDE in " ".join(result.notes)) == (day.year == 2030)
+
+
+def test_cross_file_findings_are_the_outcomes_not_the_ledgers(ledger_dir):
+    x = make_id(seq=1)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x), person(id_=x, arrived="2011-02-01")])
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=2), "2011-07-01")])
+    outcome = api.check(ledger_dir, plan="000", as_of=dt.date(2011, 9, 30))
+    assert sorted(f.code for f in outcome.cross_file) == ["row.duplicate_id", "row.service_unknown_person"]
+    assert outcome.findings == outcome.ledgers.findings + outcome.cross_file
+    assert not any(f.code.startswith("row.") for f in outcome.ledgers.findings)
+    assert outcome.exit_code == 1  # warnings only: targets decide
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["rules"], ["due", "--date", "2011-10-01"], ["report", "--help"], ["check", "--help"]],
+)
+def test_commands_that_read_no_ledger_do_not_load_pandas(args):
+    probe = (
+        "import sys, contextlib\n"
+        f"sys.argv = ['fpservice', *{args!r}]\n"
+        "from fpservice.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(None):\n"
+        "    main()\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stderr
