@@ -58,7 +58,7 @@ def test_corpus_case(case, tmp_path):
     }
     assert found == {tuple(e) for e in expected["findings"]}
     for account in doc["files"]:
-        assert account["read"] == account["used"] + account["rejected"]
+        assert account["read"] == account["used"] + account["rejected"] + account["skipped"]
     accounts = {a["file"]: [a["read"], a["used"], a["rejected"], a["skipped"]] for a in doc["files"]}
     for file, numbers in (expected.get("accounts") or {}).items():
         assert accounts[file] == numbers, file

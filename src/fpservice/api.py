@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fpservice import deadlines, periods, yamlfile
+from fpservice import headers as headers_mod
 from fpservice import rules as rules_mod
 from fpservice.errors import InputError, RuleError, UsageError
 from fpservice.findings import ERROR, Finding
+from fpservice.headers import Headers
 from fpservice.periods import Window
 from fpservice.rules import Plan, RuleBook
 from fpservice.status import ExitCode
@@ -77,9 +79,19 @@ def read_config(ledger_dir: Path) -> dict:
     if not isinstance(doc, dict):
         raise RuleError("配置文件应是映射，如 `plan: jiangbei-2011`", str(path))
     for key in doc:
-        if key not in ("plan", "encoding"):
-            raise RuleError(f"配置文件中未知的键：{key}（可用：plan, encoding）", str(path), doc.lines[key])
-    return dict(doc)
+        if key not in ("plan", "encoding", "aliases"):
+            raise RuleError(
+                f"配置文件中未知的键：{key}（可用：plan, encoding, aliases）", str(path), doc.lines[key]
+            )
+    config = dict(doc)
+    config["aliases"] = headers_mod.aliases_from(doc.get("aliases"), str(path))
+    return config
+
+
+def headers_of(rules: RuleBook, config: dict) -> Headers:
+    """Header spellings: the schema's, the rule directory's aliases.yaml, the ledger directory's."""
+    extra = headers_mod.merged(rules.aliases, config.get("aliases") or {})
+    return Headers(extra) if extra else headers_mod.DEFAULT
 
 
 def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path, config: dict) -> Plan:
@@ -108,6 +120,7 @@ def load_ledgers(
     encoding: str | None = None,
     config: dict | None = None,
     loading: LoadOptions | None = None,
+    headers: Headers = headers_mod.DEFAULT,
 ) -> LedgerSet:
     """The ledgers as read, without the checks across files (see _consistency)."""
     from fpservice import read
@@ -119,6 +132,7 @@ def load_ledgers(
         encoding=encoding or config.get("encoding"),
         cache=loading.cache,
         progress=loading.progress,
+        headers=headers,
     )
 
 
@@ -144,7 +158,8 @@ def _start(
     config = read_config(ledger_dir)
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, ledger_dir, config)
-    ledgers = load_ledgers(ledger_dir, encoding=encoding, config=config, loading=loading)
+    headers = headers_of(rules, config)
+    ledgers = load_ledgers(ledger_dir, encoding=encoding, config=config, loading=loading, headers=headers)
     return _Run(rules, chosen, ledgers, Calendar())
 
 
@@ -272,7 +287,10 @@ def due(
     d = deadlines.next_deadline(today, calendar, schedule_of(chosen))
     missing = None
     if ledger_dir is not None:
-        ledgers = load_ledgers(Path(ledger_dir), encoding=encoding, config=config, loading=loading)
+        headers = headers_of(rules_mod.load(rules_dir), config)
+        ledgers = load_ledgers(
+            Path(ledger_dir), encoding=encoding, config=config, loading=loading, headers=headers
+        )
         start, end = periods.quarter_bounds(d.year, d.quarter)
         missing = ledgers.villages_without_events(start, end)
     left = d.workdays_left(today, calendar)

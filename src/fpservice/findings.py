@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ERROR, WARNING = "error", "warning"
+ERROR, WARNING, INFO = "error", "warning", "info"  # info: said for the record, never a problem
 
 # code -> (severity, message template). Codes are stable: tests, scripts and users grep them.
 CODES: dict[str, tuple[str, str]] = {
@@ -22,9 +22,13 @@ CODES: dict[str, tuple[str, str]] = {
     "file.empty": (ERROR, "文件为空，没有表头"),
     "file.unknown_type": (ERROR, "无法识别台帐类型：表头中没有任何台帐的标志列（{detail}）"),
     "file.ambiguous_type": (ERROR, "表头同时含有多种台帐的标志列，无法判断类型：{detail}"),
-    "file.missing_column": (ERROR, "{detail}台帐缺少必填列“{column}”"),
+    "file.missing_column": (ERROR, "缺少必填列“{column}”（{detail}）"),
     "file.duplicate_column": (ERROR, "两列都表示“{column}”：{detail}"),
     "file.unparsable": (ERROR, "CSV 结构无法解析：{detail}"),
+    "file.not_workbook": (ERROR, "不是可读的 Excel/WPS 工作簿：{detail}"),
+    "file.encrypted": (ERROR, "{detail}，无法读取：请在 Excel/WPS 中取消打开密码后另存"),
+    "file.too_large": (ERROR, "工作簿过大，未读取：{detail}；请删除多余的行和列后另存"),
+    "sheet.skipped": (INFO, "工作表前 20 行中没有任何台帐的表头（说明、图表或汇总表？），已跳过"),
     # one row
     "row.ragged": (ERROR, "本行有 {detail} 个字段，与表头的列数不同"),
     "row.repeated_header": (WARNING, "重复的表头行（多个文件拼接而成？），已跳过"),
@@ -38,6 +42,16 @@ CODES: dict[str, tuple[str, str]] = {
     "value.vocabulary": (ERROR, "不是允许的取值：{value}（允许：{detail}）"),
     "value.id_malformed": (ERROR, "身份证号格式错误：{value}（{detail}）"),
     "value.id_checksum": (WARNING, "身份证号校验位不符：{value}（行保留）"),
+    "id.excel_number": (
+        ERROR,
+        "身份证号被 Excel 存成了数字（显示为 {value}），只剩 15 位有效数字、无法还原："
+        "请把这一列设为“文本”格式，再重新录入这些身份证号",
+    ),
+    "unit.excel_number": (
+        ERROR,
+        "单位代码被存成了科学计数法（{value}），无法还原：请把这一列设为“文本”格式，再重新填写代码",
+    ),
+    "value.excel_error": (ERROR, "单元格是公式的错误值 {value}（引用失效、除以零等）：请改正公式或直接填写"),
     "value.unit_malformed": (ERROR, "单位代码应为12位数字：{value}"),
     "value.unit_unknown": (ERROR, "单位代码不在 units.csv 中：{value}"),
     "value.unit_not_village": (ERROR, "台帐行的单位应为村/社区，此代码是{detail}级：{value}"),

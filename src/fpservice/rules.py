@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from fpservice import conditions, yamlfile
+from fpservice import conditions, headers, yamlfile
 from fpservice.conditions import AllOf, Compiler
 from fpservice.errors import RuleError, UsageError
 from fpservice.yamlfile import Map
@@ -78,6 +78,7 @@ class RuleBook:
     directory: Path
     indicators: dict[str, Indicator]
     plans: dict[str, Plan]
+    aliases: dict = field(default_factory=dict)  # a county's header aliases (aliases.yaml; see headers)
 
     def plan(self, name: str) -> Plan:
         wanted = str(name).strip()
@@ -120,7 +121,9 @@ def _load(directory: Path, stamp: tuple) -> RuleBook:
         if plan.id in plans:
             raise RuleError(f"方案编号重复：{plan.id}", str(path))
         plans[plan.id] = plan
-    return RuleBook(directory, indicators, plans)
+    alias_file = directory / "aliases.yaml"
+    aliases = headers.aliases_from(yamlfile.load(alias_file), str(alias_file)) if alias_file.is_file() else {}
+    return RuleBook(directory, indicators, plans, aliases)
 
 
 def _expect_keys(node: Map, allowed: set, required: set, file: str, what: str) -> None:

@@ -6,8 +6,6 @@ headers and values people type into ledgers.
 
 from __future__ import annotations
 
-import functools
-import unicodedata
 from dataclasses import dataclass
 
 # Column kinds decide how a value is parsed, validated and masked.
@@ -225,49 +223,6 @@ LEDGER_TYPES: dict[str, LedgerType] = {
         ),
     )
 }
-
-# An outflow file is recognised by 流出日期 only when it has no 流入日期 (a persons file may hold
-# 流出日期 as the date the person left).
-_EXCLUDED_SIGNATURES = {"outflow": "arrived"}
-
-
-@functools.lru_cache(maxsize=4096)  # every file repeats the same few dozen headers and aliases
-def normalize_header(text: str) -> str:
-    """Headers as typed in Excel: full-width brackets, stray spaces, BOM, English case."""
-    t = unicodedata.normalize("NFKC", str(text)).replace("\ufeff", "").strip()
-    t = "".join(t.split())
-    return t.lower() if t.isascii() else t
-
-
-@functools.cache
-def _alias_map(columns) -> dict[str, str]:
-    return {normalize_header(a): c.key for c in columns for a in c.aliases}
-
-
-PERSONS_ARRIVED_ALIASES = frozenset(
-    normalize_header(a) for a in LEDGER_TYPES["persons"].column("arrived").aliases
-)
-
-
-def candidate_types(headers: list[str]) -> list[str]:
-    """Ledger types whose signature column appears among `headers`."""
-    present = {normalize_header(h) for h in headers}
-    found = []
-    for t in LEDGER_TYPES.values():
-        aliases = {normalize_header(a) for a in t.column(t.signature).aliases}
-        if not aliases & present:
-            continue
-        excluded = _EXCLUDED_SIGNATURES.get(t.key)
-        if excluded and PERSONS_ARRIVED_ALIASES & present:
-            continue
-        found.append(t.key)
-    return found
-
-
-def map_headers(ledger: LedgerType, headers: list[str]) -> dict[int, str]:
-    """Position of each header -> column key, for the headers this ledger type knows."""
-    aliases = _alias_map(ledger.columns)
-    return {i: aliases[h] for i, h in enumerate(map(normalize_header, headers)) if h in aliases}
 
 
 def all_fields() -> dict[str, dict[str, Column]]:

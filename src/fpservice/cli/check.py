@@ -48,7 +48,7 @@ def check(obj, ledger_dir, plan, as_of, fmt, all_indicators, encoding):
         click.echo("== 台帐问题 ==")
         click.echo(tables.findings_text(outcome.findings), nl=False)
         click.echo(tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows))
-        click.echo("\n== 文件与行数（读入 = 使用 + 拒绝）==")
+        click.echo("\n== 文件与行数（读入 = 使用 + 拒绝 + 跳过）==")
         click.echo(tables.accounts_table(outcome.ledgers.accounts), nl=False)
         click.echo("\n== 达标情况 ==")
         click.echo(tables.report_tables(outcome.report), nl=False)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pandas as pd
 
-from fpservice.findings import ERROR, Finding
+from fpservice.findings import ERROR, INFO, WARNING, Finding
 from fpservice.output.labels import interval, note, percent, ratio, status_text, target_text, text_table
 from fpservice.read import FileAccount
 from fpservice.report import Report
@@ -135,6 +135,9 @@ def _summary(rows: pd.DataFrame) -> str:
     )
 
 
+_SEVERITY_TEXT = {ERROR: "错误", WARNING: "警告", INFO: "提示"}
+
+
 def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
     """Findings as lines `file:line 列“…” [severity code] message`, capped per code and file."""
     if not findings:
@@ -150,7 +153,7 @@ def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
             continue
         where = f.file + (f":{f.line}" if f.line else "")
         column = f" 列“{f.column}”" if f.column else ""
-        label = "错误" if f.severity == ERROR else "警告"
+        label = _SEVERITY_TEXT[f.severity]
         lines.append(f"{where}{column} [{label} {f.code}] {f.message}")
     for (file, code), n in sorted(hidden.items()):
         lines.append(f"{file} [{code}] 另有 {n} 条同类问题未列出")
@@ -175,5 +178,5 @@ def accounts_table(accounts: list[FileAccount]) -> str:
 
 def findings_summary(findings: list[Finding], rejected: int) -> str:
     errors = sum(f.severity == ERROR for f in findings)
-    warnings = len(findings) - errors
+    warnings = sum(f.severity == WARNING for f in findings)
     return f"台帐检查：{errors} 个错误（{rejected} 行被拒绝），{warnings} 个警告。"

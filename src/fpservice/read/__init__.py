@@ -2,14 +2,29 @@
 
     discover (which files, grouped into reads)
       -> loader (a thread pool; each read through the cache)
-        -> ledgerfile (one file or a batch) -> encodings -> csvparse -> recognise -> validate
+        -> ledgerfile (one CSV file, a batch, or a workbook's sheet)
+             encodings -> csvparse | sheets (workbooks, in worker processes)
+             -> header (where rows begin and end) -> recognise -> validate
       -> assemble (frames in file order, persons numbered)
 
 `load()` is the one way in. Every row read is used, rejected (with a finding) or skipped
-(counted): read = used + rejected, and skipped rows are counted apart.
+(counted): read = used + rejected + skipped.
 """
 
-from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress
-from fpservice.read.loader import load
+# The names are looked up when first used (PEP 562): a worker process that reads a workbook
+# imports `fpservice.read.sheets` alone, without pandas and the rest of the stage.
+_EXPORTS = {
+    "FileAccount": "fpservice.read.ledgerset",
+    "LedgerSet": "fpservice.read.ledgerset",
+    "Progress": "fpservice.read.ledgerset",
+    "load": "fpservice.read.loader",
+}
+__all__ = list(_EXPORTS)
 
-__all__ = ["FileAccount", "LedgerSet", "Progress", "load"]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fpservice.read' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -35,10 +35,11 @@ class CsvTable:
     columns: dict[int, Cells]  # by header position
     lines: np.ndarray  # physical line (1-based) where each row starts
     ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, number of fields)
-    # lines of rows whose every kept cell is blank: skipped, not counted as read
+    # lines of rows whose every kept cell is blank: skipped
     blank_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     encoding: str = "utf-8"
     fast: bool = False  # parsed by pyarrow in the bytes given (no decoding of the whole file first)
+    above: int = 0  # rows above the header (a title, 填报单位：…): skipped
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -67,12 +68,22 @@ def read_table(
             # did not all check (a quote left open hides the lines after it): decide over the
             # whole file (GB18030, GBK inside UTF-8, or undecodable, with the line), and the exact
             # reader takes over from there.
-            table = read_table(decoded(source.raw), usecols, distinct, threads)
+            table = read_table(decoded(source.raw, headers=source.headers), usecols, distinct, threads)
             table.fast = False
             return table
         table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
-    table.encoding = source.encoding
-    return _drop_blank_rows(table)
+    table.encoding, table.above = source.encoding, source.above
+    return _from_line(drop_blank_rows(table), source.first_line)
+
+
+def _from_line(table: CsvTable, first_line: int) -> CsvTable:
+    """Lines counted from the header's line (1) as lines of the file, whose header is on `first_line`."""
+    if first_line > 1:
+        shift = first_line - 1
+        table.lines = table.lines + shift
+        table.blank_lines = table.blank_lines + shift
+        table.ragged = [(line + shift, n) for line, n in table.ragged]
+    return table
 
 
 class _Disagree(Exception):
@@ -254,7 +265,7 @@ def _read_exact(
     return CsvTable(columns, np.asarray(lines, dtype=np.int64), ragged)
 
 
-def _drop_blank_rows(table: CsvTable) -> CsvTable:
+def drop_blank_rows(table: CsvTable) -> CsvTable:
     if not table.columns or len(table) == 0:
         return table
     blank = np.ones(len(table), dtype=bool)

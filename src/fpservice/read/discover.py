@@ -6,14 +6,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fpservice.read.sheets import SUFFIXES, is_workbook
+
+LEDGER_SUFFIXES = (".csv", *SUFFIXES)
+
 
 def discover(root: Path) -> list[Path]:
-    """CSV files at any depth, in a stable order. Symlinked directories are not followed."""
+    """CSV files and workbooks at any depth, in a stable order. Symlinked directories are not
+    followed; hidden files and the lock files Excel and WPS keep beside an open workbook
+    (`~$台帐.xlsx`) are not ledgers."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.lower().endswith(".csv") and not name.startswith("."):
+            if name.lower().endswith(LEDGER_SUFFIXES) and not name.startswith((".", "~$")):
                 found.append(Path(dirpath) / name)
     return found
 
@@ -32,7 +38,8 @@ def jobs(files: list[Path], sizes: dict[Path, int], batching: bool) -> list[list
     groups: dict[bytes, list[Path]] = {}
     first: dict[int, list[Path]] = {}
     for i, path in enumerate(files):
-        head = _header_line(path) if batching and sizes[path] < BATCH_FILE else None
+        small = batching and sizes[path] < BATCH_FILE and not is_workbook(path.name)
+        head = _header_line(path) if small else None
         if head is None:
             first[i] = [path]
         else:

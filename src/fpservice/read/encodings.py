@@ -17,14 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from fpservice.headers import DEFAULT, Headers
+from fpservice.read.header import HEADER_ROWS, find_header, first_nonblank
 from fpservice.read.ledgerset import FileProblem
 
 
 @dataclass
 class Source:
-    """A file's bytes from offset `skip` (past a BOM) and what we know of them. The bytes are
-    UTF-8, or, when `native` names an encoding, the file's own bytes in that encoding: they are
-    parsed as they are and only the values read are decoded (see csvparse)."""
+    """A file's bytes from offset `skip` (past a BOM and any rows above the header) and what we
+    know of them. The bytes are UTF-8, or, when `native` names an encoding, the file's own bytes
+    in that encoding: they are parsed as they are and only the values read are decoded (see
+    csvparse). Lines are counted from the file's first line: the header is on `first_line`."""
 
     raw: bytes  # as read from disk
     text: bytes  # the bytes parsed, from `skip` on: `raw` itself, or `raw` decoded to UTF-8
@@ -33,6 +36,9 @@ class Source:
     header: list[str]
     checked: bool  # True when the whole file is known to be valid UTF-8
     native: str | None = None
+    first_line: int = 1  # the header's line
+    above: int = 0  # rows above the header (a title, 填报单位：…): skipped
+    headers: Headers = DEFAULT  # what a header may be called (to find it again after decoding)
 
     @property
     def buffer(self) -> pa.Buffer:
@@ -49,19 +55,23 @@ class Source:
         return sum(int(np.count_nonzero(data[i : i + step] == 10)) for i in range(0, len(data), step))
 
 
-def open_source(raw: bytes, encoding: str | None = None) -> Source:
+def open_source(raw: bytes, encoding: str | None = None, headers: Headers = DEFAULT) -> Source:
     """Find the encoding and header. The body of a UTF-8 file is checked while it is parsed; a
     file whose header is GB18030 (what Excel and WPS save on Chinese Windows) is parsed in its
     own bytes, and the values read are decoded after parsing."""
     if encoding is None and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-        head = raw[skip : skip + (1 << 16)]
-        if _header_decodes(head, "utf-8"):
-            return Source(raw, raw, skip, "utf-8-sig" if skip else "utf-8", read_header(head), False)
-        if not skip and _header_decodes(head, NATIVE):
-            header = read_header(head.decode(NATIVE, errors="replace").encode("utf-8"))
-            return Source(raw, raw, 0, NATIVE, header, False, native=NATIVE)
-    return decoded(raw, encoding)
+        bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+        head = raw[bom : bom + (1 << 16)]
+        for candidate, native in (("utf-8", None), (NATIVE, NATIVE)):
+            if (bom and native) or not _header_decodes(head, candidate):
+                continue
+            header, line, above = locate_header(head.decode(candidate, errors="replace"), headers)
+            skip = bom + _line_offset(head, line)
+            if not _lines_decode(raw[bom:skip], candidate) or not _header_decodes(raw[skip:], candidate):
+                break  # the lines down to the header are not all in this encoding: detect it
+            name = candidate if native else ("utf-8-sig" if bom else "utf-8")
+            return Source(raw, raw, skip, name, header, False, native, line, above, headers)
+    return decoded(raw, encoding, headers)
 
 
 # GB18030 can be parsed as it is: the bytes of a multi-byte character are all 0x30 or above, so a
@@ -69,9 +79,26 @@ def open_source(raw: bytes, encoding: str | None = None) -> Source:
 NATIVE = "gb18030"
 
 
-def decoded(raw: bytes, encoding: str | None = None) -> Source:
+def decoded(raw: bytes, encoding: str | None = None, headers: Headers = DEFAULT) -> Source:
     utf8, found = decode(raw, encoding)
-    return Source(raw, utf8, 0, found, read_header(utf8), True)
+    header, line, above = locate_header(utf8[: 1 << 16].decode("utf-8", errors="replace"), headers)
+    return Source(raw, utf8, _line_offset(utf8, line), found, header, True, None, line, above, headers)
+
+
+def _line_offset(data: bytes, line: int) -> int:
+    """Where physical line `line` (1-based) starts in `data`."""
+    at = 0
+    for _ in range(line - 1):
+        at = data.index(b"\n", at) + 1
+    return at
+
+
+def _lines_decode(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _header_decodes(head: bytes, encoding: str) -> bool:
@@ -143,11 +170,24 @@ def delimiter(first_line: bytes) -> str:
     return "\t" if b"\t" in first_line and b"," not in first_line else ","
 
 
-def read_header(data: bytes) -> list[str]:
-    first = data.split(b"\n", 1)[0]
-    delim = delimiter(first)
-    text = data[: 1 << 16].decode("utf-8", errors="replace")
-    for row in csv.reader(io.StringIO(text), delimiter=delim):
-        if any(c.strip() for c in row):
-            return [c.strip().lstrip("\ufeff") for c in row]
-    return []
+def locate_header(text: str, headers: Headers = DEFAULT) -> tuple[list[str], int, int]:
+    """(the header's cells, its physical line, the rows above it) from a file's first lines: the
+    first row within HEADER_ROWS holding a signature, else the first row with any text."""
+    lines = text.split("\n", HEADER_ROWS)[:HEADER_ROWS]
+    delim = delimiter(next((x for x in lines if "\t" in x or "," in x), "").encode())
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    rows, starts, line = [], [], 1
+    try:
+        for record in reader:
+            rows.append([c.strip().lstrip("\ufeff") for c in record])
+            starts.append(line)
+            line = reader.line_num + 1
+            if len(rows) >= HEADER_ROWS:
+                break
+    except csv.Error:  # a quote left open in the first lines: the parser reports it
+        pass
+    found = find_header(rows, headers)
+    at = found.row if found else first_nonblank(rows)
+    if at is None:
+        return [], 1, 0
+    return (found.labels if found else rows[at]), starts[at], sum(1 for r in rows[:at] if r)

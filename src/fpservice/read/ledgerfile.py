@@ -1,73 +1,145 @@
-"""One ledger file, or a batch of small files with one header read as one: bytes -> recognised
-type -> parsed columns -> validated rows, findings and each file's row account
-(read = used + rejected; blank rows and repeated header rows are skipped and counted apart)."""
+"""One ledger file, a batch of small files with one header read as one, or one sheet of a
+workbook: bytes (or a sheet's cells) -> recognised type -> parsed columns -> validated rows,
+findings and each file's row account: read = used + rejected + skipped, where rows above the
+header, blank rows, footers and rows repeating the header are the skipped ones."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from fpservice import schema
 from fpservice import units as units_mod
 from fpservice.findings import Finding
+from fpservice.headers import DEFAULT, Headers
 from fpservice.read import csvparse
+from fpservice.read.cells import Cells
+from fpservice.read.csvparse import CsvTable
 from fpservice.read.discover import plain_head
-from fpservice.read.encodings import Source, open_source
+from fpservice.read.encodings import Source, delimiter, open_source
+from fpservice.read.header import find_header, is_footer
 from fpservice.read.ledgerset import FileAccount, FileProblem, ReadResult
 from fpservice.read.recognise import recognise
+from fpservice.read.sheets import Grid
 from fpservice.read.validate import validate
 from fpservice.schema import LedgerType
 
 
 def read_ledger_file(
-    raw: bytes, rel: str, units: units_mod.Units, encoding: str | None, today: dt.date, threads: bool = True
+    raw: bytes,
+    rel: str,
+    units: units_mod.Units,
+    encoding: str | None,
+    today: dt.date,
+    threads: bool = True,
+    headers: Headers = DEFAULT,
 ) -> ReadResult:
-    """Read and validate one file. A file-level problem rejects every row. `threads`: parse it on
-    all cores (see csvparse.read_table)."""
+    """Read and validate one CSV file. A file-level problem rejects every row. `threads`: parse
+    it on all cores (see csvparse.read_table)."""
     account = FileAccount(rel, None, None)
     try:
-        source = open_source(raw, encoding)
+        source = open_source(raw, encoding, headers)
         account.encoding = source.encoding
         if not source.header:
             raise FileProblem("file.empty", 1)
     except FileProblem as p:
         return ReadResult([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
-    header = source.header
-
-    problem, ltype, mapping = recognise(header)
+    problem, ltype, mapping = recognise(source.header, headers)
     if problem:
-        code, column, detail = problem
-        if ltype is not None:
-            account.ledger = ltype.key
         try:
-            table = csvparse.read_table(source, list(range(len(header))))
-            account.encoding = table.encoding
-            account.read = len(table) + len(table.ragged)
-            account.rejected, account.skipped = account.read, len(table.blank_lines)
+            table = csvparse.read_table(source, list(range(len(source.header))))
         except FileProblem:
-            pass
-        return ReadResult([account], findings=[Finding(code, rel, 1, column, None, detail)])
-
+            table = None
+        return _unusable(account, problem, ltype, table, source.first_line)
     account.ledger = ltype.key
     try:
-        rows = _read_rows(source, rel, ltype, mapping, units, today, threads)
+        table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
+        rows = _rows_of(table, source.header, mapping, ltype, rel, units, today, _csv_first_cells(source))
     except FileProblem as p:
         return ReadResult([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     return _split(rows, ltype.key, [rel], np.array([2]))
 
 
+def read_sheet(
+    grid: Grid, rel: str, units: units_mod.Units, today: dt.date, kind: str, headers: Headers = DEFAULT
+) -> ReadResult:
+    """Read and validate one sheet of a workbook (`rel` names the file and the sheet, `kind` its
+    format). A sheet without a header in its first rows (notes, a chart) is skipped and listed."""
+    found = find_header(grid.rows, headers)
+    if found is None:
+        rows = sum(1 for row in grid.rows if any(c.strip() for c in row))
+        account = FileAccount(rel, None, kind, read=rows, skipped=rows)
+        return ReadResult([account], findings=[Finding("sheet.skipped", rel)])
+    account = FileAccount(rel, None, kind)
+    problem, ltype, mapping = recognise(found.labels, headers)
+    line = grid.first_row + found.row
+    positions = sorted(mapping) if not problem else list(range(len(found.labels)))
+    table = _sheet_table(grid, found.row, positions, _distinct(ltype, mapping) if ltype else frozenset())
+    table.encoding = kind
+    if problem:
+        return _unusable(account, problem, ltype, table, line)
+    account.ledger = ltype.key
+
+    def first_cells(lines: np.ndarray) -> list[str | None]:
+        return [
+            next((c.strip() for c in grid.rows[n - grid.first_row] if c.strip()), None)
+            for n in lines.tolist()
+        ]
+
+    rows = _rows_of(table, found.labels, mapping, ltype, rel, units, today, first_cells)
+    return _split(rows, ltype.key, [rel], np.array([2]))
+
+
+def _unusable(account: FileAccount, problem, ltype, table, line: int) -> ReadResult:
+    """A file or sheet whose header names no ledger, or lacks a column: every row is rejected."""
+    code, column, detail = problem
+    if ltype is not None:
+        account.ledger = ltype.key
+    if table is not None:
+        account.encoding = table.encoding
+        account.rejected = len(table) + len(table.ragged)
+        account.skipped = len(table.blank_lines) + table.above
+        account.read = account.rejected + account.skipped
+    return ReadResult([account], findings=[Finding(code, account.file, line, column, None, detail)])
+
+
+def _distinct(ltype: LedgerType, mapping: dict[int, str]) -> frozenset[int]:
+    """ID numbers and names are nearly all distinct: read a value per row, not dictionary-encoded."""
+    return frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))
+
+
+def _sheet_table(grid: Grid, header_row: int, positions: list[int], distinct: frozenset[int]) -> CsvTable:
+    """A sheet's rows under its header as the parser gives a CSV file's: columns by position and
+    the row number Excel shows for each."""
+    body = grid.rows[header_row + 1 :]
+    columns = {}
+    for p in positions:
+        values = pa.array([row[p] if p < len(row) else "" for row in body], pa.string())
+        columns[p] = Cells.each(values) if p in distinct else Cells.of(values)
+    lines = np.arange(len(body), dtype=np.int64) + grid.first_row + header_row + 1
+    table = csvparse.drop_blank_rows(CsvTable(columns, lines, fast=True, above=header_row))
+    return table
+
+
 def read_batch(
-    raws: list[bytes], rels: list[str], units: units_mod.Units, today: dt.date, threads: bool = True
+    raws: list[bytes],
+    rels: list[str],
+    units: units_mod.Units,
+    today: dt.date,
+    threads: bool = True,
+    headers: Headers = DEFAULT,
 ) -> ReadResult | None:
     """Files with the same first line (their header) read as one: their bodies are joined under
     the header, parsed and checked once, and rows, findings and accounts are given back to each
     file by line. None when the files are not plain enough for that (a problem with the header,
-    an encoding to work out, rows the exact reader must find, a quote left open at a file's end):
-    they are then read one by one, which says what is wrong with each."""
+    a title above it, an encoding to work out, rows the exact reader must find, a quote left open
+    at a file's end): they are then read one by one, which says what is wrong with each."""
     head = plain_head(raws[0])
     if head is None or not all(raw.startswith(head) for raw in raws):  # a file changed meanwhile
         return None
@@ -82,11 +154,14 @@ def read_batch(
             parts.append(b"\n")
             line += 1
     try:
-        source = open_source(b"".join(parts))
-        problem, ltype, mapping = recognise(source.header) if source.header else (True, None, {})
+        source = open_source(b"".join(parts), headers=headers)
+        if source.first_line != 1:  # the first line is a title, not the header
+            return None
+        problem, ltype, mapping = recognise(source.header, headers) if source.header else (True, None, {})
         if problem:
             return None
-        rows = _read_rows(source, rels[0], ltype, mapping, units, today, threads)
+        table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
+        rows = _rows_of(table, source.header, mapping, ltype, rels[0], units, today, _csv_first_cells(source))
     except FileProblem:
         return None
     if not rows.fast or any(f.line is None or f.line < 2 for f in rows.findings):
@@ -97,63 +172,110 @@ def read_batch(
 @dataclass
 class _Rows:
     """The rows of a read before they are given back to files: lines are physical lines in the
-    bytes read (one file, or files joined)."""
+    bytes read (one file, or files joined), or a sheet's row numbers."""
 
     columns: dict[str, np.ndarray]  # used rows, typed (see validate)
     findings: list[Finding]
-    lines: np.ndarray  # line of each row read (blank rows and repeated headers left out)
-    rejected: np.ndarray  # per row read
+    lines: np.ndarray  # line of each data row (blank, footer and repeated header rows left out)
+    rejected: np.ndarray  # per data row
     ragged: list[tuple[int, int]]
-    skipped: np.ndarray  # lines of blank rows and of repeated header rows
+    skipped: np.ndarray  # lines of blank, footer and repeated header rows
+    above: int  # rows above the header: skipped too
     villages: set
     valid_days: tuple[str | None, str | None]
     encoding: str
     fast: bool
 
 
-def _read_rows(
-    source: Source,
-    rel: str,
-    ltype: LedgerType,
+def _rows_of(
+    table: CsvTable,
+    header: list[str],
     mapping: dict[int, str],
+    ltype: LedgerType,
+    rel: str,
     units: units_mod.Units,
     today: dt.date,
-    threads: bool,
+    first_cells,
 ) -> _Rows:
-    # ID numbers and names are nearly all distinct: read a value per row, not dictionary-encoded.
-    distinct = frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))
-    table = csvparse.read_table(source, sorted(mapping), distinct, threads)
+    """Validate a parsed file or sheet: rows that repeat the header and footer rows are skipped,
+    every other row is checked, and rejected when a check finds an error."""
     columns = {mapping[i]: cells for i, cells in table.columns.items()}
-    header = source.header
     labels = {k: header[i] for i, k in mapping.items()}
     lines = table.lines
-    repeated = np.ones(len(lines), dtype=bool)
-    for key, label in labels.items():
-        cells = columns[key]
-        is_label = np.asarray(pc.fill_null(pc.equal(cells.values, label), False), dtype=bool)
-        if not is_label.any():  # the usual case: no row repeats the header
-            repeated = np.zeros(len(lines), dtype=bool)
-            break
-        repeated &= cells.per_value(is_label, False)
-    skipped = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
-    skipped_lines = np.concatenate([table.blank_lines, lines[repeated]])
-    if repeated.any():
-        keep = np.flatnonzero(~repeated)
+    repeated = _repeats_header(columns, labels, len(lines))
+    footer = _footers(columns, lines, first_cells)
+    notes = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
+    skip = repeated | footer
+    skipped_lines = np.concatenate([table.blank_lines, lines[skip]])
+    if skip.any():
+        keep = np.flatnonzero(~skip)
         columns, lines = {k: c.take(keep).compact() for k, c in columns.items()}, lines[keep]
     out, check = validate(ltype, rel, columns, lines, labels, units, today)
     ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
     return _Rows(
         out,
-        ragged + skipped + check.findings,
+        ragged + notes + check.findings,
         lines,
         check.reject,
         table.ragged,
         skipped_lines,
+        table.above,
         check.villages,
         check.valid_days,
         table.encoding,
         table.fast,
     )
+
+
+def _repeats_header(columns: dict[str, Cells], labels: dict[str, str], n: int) -> np.ndarray:
+    """Rows whose every kept cell is its column's header (two exports pasted together)."""
+    repeated = np.ones(n, dtype=bool)
+    for key, label in labels.items():
+        cells = columns[key]
+        is_label = np.asarray(pc.fill_null(pc.equal(cells.values, label), False), dtype=bool)
+        if not is_label.any():  # the usual case: no row repeats the header
+            return np.zeros(n, dtype=bool)
+        repeated &= cells.per_value(is_label, False)
+    return repeated
+
+
+def _footers(columns: dict[str, Cells], lines: np.ndarray, first_cells) -> np.ndarray:
+    """Rows whose unit and ID are blank and whose first non-blank cell is a 合计, 填表人 … (SPEC §8).
+    Where the unit or ID column comes first, the footer's words stand in it (`合计,,,`, a
+    `填表人：…` cell merged across the row): a unit or ID cell holding such words counts as blank.
+    Only these rows (a handful at a sheet's end) are looked at as a whole."""
+    candidate = np.ones(len(lines), dtype=bool)
+    for key in ("unit", "id"):
+        if key in columns:
+            cells = columns[key]
+            worded = np.array([is_footer(v) for v in cells.values.to_pylist()], dtype=bool)
+            candidate &= ~cells.present | cells.per_value(worded, False)
+    footer = np.zeros(len(lines), dtype=bool)
+    at = np.flatnonzero(candidate)
+    if len(at):
+        footer[at] = [is_footer(cell) for cell in first_cells(lines[at])]
+    return footer
+
+
+def _csv_first_cells(source: Source):
+    """The first non-blank cell of whole physical lines of a CSV file, read again from its bytes."""
+
+    def first_cells(lines: np.ndarray) -> list[str | None]:
+        data = np.frombuffer(source.text, np.uint8)
+        starts = np.concatenate(([0], np.flatnonzero(data == 10) + 1))
+        delim = delimiter(source.head().split(b"\n", 1)[0])
+        out = []
+        for line in lines.tolist():
+            a = int(starts[line - 1])
+            b = source.text.find(b"\n", a)
+            text = source.text[a : b if b >= 0 else len(source.text)].decode(
+                source.native or "utf-8", "replace"
+            )
+            cells = next(csv.reader([text], delimiter=delim), [])
+            out.append(next((c.strip() for c in cells if c.strip()), None))
+        return out
+
+    return first_cells
 
 
 def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> ReadResult:
@@ -172,12 +294,13 @@ def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> Rea
 
     counted, rejected = per_file(rows.lines), per_file(rows.lines[rows.rejected])
     ragged, skipped = per_file([line for line, _ in rows.ragged]), per_file(rows.skipped)
+    skipped[0] += rows.above  # a batch has none: its files' headers are on their first lines
     accounts = [
         FileAccount(
             rel,
             ledger,
             rows.encoding,
-            read=int(counted[i] + ragged[i]),
+            read=int(counted[i] + ragged[i] + skipped[i]),
             used=int(counted[i] - rejected[i]),
             rejected=int(rejected[i] + ragged[i]),
             skipped=int(skipped[i]),

@@ -15,10 +15,12 @@ import pandas as pd
 from fpservice import units as units_mod
 from fpservice.errors import InputError
 from fpservice.findings import Finding
+from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover
 from fpservice.read.cache import LedgerCache, digest, finding_fields
-from fpservice.read.ledgerfile import read_batch, read_ledger_file
+from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_sheet
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult
+from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
 from fpservice.read.unitsfile import load_units_file
 from fpservice.read.validate import text_dtype
 
@@ -32,9 +34,10 @@ def load(
     today: dt.date | None = None,
     cache: LedgerCache | None = None,
     progress: Progress | None = None,
+    headers: Headers = DEFAULT,
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
-    `progress` hears of the bytes read as files finish."""
+    `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"台帐目录不存在或不是目录：{root}")
@@ -44,16 +47,16 @@ def load(
     findings = list(units.findings)
     files = [p for p in discover.discover(root) if p != units_path]
     if not files:
-        raise InputError(f"{root} 中没有 CSV 台帐文件")
+        raise InputError(f"{root} 中没有台帐文件（CSV 或 Excel/WPS 工作簿）")
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each read is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
     workers = min(4, os.cpu_count() or 1)
     sizes = {path: discover.file_size(path) for path in files}
-    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers)
+    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers, headers)
     jobs = discover.jobs(files, sizes, encoding is None)
     job_sizes = [sum(sizes[path] for path in job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results
         # stay in the order of the jobs.
         submitted = {i: pool.submit(reader.read, jobs[i]) for i in np.argsort(job_sizes)[::-1].tolist()}
@@ -63,9 +66,12 @@ def load(
             for done in as_completed(size_of):
                 progress.advance(size_of[done])
             progress.finish()
-        results = [pair for i in range(len(jobs)) for pair in submitted[i].result()]
+        per_job = [submitted[i].result() for i in range(len(jobs))]
+    results = [pair for pairs in per_job for pair in pairs]
 
-    rels = [reader.rel(path) for path in files]
+    # Files in the order found; a workbook's sheets in its own order, each read as a file.
+    sheets = {job[0]: [a.file for got, _ in pairs for a in got.accounts] for job, pairs in zip(jobs, per_job)}
+    rels = [r for path in files for r in (sheets[path] if is_workbook(path.name) else [reader.rel(path)])]
     accounts, found, parts, seen = assemble.by_file(results, rels)
     if cache:
         cache.prune()
@@ -79,19 +85,65 @@ def load(
 
 
 class _Reader:
-    """Reads a file, or a batch of small files, through the cache when there is one."""
+    """Reads a file, a batch of small files, or a workbook, through the cache when there is one."""
 
-    def __init__(self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float):
+    def __init__(self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float, headers):
         self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
         self.share = share  # bytes per core: a larger read is parsed on all cores
-        self.context = json.dumps([encoding, units.listed, units.fingerprint])
+        self.headers = headers
+        self.context = json.dumps([encoding, units.listed, units.fingerprint, headers.fingerprint])
+        self.workbooks = WorkbookReader(os.cpu_count() or 1)
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
     def read(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
-        """-> (what was read, its cache key) for the files: one, or several read as one."""
-        return self._many(paths) if len(paths) > 1 else [self._one(paths[0])]
+        """-> (what was read, its cache key) for the files: one, several read as one, or each
+        sheet of a workbook."""
+        if len(paths) > 1:
+            return self._many(paths)
+        return self._workbook(paths[0]) if is_workbook(paths[0].name) else [self._one(paths[0])]
+
+    def _workbook(self, path: Path) -> list[tuple[ReadResult, str | None]]:
+        """Each sheet of a workbook, as a file of its own (`台帐.xlsx[流入人口信息登记簿]`). The cache
+        keeps an entry per sheet and one for the workbook that lists them; workbooks are always
+        cached, since reading one takes far longer than reading its entries back."""
+        rel = self.rel(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            return [(ReadResult([FileAccount(rel, None, None)], findings=[_unreadable(rel, exc)]), None)]
+        if path.suffix.lower() == ".xls" and not looks_like_workbook(raw):
+            return [self._one(path, raw)]  # a CSV or tab-separated file that a web system named .xls
+        cache, kind = self.cache, path.suffix.lower().lstrip(".")
+        key = cache.key(digest(raw), rel, self.context) if cache else None
+        hit = cache.get(key, self.today) if cache else None
+        if hit is not None and "sheets" not in hit[1]:
+            return [(_from_cache(hit), key)]
+        if hit is not None:
+            keys = [cache.key(key, name, self.context) for name in hit[1]["sheets"]]
+            got = [cache.get(k, self.today) for k in keys]
+            if all(g is not None for g in got):
+                return [(_from_cache(g), k) for g, k in zip(got, keys)]
+        grids = self.workbooks.grids(raw)
+        if isinstance(grids, tuple):  # the workbook as a whole cannot be read
+            code, detail = grids
+            got = ReadResult(
+                [FileAccount(rel, None, kind)], findings=[Finding(code, rel, None, None, None, detail)]
+            )
+            if cache:
+                cache.put(key, pd.DataFrame(), _meta(got))
+            return [(got, key)]
+        out = []
+        for grid in grids:
+            sheet = read_sheet(grid, f"{rel}[{grid.name}]", self.units, self.today, kind, self.headers)
+            sheet_key = cache.key(key, grid.name, self.context) if cache else None
+            if cache:
+                cache.put(sheet_key, sheet.frame if sheet.frame is not None else pd.DataFrame(), _meta(sheet))
+            out.append((sheet, sheet_key))
+        if cache:
+            cache.put(key, pd.DataFrame(), {"sheets": [g.name for g in grids], "valid_days": [None, None]})
+        return out
 
     def _one(
         self, path: Path, raw: bytes | None = None, content: str | None = None
@@ -102,12 +154,13 @@ class _Reader:
             try:
                 raw = path.read_bytes()
             except OSError as exc:
-                finding = Finding("file.unreadable", rel, None, None, None, exc.strerror)
-                return ReadResult([FileAccount(rel, None, None)], findings=[finding]), None
+                return ReadResult([FileAccount(rel, None, None)], findings=[_unreadable(rel, exc)]), None
         key = self.cache.key(content or digest(raw), rel, self.context) if self.cache else None
         threads = len(raw) > self.share
         return self._cached(
-            key, len(raw), lambda: read_ledger_file(raw, rel, self.units, self.encoding, self.today, threads)
+            key,
+            len(raw),
+            lambda: read_ledger_file(raw, rel, self.units, self.encoding, self.today, threads, self.headers),
         )
 
     def _many(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
@@ -122,7 +175,7 @@ class _Reader:
             key = self.cache.key(digest("".join(digests).encode()), "\n".join(rels), self.context)
         size = sum(map(len, raws))
         got, key = self._cached(
-            key, size, lambda: read_batch(raws, rels, self.units, self.today, size > self.share)
+            key, size, lambda: read_batch(raws, rels, self.units, self.today, size > self.share, self.headers)
         )
         if got is None:  # not plain enough to read as one: file by file
             return [self._one(*file) for file in zip(paths, raws, digests)]
@@ -142,6 +195,10 @@ class _Reader:
             meta = _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
             cache.put(key, frame, meta)
         return got, key
+
+
+def _unreadable(rel: str, exc: OSError) -> Finding:
+    return Finding("file.unreadable", rel, None, None, None, exc.strerror)
 
 
 def _meta(got: ReadResult) -> dict:

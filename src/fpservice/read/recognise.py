@@ -1,15 +1,17 @@
 """A ledger's type from its header (SPEC §2): the signature column names the type, then every
-required column must be there. Headers are matched through their aliases (see schema)."""
+required column must be there. Headers are matched through their aliases (see `headers`)."""
 
 from __future__ import annotations
 
-from fpservice import schema
-from fpservice.schema import LEDGER_TYPES
+from fpservice.headers import Headers
+from fpservice.privacy import mask_text
+from fpservice.schema import LEDGER_TYPES, LedgerType
 
 
-def recognise(header: list[str]):
-    """-> (problem or None, ledger type or None, {position: column key})."""
-    types = schema.candidate_types(header)
+def recognise(header: list[str], headers: Headers):
+    """-> (problem or None, ledger type or None, {position: column key}). A problem is (finding
+    code, column, detail)."""
+    types = headers.candidate_types(header)
     if not types:
         known = "、".join(f"{t.title}:{t.column(t.signature).label}" for t in LEDGER_TYPES.values())
         return ("file.unknown_type", None, known), None, {}
@@ -20,7 +22,7 @@ def recognise(header: list[str]):
         )
         return ("file.ambiguous_type", None, names), None, {}
     ltype = LEDGER_TYPES[types[0]]
-    mapping = schema.map_headers(ltype, header)
+    mapping = headers.map(ltype, header)
     by_key: dict[str, list[int]] = {}
     for pos, key in mapping.items():
         by_key.setdefault(key, []).append(pos)
@@ -30,5 +32,19 @@ def recognise(header: list[str]):
             return ("file.duplicate_column", col, "、".join(header[p] for p in positions)), ltype, {}
     for col in ltype.columns:
         if col.required and col.key not in by_key:
-            return ("file.missing_column", col.label, ltype.title), ltype, {}
+            return ("file.missing_column", col.label, _found(ltype, header, mapping, headers)), ltype, {}
     return None, ltype, mapping
+
+
+def _found(ltype: LedgerType, header: list[str], mapping: dict[int, str], headers: Headers) -> str:
+    """What a missing column's message says: the ledger, the headers found, and for each header
+    the ledger does not know the nearest one it does (a typo such as 服务曰期 for 服务日期)."""
+    cells = [mask_text(h, 20) for h in header if h.strip()]
+    text = f"这是{ltype.title}；表头中有：{'、'.join(cells)}"
+    guesses = []
+    for i, h in enumerate(header):
+        if i not in mapping and h.strip():
+            near = headers.nearest(ltype.key, h)
+            if near:
+                guesses.append(f"“{mask_text(h, 20)}”是不是“{near}”")
+    return text + ("；" + "；".join(guesses) + "？" if guesses else "")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from fpservice.findings import Finding
+from fpservice.headers import normalize_header
 from fpservice.read import csvparse
 from fpservice.read.encodings import open_source
 from fpservice.read.ledgerset import FileProblem
-from fpservice.schema import normalize_header
 from fpservice.units import COUNTY, TOWNSHIP, VILLAGE, Units, derived_parent, empty, normalize_codes
 
 _LEVEL_WORDS = {

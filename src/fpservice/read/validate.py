@@ -126,6 +126,10 @@ def validate(
                 "value.control_chars", control, cells, col.key, masker=_MASKERS.get(col.kind, mask_text)
             )
             cells = cells.without(control)
+        excel_error = _excel_errors(cells.values)
+        if excel_error.any():  # a formula's error value (#REF!, #DIV/0!): shown, never a value
+            check.flag_values("value.excel_error", excel_error, cells, col.key)
+            cells = cells.without(excel_error)
         if col.kind == schema.CODE:
             out[col.key] = _check_units(check, cells, col.key, units)
         elif col.kind == schema.ID:
@@ -184,8 +188,40 @@ def _control_bytes(values: pa.Array) -> bool:
     return bool(low.any() and (low & (data != 9) & (data != 10) & (data != 13)).any() or (data == 127).any())
 
 
+_EXCEL_ERRORS = pa.array(
+    ["#CALC!", "#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#SPILL!", "#VALUE!"]
+)
+_SCIENTIFIC = r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$"
+
+
+def _excel_errors(values: pa.Array) -> np.ndarray:
+    """Values that are a formula's error as Excel shows it. Only columns with a `#` look further."""
+    if len(values) == 0 or not _holds_byte(values, b"#"):
+        return np.zeros(len(values), dtype=bool)
+    return np.asarray(pc.is_in(values, value_set=_EXCEL_ERRORS), dtype=bool)
+
+
+def _excel_numbers(values: pa.Array) -> np.ndarray:
+    """Values in scientific notation, as Excel shows a long number (an ID or a code typed into
+    a cell formatted as a number). Only columns with an `E` look further."""
+    if len(values) == 0 or not (_holds_byte(values, b"E") or _holds_byte(values, b"e")):
+        return np.zeros(len(values), dtype=bool)
+    return np.asarray(pc.fill_null(pc.match_substring_regex(values, _SCIENTIFIC), False), dtype=bool)
+
+
+def _holds_byte(values: pa.Array, byte: bytes) -> bool:
+    offsets, data = value_bytes(values)
+    return bool((data[offsets[0] : offsets[-1]] == byte[0]).any())
+
+
 def _check_ids(check: Checker, cells: Cells, key: str, today: dt.date):
-    """-> (int64 key, male 1 / female 0 / -1, birth date) per row, from each distinct ID once."""
+    """-> (int64 key, male 1 / female 0 / -1, birth date) per row, from each distinct ID once.
+    An ID that Excel stored as a number (4.52123E+17) has lost its last digits: an error of its
+    own, never matched to a person."""
+    number = _excel_numbers(cells.values)
+    if number.any():
+        check.flag_values("id.excel_number", number, cells, key)
+        cells = cells.without(number)
     ids = idnumber.parse_values(cells.values, today)
     malformed = np.not_equal(ids.problem, None)
     check.flag_values(
@@ -228,7 +264,11 @@ def _categorical(cells: Cells, position: np.ndarray, dtype: pd.CategoricalDtype)
 
 def _check_units(check: Checker, cells: Cells, key: str, units: units_mod.Units):
     """-> the normalised unit codes (categorical). A file holds a few hundred distinct codes: each
-    is looked at once."""
+    is looked at once. A code saved in scientific notation (3.30205E+11) cannot be restored."""
+    number = _excel_numbers(cells.values)
+    if number.any():
+        check.flag_values("unit.excel_number", number, cells, key)
+        cells = cells.without(number)
     codes = np.array([units_mod.normalize_code(v) for v in cells.text().tolist()], dtype=object)
     listed = units.levels if units.listed else None
     level = np.full(len(codes), None, dtype=object)
