@@ -1,13 +1,16 @@
 """Generate a realistic, deterministic ledger directory for fpservice.
 
-    python scripts/make_ledgers.py sample_data              # the bundled sample district
+    python scripts/make_ledgers.py sample_data              # the bundled sample district (needs xlwt:
+                                                            #   pip install -e '.[test]')
     python scripts/make_ledgers.py /tmp/big --persons 1000000 --townships 60 --villages-per 20
 
 The district is 宁波市江北区-like: townships (街道/镇) with villages (社区/村), floating and
 registered (户籍) persons, services, surveys, outflow, births, case-assistance requests and staff
 for the year 2011. Villages differ in how well they serve people, so a report shows met, missed
 and no-data units. Some files are GB18030 and some use alias headers, as real offices' files do.
-All names and ID numbers are synthetic.
+Run from the command line, three villages keep their ledgers as offices do (workbooks, a WPS
+export with title and footer lines; scripts/office_files.py). All names and ID numbers are
+synthetic.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ import numpy as np
 import pandas as pd
 
 from fpservice.idnumber import check_chars
+
+try:
+    import office_files  # run as a script, or from bench/ with scripts/ on the path
+except ImportError:  # imported as scripts.make_ledgers (by the tests)
+    from scripts import office_files
 
 YEAR = 2011
 COUNTY = "330205"
@@ -294,6 +302,7 @@ def generate(
     seed: int = 2011,
     surveys_per_quarter: int = 12,
     split_by_village: bool = True,
+    offices: bool = False,
 ) -> None:
     rng = np.random.default_rng(seed)
     out = Path(out)
@@ -337,6 +346,29 @@ def generate(
     write(make_births(persons, max(10, persons_n // 30), rng), out / "流入人口出生登记簿.csv")
     write(make_requests(active, max(10, persons_n // 20), rng), out / "协查台帐.csv")
     write(make_staff(active, persons, rng), out / "工作人员登记.csv")
+    if offices:
+        keep_as_offices(out, units)
+
+
+def keep_as_offices(out: Path, units: pd.DataFrame) -> None:
+    """Three villages keep their ledgers as offices do (SPEC §8): one in an .xlsx workbook, one
+    in an .xls workbook (persons and services sheets, titles, merged headers, footers, typed
+    cells, a 说明 sheet), and one whose services ledger is a WPS export with its title and
+    footer lines (GB18030). Their rows leave the CSV files: the report's numbers stay the same."""
+    villages = units[units["层级"] == "村"].reset_index(drop=True)
+    towns = dict(zip(units["代码"], units["名称"]))
+    picks = {villages.at[1, "代码"]: ".xlsx", villages.at[4, "代码"]: ".xls", villages.at[7, "代码"]: ".csv"}
+    moved = office_files.take_villages(out, set(picks) - {villages.at[7, "代码"]})
+    for code, suffix in picks.items():
+        name = dict(zip(villages["代码"], villages["名称"]))[code]
+        folder = out / towns[code[:9] + "000"]
+        if suffix == ".csv":
+            services = office_files.take_villages(out / "services", {code})[code]["服务登记簿"]
+            office_files.write_titled_csv(
+                folder / f"{name}服务登记簿.csv", name, "服务登记簿", services, "gb18030"
+            )
+        else:
+            office_files.write_workbook(folder / f"{name}台帐{YEAR}{suffix}", name, moved[code])
 
 
 def main() -> None:
@@ -347,7 +379,7 @@ def main() -> None:
     ap.add_argument("--villages-per", type=int, default=3)
     ap.add_argument("--seed", type=int, default=2011)
     args = ap.parse_args()
-    generate(args.out, args.persons, args.townships, args.villages_per, args.seed)
+    generate(args.out, args.persons, args.townships, args.villages_per, args.seed, offices=True)
     print(f"wrote {args.out}")
 
 

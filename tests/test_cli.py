@@ -170,18 +170,32 @@ def sample_copy(tmp_path_factory):
 
 
 def personal_values(d):
-    """Every full ID number, name and phone number in the sample ledgers."""
+    """Every full ID number, name and phone number in the sample ledgers: CSV files (their header
+    wherever it is) and workbooks, read independently of fpservice."""
+    import python_calamine
+
+    tables = []
+    for path in d.rglob("*"):
+        if path.suffix == ".csv":
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("gb18030")
+            tables.append(list(csv.reader(io.StringIO(text))))
+        elif path.suffix in (".xlsx", ".xls"):
+            book = python_calamine.CalamineWorkbook.from_path(str(path))
+            tables += [
+                [[str(c) for c in row] for row in book.get_sheet_by_name(n).to_python()]
+                for n in book.sheet_names
+            ]
     values = set()
-    for path in d.rglob("*.csv"):
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("gb18030")
-        for row in csv.DictReader(io.StringIO(text)):
-            for key in ("身份证号", "公民身份号码", "姓名", "联系电话"):
-                if row.get(key):
-                    values.add(row[key])
+    for rows in tables:
+        header = next((r for r in rows if {"身份证号", "公民身份号码", "姓名"} & set(r)), None)
+        if header is None:
+            continue
+        wanted = [i for i, h in enumerate(header) if h in ("身份证号", "公民身份号码", "姓名", "联系电话")]
+        values |= {row[i] for row in rows if row is not header for i in wanted if i < len(row) and row[i]}
     return values
 
 

@@ -2,7 +2,7 @@
 
 Each case directory holds the ledger files and `expected.yaml`: the exit code, the exact findings
 (code, file, line and, where given, column), and per-file row accounts [read, used, rejected,
-skipped]. For every case: no traceback, bounded time, read = used + rejected for every file,
+skipped]. For every case: no traceback, bounded time, read = used + rejected + skipped for every file,
 and the input files byte-for-byte unchanged.
 """
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fpservice import api
 from fpservice.output import rows
 from tests.ledgerkit import PERSONS, SERVICES, make_id, write_csv, write_units
+from tests.workbookkit import office_sheet, write_workbook
 
 VILLAGES = ["330205001001", "330205001002", "330205002001"]
 UNITS = [
@@ -61,7 +62,9 @@ def persons_table(rows):
     return out
 
 
-def report(persons, services, split=1, encoding="utf-8", shuffle_seed=None, plan="000", quarter="2011Q3"):
+def report(
+    persons, services, split=1, encoding="utf-8", shuffle_seed=None, plan="000", quarter="2011Q3", shape="csv"
+):
     persons, services = list(persons), list(services)
     if shuffle_seed is not None:
         random.Random(shuffle_seed).shuffle(persons)
@@ -69,9 +72,23 @@ def report(persons, services, split=1, encoding="utf-8", shuffle_seed=None, plan
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         write_units(d, UNITS)
-        for i in range(split):
+        if shape == "workbook":  # one workbook, a sheet per ledger laid out as offices do
+            write_workbook(
+                d / "台帐.xlsx",
+                {
+                    "流入人口": office_sheet("流入人口", PERSONS, persons),
+                    "服务": office_sheet("服务", SERVICES, services),
+                },
+            )
+        for i in range(split if shape != "workbook" else 0):
             write_csv(d / f"p{i}.csv", PERSONS, persons[i::split], encoding)
             write_csv(d / f"s{i}.csv", SERVICES, services[i::split], encoding)
+            if shape == "titled":  # a title and 填报单位 above the header, footers below
+                for name, title in ((f"p{i}.csv", "流入人口"), (f"s{i}.csv", "服务")):
+                    text = (d / name).read_text(encoding=encoding)
+                    footer = ",,,\n合计,,,\n填表人：王五,,审核人：赵六\n"
+                    text = f"{title}登记簿,,,\n填报单位：甲社区,,,\n{text}{footer}"
+                    (d / name).write_text(text, encoding=encoding)
         outcome = api.report(d, quarter, plan=plan)
         return json.dumps(rows.records(outcome.report), ensure_ascii=False, sort_keys=True)
 
@@ -88,6 +105,17 @@ def test_order_of_rows_does_not_matter(p, s, seed):
 def test_splitting_a_ledger_across_files_does_not_matter(p, s, parts):
     persons = persons_table(p)
     assert report(persons, s) == report(persons, s, split=parts)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(person_rows, service_rows, st.sampled_from(["utf-8", "gb18030"]))
+def test_a_csv_a_titled_csv_and_a_workbook_give_the_same_report(p, s, encoding):
+    """SPEC §8: the same rows, whether kept as CSV, as a WPS export with title and footer lines,
+    or in a workbook with a sheet per ledger."""
+    persons = persons_table(p)
+    plain = report(persons, s)
+    assert report(persons, s, encoding=encoding, shape="titled") == plain
+    assert report(persons, s, shape="workbook") == plain
 
 
 @SETTINGS
