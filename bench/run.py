@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
+import office_files  # noqa: E402
 from make_ledgers import generate  # noqa: E402
 
 MEASURE = """
@@ -93,6 +94,10 @@ def ledgers_for(persons: int) -> Path:
 
 
 def count_rows(d: Path) -> dict:
+    if d.name.endswith("_workbooks"):  # the rows are those of the CSV files it was made from
+        files = [p for p in d.rglob("*") if p.suffix in (".csv", ".xlsx")]
+        info = count_rows(d.with_name(d.name.removesuffix("_workbooks")))
+        return {**info, "files": len(files), "mb": sum(p.stat().st_size for p in files) / 1e6}
     counts = {}
     for p in d.rglob("*.csv"):
         with p.open("rb") as fh:
@@ -114,6 +119,9 @@ def main() -> None:
     ap.add_argument(
         "--village-sizes", default="250000,1000000", help="sizes also measured with a file per village"
     )
+    ap.add_argument(
+        "--workbook-sizes", default="125000,1000000", help="sizes also measured with a workbook per village"
+    )
     ap.add_argument("--no-write", action="store_true", help="print the tables, do not touch docs/")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
     ap.add_argument(
@@ -125,12 +133,16 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     village_sizes = [int(s) for s in args.village_sizes.split(",") if s]
+    workbook_sizes = [int(s) for s in args.workbook_sizes.split(",") if s]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         results = [measure_set(ledgers_for(size), tmp, args.repeat) for size in sizes]
         by_village = [measure_set(per_village(ledgers_for(size)), tmp, args.repeat) for size in village_sizes]
+        by_workbook = [
+            measure_set(per_workbook(ledgers_for(size)), tmp, args.repeat) for size in workbook_sizes
+        ]
         outputs = measure_outputs(args.outputs_size, tmp) if args.outputs_size else ""
-    tables = render(results), render(by_village), outputs
+    tables = render(results), render(by_village), render_workbooks(by_workbook, results), outputs
     print(*tables, sep="\n")
     if not args.no_write:
         write_doc(*tables)
@@ -141,7 +153,7 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
     reads a directory split a file per village far too slowly to time (41 s for 1,200 files of
     125k persons): there the report must equal the one over the same rows in whole files."""
     fp = [sys.executable, "-m", "fpservice"]
-    split = d.name.endswith("_villages")
+    split = d.name.endswith(DERIVED)
     info = count_rows(d)
     measure([sys.executable, "-c", PARSE_FLOOR, str(d)])  # the files into the page cache
     runs = []
@@ -157,7 +169,7 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
         runs.append(run)
     ours = numbers(tmp / "cold.json")
     if split:
-        whole = d.with_name(d.name.removesuffix("_villages"))
+        whole = d.with_name(d.name.removesuffix("_villages").removesuffix("_workbooks"))
         measure([*fp, "--no-cache", "report", str(whole), "-q", "2011Q3", "-f", "json"], tmp / "duck.json")
     if numbers(tmp / "duck.json") != ours or numbers(tmp / "warm.json") != ours:
         other = "whole files" if split else "the DuckDB script"
@@ -167,6 +179,7 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
     return result
 
 
+DERIVED = ("_villages", "_workbooks")  # the same rows in other files: equal to the whole files' report
 OUTPUTS = ["table", "markdown", "csv", "json", "xlsx", "html"]
 
 
@@ -221,6 +234,19 @@ def per_village(d: Path) -> Path:
     return out
 
 
+def per_workbook(d: Path) -> Path:
+    """The same ledgers a workbook per village, as offices keep them (scripts/office_files.py):
+    persons and services sheets with titles, merged headers, typed cells and footers, a 说明
+    sheet; the other ledgers as the CSV files they are."""
+    out = d.with_name(d.name + "_workbooks")
+    if (out / ".complete").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    office_files.workbook_per_village(d, out)
+    (out / ".complete").write_text("ok")
+    return out
+
+
 def render(results: list[dict]) -> str:
     head = (
         "| persons | files | service rows | all rows | CSV MB | parse floor s | DuckDB s | report cold s "
@@ -248,7 +274,28 @@ def render(results: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def write_doc(table: str, by_village: str, outputs: str) -> None:
+def render_workbooks(results: list[dict], csv_results: list[dict]) -> str:
+    """The workbook layout beside the same rows in CSV files, measured in the same run."""
+    head = (
+        "| persons | workbooks and CSV files | report cold s | report warm s | check s | cold / CSV cold "
+        "| warm / CSV warm | peak MiB: cold, warm |\n|---|---|---|---|---|---|---|---|\n"
+    )
+    by_persons = {r["persons"]: r for r in csv_results}
+    lines = []
+    for r in results:
+        same = by_persons.get(r["persons"])
+        cold, warm, chk = r["cold"], r["warm"], r["check"]
+        ratios = (
+            (f"{cold[0] / same['cold'][0]:.1f}×", f"{warm[0] / same['warm'][0]:.1f}×") if same else ("—", "—")
+        )
+        lines.append(
+            f"| {r['persons']:,} | {r['files']:,} | {cold[0]:.1f} | {warm[0]:.1f} | {chk[0]:.1f} "
+            f"| {ratios[0]} | {ratios[1]} | {cold[1]:.0f}, {warm[1]:.0f} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def write_doc(table: str, by_village: str, by_workbook: str, outputs: str) -> None:
     import duckdb  # for the record: the versions measured
     import pandas
     import pyarrow
@@ -264,7 +311,10 @@ def write_doc(table: str, by_village: str, outputs: str) -> None:
     block = (
         f"{start}\nMeasured {dt.date.today()} on {machine}.\n\n{table}\n"
         f"The same ledgers with the persons and services ledgers a file per village (and quarter), "
-        f"as village offices keep them:\n\n{by_village}\n{outputs}{end}"
+        f"as village offices keep them:\n\n{by_village}\n"
+        f"The same ledgers a workbook per village (persons and services sheets with titles, merged "
+        f"headers, typed cells and footers; the other ledgers as CSV), beside the CSV layout above:\n\n"
+        f"{by_workbook}\n{outputs}{end}"
     )
     text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     doc.write_text(text, encoding="utf-8")

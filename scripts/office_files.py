@@ -182,3 +182,31 @@ def write_titled_csv(path: Path, name: str, title: str, frame: pd.DataFrame, enc
     pd.concat([head, body, foot]).to_csv(
         path, index=False, header=False, encoding=encoding, lineterminator="\r\n"
     )
+
+
+def workbook_per_village(src: Path, out: Path) -> None:
+    """The district `src` as a prefecture whose villages each keep a workbook (persons and
+    services sheets, laid out as offices do); the other ledgers stay the CSV files they are."""
+    import shutil
+
+    skip = {p.relative_to(src) for p in ledger_files(src)}
+    for path in sorted(src.rglob("*")):
+        if path.is_file() and path.relative_to(src) not in skip and not path.name.startswith("."):
+            (out / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, out / path.relative_to(src))
+    names = dict(zip(*read_csv(src / "units.csv")[0][["代码", "名称"]].to_numpy().T))
+    by_village: dict[str, dict[str, list[pd.DataFrame]]] = {}
+    for path in ledger_files(src):
+        frame, _ = read_csv(path)
+        title = "流入人口信息登记簿" if path.name == PERSONS_FILE else "服务登记簿"
+        for village, rows in frame.groupby("村居代码"):
+            by_village.setdefault(village, {}).setdefault(title, []).append(rows)
+    for village, ledgers in sorted(by_village.items()):
+        # Alias headers differ between townships' files: a village's rows share one header.
+        frames = {t: pd.concat(parts, ignore_index=True) for t, parts in ledgers.items()}
+        township = names.get(village[:9] + "000", village[:9])
+        write_workbook(
+            out / township / f"{names.get(village, village)}台帐2011.xlsx",
+            names.get(village, village),
+            frames,
+        )
