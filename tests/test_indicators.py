@@ -1,5 +1,12 @@
 """Indicator edge cases, each through real files and the real CLI (JSON rows of SPEC §6)."""
 
+import codecs
+import io
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.ledgerkit import (
@@ -13,6 +20,7 @@ from tests.ledgerkit import (
     person,
     pick,
     report_rows,
+    run,
     service,
     write_csv,
     write_units,
@@ -305,7 +313,63 @@ def test_phases_run_from_plan_start_to_phase_end(ledger_dir):
     first = pick(rows, V1, "pregnancy_check", "第一阶段 宣传动员")
     assert (first["start"], first["end"], first["numerator"]) == ("2011-04-01", "2011-05-31", 1)
     second = pick(rows, V1, "pregnancy_check", "第二阶段 全面实施")
-    assert (second["start"], second["end"]) == ("2011-04-01", "2011-10-31")
+    assert (second["start"], second["end"]) == ("2011-04-01", "2011-09-30")  # cut at the quarter's end
+    q4 = pick(report_rows(ledger_dir, "2011Q4", "000"), V1, "pregnancy_check", "第二阶段 全面实施")
+    assert (q4["start"], q4["end"]) == ("2011-04-01", "2011-10-31")  # ended: its own end
+
+
+def test_a_phase_in_progress_is_shown_but_not_judged(ledger_dir):
+    """SPEC §7: 第二阶段 (04-01 to 10-31) has not ended by 2011-09-30. A woman who arrived in July
+    had her check in March: the year to date is met, the phase (from the plan's start on 04-01)
+    missed. Only ended phases count toward the exit code."""
+    a = make_id(seq=1)
+    persons_file(ledger_dir, [person(id_=a, arrived="2011-07-01")])
+    services_file(ledger_dir, [service(a, "2011-03-01")])
+    args = ["--no-cache", "report", ledger_dir, "-p", "000"]
+    q3 = run([*args, "-q", "2011Q3", "-f", "json"])
+    phase = pick(json.loads(q3.stdout), V1, "pregnancy_check", "第二阶段 全面实施")
+    assert (phase["status"], pick(json.loads(q3.stdout), V1, "pregnancy_check", YTD)["status"]) == (
+        "missed",
+        "met",
+    )
+    assert q3.exit_code == 0
+    assert "进行中" in run([*args, "-q", "2011Q3"]).stdout
+    assert run([*args, "-q", "2011Q4", "-f", "json"]).exit_code == 1  # ended by Q4's end: judged
+
+
+def test_a_quarters_report_does_not_depend_on_later_rows(tmp_path):
+    """The 2011Q3 report, in every format, with and without every row dated after 2011-09-30."""
+    from scripts.make_ledgers import generate
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    generate(whole, 1500, townships=2, villages_per=3, seed=7)
+    shutil.copytree(whole, cut)
+    dates = ("服务日期", "调查日期", "流入日期", "现居住地登记日期", "出生日期", "下发日期", "流出日期")
+    for path in cut.rglob("*.csv"):
+        raw = path.read_bytes()
+        encoding = "gb18030" if not raw.startswith(codecs.BOM_UTF8) and _not_utf8(raw) else "utf-8-sig"
+        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, encoding=encoding)
+        later = np.zeros(len(frame), dtype=bool)
+        for column in set(dates) & set(frame.columns):
+            if column == "出生日期" and "政策内" not in frame:
+                continue  # a person's own birth date, not an event
+            day = pd.to_datetime(frame[column].str.replace("/", "-"), errors="coerce")
+            later |= (day > pd.Timestamp("2011-09-30")).to_numpy()
+        frame[~later].to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+    assert sum(len(p.read_bytes()) for p in cut.rglob("*.csv")) < sum(
+        len(p.read_bytes()) for p in whole.rglob("*.csv")
+    )
+    for fmt in ("json", "csv", "table", "markdown", "html"):
+        got = [run(["--no-cache", "report", d, "-q", "2011Q3", "-f", fmt, "--trend"]) for d in (whole, cut)]
+        assert got[0].stdout == got[1].stdout and got[0].exit_code == got[1].exit_code, fmt
+
+
+def _not_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def test_births_in_policy_count_rows_in_the_window(ledger_dir):

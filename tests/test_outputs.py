@@ -106,7 +106,8 @@ def test_workbook_reads_back(sample, tmp_path):
     result = run(["report", sample, "-q", "2011Q3", "--trend", "-f", "xlsx", "-o", out])
     assert result.exit_code == 1
     wb = load_workbook(out)
-    assert wb.sheetnames == ["县", "乡镇", "村", "阶段"]
+    assert wb.sheetnames == ["数据质量", "县", "乡镇", "村", "阶段"]
+    assert wb["数据质量"]["A3"].value == "数据质量：所有台帐行均已使用。"
     ws = wb["村"]
     headers = [c.value for c in ws[1]]
     assert headers[:15] == [
@@ -134,7 +135,7 @@ def test_workbook_reads_back(sample, tmp_path):
     rules = [r for cf in ws.conditional_formatting for r in cf.rules]
     assert len(rules) == 4 and ws.column_dimensions["D"].width >= 18  # Chinese indicator names fit
     json_rows = json.loads(run(["report", sample, "-q", "2011Q3", "--trend", "-f", "json"]).stdout)
-    assert sum(ws.max_row - 1 for ws in wb.worksheets) == len(json_rows)
+    assert sum(ws.max_row - 1 for ws in wb.worksheets[1:]) == len(json_rows)
 
 
 def test_trend_table_has_a_row_per_unit_and_indicator(sample):
@@ -192,7 +193,7 @@ def test_html_is_self_contained(sample, tmp_path):
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in page and "@import" not in page and "url(" not in page
     assert page.count('<svg class="chart"') == 6 and page.count('<svg class="trend"') == 6
-    assert "台帐检查" in page and "江北区" in page
+    assert "数据质量：所有台帐行均已使用。" in page and "江北区" in page
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

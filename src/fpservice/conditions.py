@@ -234,3 +234,16 @@ class Compiler:
         raise self.error(
             f"日期应是 {', '.join(DATE_REFS)} 之一，或 {{workdays_after: 字段, days: N}}：{arg}", node
         )
+
+
+def ledgers_of(cond) -> set[str]:
+    """The other ledgers a condition looks into (through `has`), however deeply nested."""
+    if isinstance(cond, Has):
+        return {cond.ledger} | ledgers_of(cond.where)
+    if isinstance(cond, AllOf | AnyOf):
+        return set().union(*(ledgers_of(c) for c in cond.parts)) if cond.parts else set()
+    if isinstance(cond, Not):
+        return ledgers_of(cond.part)
+    if isinstance(cond, Cohort):
+        return ledgers_of(cond.body)
+    return set()

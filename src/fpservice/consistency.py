@@ -10,6 +10,7 @@ from fpservice import idnumber
 from fpservice.findings import Finding
 from fpservice.persons import has_person
 from fpservice.privacy import mask_id
+from fpservice.quality import assess
 from fpservice.read import LedgerSet
 from fpservice.units import VILLAGE
 
@@ -20,7 +21,8 @@ def check(ledgers: LedgerSet) -> list[Finding]:
     found += _overlaps(persons, "arrived", "left", by_unit=True)
     found += _overlaps(outflow, "left_on", "returned", by_unit=True)
     found += _overlaps(persons, "arrived", "left", by_unit=False)
-    found += _services_without_person(ledgers.frames["services"], persons)
+    lost = "persons" in assess(ledgers.accounts, ledgers.findings).lost_ledgers
+    found += _services_without_person(ledgers.frames["services"], persons, summarised=lost)
     found += _villages_without_rows(ledgers)
     return found
 
@@ -87,10 +89,22 @@ def _days(dates: pd.Series, missing: int) -> np.ndarray:
     return np.where(np.isnat(values), missing, values.astype(np.int64))
 
 
-def _services_without_person(services: pd.DataFrame, persons: pd.DataFrame) -> list[Finding]:
-    if services.empty or persons.empty:
+def _services_without_person(
+    services: pd.DataFrame, persons: pd.DataFrame, summarised: bool
+) -> list[Finding]:
+    """Services for IDs in no persons ledger. When a whole persons file could not be used, most of
+    them follow from that one problem: one finding per services file says how many, instead of
+    a warning for each of thousands of rows."""
+    if services.empty or (persons.empty and not summarised):
         return []
     unknown = services[~has_person(services["person"].to_numpy(), persons["person"].to_numpy())]
+    if summarised:
+        counts = unknown["file"].value_counts(sort=False)
+        return [
+            Finding("file.services_without_persons", str(f), None, "身份证号", None, str(n))
+            for f, n in counts.items()
+            if n
+        ]
     ids = idnumber.text_of(unknown["pid"].to_numpy())
     return [
         Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(i))

@@ -65,6 +65,11 @@ CODES: dict[str, tuple[str, str]] = {
     "row.duplicate_id": (WARNING, "同一登记簿中重复登记（同一单位、时间重叠）：{value}，首次见 {detail}"),
     "row.two_units": (WARNING, "同一人在两个单位同时登记（时间重叠）：{value}，另见 {detail}"),
     "row.service_unknown_person": (WARNING, "服务对象不在任何流入人口登记簿中：{value}"),
+    "file.services_without_persons": (
+        WARNING,
+        "本文件有 {detail} 条服务记录的对象不在已读入的流入人口登记簿中：有流入人口登记簿"
+        "整个未能读入（见上），请先改正它；逐条的提示从略",
+    ),
     # the ledger set
     "unit.no_rows": (WARNING, "units.csv 列出的村/社区没有任何台帐行：{value}"),
     "units.invalid": (ERROR, "units.csv 此行无效：{detail}"),

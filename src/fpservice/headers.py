@@ -98,6 +98,16 @@ class Headers:
         close = difflib.get_close_matches(spelled, list(labels.values()), n=1, cutoff=0.6)
         return next((a for a, n in labels.items() if close and n == close[0]), None)
 
+    def nearest_signature(self, header: list[str]) -> tuple[str, str, str] | None:
+        """(cell, signature label, ledger type) when a header cell is nearly a ledger's signature
+        (流入曰期 for 流入日期): the type the file was probably meant to be."""
+        for cell in header:
+            for t in LEDGER_TYPES.values():
+                near = self.nearest(t.key, cell)
+                if near is not None and self.key_of(t.key, near) == t.signature and cell.strip():
+                    return cell, near, t.key
+        return None
+
 
 DEFAULT = Headers()
 

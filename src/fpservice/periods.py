@@ -13,12 +13,14 @@ _QUARTER = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")
 
 @dataclass(frozen=True)
 class Window:
-    """A named date range [start, end], both inclusive. `kind`: quarter, ytd, phase or range."""
+    """A named date range [start, end], both inclusive. `kind`: quarter, ytd, phase or range.
+    A phase that has not ended by the report's quarter end is cut there and `in_progress`."""
 
     label: str
     start: dt.date
     end: dt.date
     kind: str = "range"
+    in_progress: bool = False
 
     @property
     def year_start(self) -> dt.date:

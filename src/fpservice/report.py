@@ -8,7 +8,7 @@ ledger holds registered (户籍) people too — the same indicator for them and 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ import pandas as pd
 from fpservice import indicators as indicators_mod
 from fpservice.conditions import replace_value
 from fpservice.periods import Window
+from fpservice.quality import Quality, assess
 from fpservice.read import LedgerSet
 from fpservice.rules import PERSONS, REQUIRED, Indicator, Plan, RuleBook
 from fpservice.scope import Scope
@@ -55,16 +56,21 @@ FLOATING, REGISTERED = "流动", "户籍"
 class Report:
     plan: Plan
     # COLUMNS + DETAIL_COLUMNS + `kind` (the window's: quarter, ytd, trend, phase, range) + `count`
-    # (the indicator's: persons, rows or requirement; a requirement's target is a head count)
+    # (the indicator's: persons, rows or requirement; a requirement's target is a head count) +
+    # `in_progress` (a phase not ended by the quarter's end) + `incomplete` (the indicator reads a
+    # ledger of which a whole file could not be used: see quality)
     rows: pd.DataFrame
     windows: list[Window]
     equity: bool = False  # the persons ledger holds registered persons: gap columns are filled
+    quality: Quality = field(default_factory=Quality)  # what the numbers were computed from
 
     @property
     def judged(self) -> pd.DataFrame:
-        """Rows the exit code follows: year-to-date and phases (SPEC §7), not the quarter alone
-        nor the trend of earlier quarters."""
-        return self.rows[self.rows["kind"].isin(["ytd", "phase", "range"])]
+        """Rows the exit code follows: year-to-date and the phases that have ended (SPEC §7), not
+        the quarter alone, the trend of earlier quarters, nor a phase still in progress."""
+        kind = self.rows["kind"]
+        ended = (kind == "phase") & ~self.rows["in_progress"].astype(bool)
+        return self.rows[kind.isin(["ytd", "range"]) | ended]
 
     @property
     def missed(self) -> bool:
@@ -72,8 +78,14 @@ class Report:
 
 
 def phase_windows(plan: Plan, until: dt.date) -> list[tuple[Window, object]]:
-    """Phases started by `until`: each computed from the plan's start to the phase's end."""
-    return [(Window(p.name, plan.start, p.end, "phase"), p) for p in plan.phases if p.start <= until]
+    """Phases started by `until` (the quarter's end), each computed from the plan's start to the
+    earlier of its own end and `until`: a report never depends on rows dated after its quarter.
+    A phase that has not ended by then is in progress (SPEC §7: shown, not judged)."""
+    return [
+        (Window(p.name, plan.start, min(p.end, until), "phase", in_progress=p.end > until), p)
+        for p in plan.phases
+        if p.start <= until
+    ]
 
 
 @dataclass
@@ -118,7 +130,8 @@ def build(
             registered = _for_registered(indicator) if equity else None
             reg = indicators_mod.evaluate(registered, scope, hierarchy) if registered is not None else None
             counted.append(_Counted(indicator, window, target, num, den, reg))
-    return Report(plan, _rows(units, counted, plan.small_sample), windows, equity)
+    quality = assess(ledgers.accounts, ledgers.findings)
+    return Report(plan, _rows(units, counted, plan.small_sample, quality), windows, equity, quality)
 
 
 def _for_registered(indicator: Indicator) -> Indicator | None:
@@ -132,11 +145,11 @@ def _for_registered(indicator: Indicator) -> Indicator | None:
     return replace(indicator, denominator=den, numerator=num)
 
 
-def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd.DataFrame:
+def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int, quality: Quality) -> pd.DataFrame:
     """Every unit under every counted indicator and window, in that order. Laid out in one pass
     over all rows: a frame per indicator and window cost more than the counting in a county."""
     if not counted:
-        return pd.DataFrame(columns=COLUMNS + DETAIL_COLUMNS + ["kind", "count"])
+        return pd.DataFrame(columns=COLUMNS + DETAIL_COLUMNS + ["kind", "count", "in_progress", "incomplete"])
     size = len(units)
 
     def each(values) -> np.ndarray:  # a value per indicator and window -> per row
@@ -183,6 +196,8 @@ def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int) -> pd
         **_equity(counted, size, rate),
         "kind": each([c.window.kind for c in counted]),
         "count": each([c.indicator.count for c in counted]),
+        "in_progress": np.repeat([c.window.in_progress for c in counted], size),
+        "incomplete": np.repeat([quality.affects(c.indicator) for c in counted], size),
     }
     return pd.DataFrame(columns)
 

@@ -101,7 +101,7 @@ def report(
     elif fmt == "html":
         from fpservice.output import html
 
-        options.emit(html.to_html(outcome.report, quality), output)
+        options.emit(html.to_html(outcome.report), output)
     else:
         options.emit(tables.report_tables(outcome.report, fmt), output)
 

@@ -8,7 +8,7 @@ from html import escape
 
 import pandas as pd
 
-from fpservice.output.labels import STATUS_TEXT, percent
+from fpservice.output.labels import STATUS_TEXT, percent, window_title
 from fpservice.output.tables import (
     EQUITY_HEADERS,
     JUDGEMENT_HEADERS,
@@ -126,7 +126,7 @@ def _table(rows: pd.DataFrame, equity: bool) -> str:
     return "".join(out)
 
 
-def to_html(report: Report, quality: str = "") -> str:
+def to_html(report: Report) -> str:
     rows = report.rows
     plan = report.plan
     ytd = rows[rows["kind"].isin(["ytd", "range"])]
@@ -139,7 +139,7 @@ def to_html(report: Report, quality: str = "") -> str:
         f"<h1>{escape(plan.name)}</h1>",
         '<div class="summary">',
         f"<p>方案：{escape(plan.id)}　依据：{escape(plan.seed)}　期间：{escape('、'.join(periods))}</p>",
-        f"<p>{escape(quality)}</p>" if quality else "",
+        "".join(f'<p class="quality">{escape(line.strip())}</p>' for line in report.quality.lines()),
         f"<p>累计未达标：{len(missed)} 项（{missed['unit'].nunique()} 个单位）</p>",
         '<p class="legend">'
         + "".join(
@@ -174,7 +174,7 @@ def to_html(report: Report, quality: str = "") -> str:
     for label in periods:
         part = rows[rows["period"] == label]
         first = part.iloc[0]
-        out.append(f"<h2>{escape(label)}（{first.start} 至 {first.end}）</h2>")
+        out.append(f"<h2>{escape(window_title(label, first))}</h2>")
         out.append(_table(part, report.equity))
     out.append(
         f"<p>95%区间为 Wilson 区间；样本少：分母小于 {plan.small_sample}；"

@@ -49,7 +49,22 @@ def status_text(row) -> str:
 
 
 def note(row) -> str:
-    return "样本少" if row.small_sample else ""
+    """The 备注 of a row: a small sample, a phase still in progress, a ledger file not used."""
+    parts = ["样本少"] if row.small_sample else []
+    if getattr(row, "in_progress", False):
+        parts.append(IN_PROGRESS)
+    if getattr(row, "incomplete", False):
+        parts.append("数据不全")
+    return "、".join(parts)
+
+
+IN_PROGRESS = "进行中"
+
+
+def window_title(label: str, first) -> str:
+    """A table's heading: the window and its dates; a phase still in progress says so."""
+    state = f"，{IN_PROGRESS}，不计入达标判定" if getattr(first, "in_progress", False) else ""
+    return f"{label}（{first.start} 至 {first.end}{state}）"
 
 
 def text_table(body, headers, tablefmt: str = "simple", numparse: bool = False) -> str:

@@ -8,7 +8,16 @@ from collections import Counter
 import pandas as pd
 
 from fpservice.findings import ERROR, INFO, WARNING, Finding
-from fpservice.output.labels import interval, note, percent, ratio, status_text, target_text, text_table
+from fpservice.output.labels import (
+    interval,
+    note,
+    percent,
+    ratio,
+    status_text,
+    target_text,
+    text_table,
+    window_title,
+)
 from fpservice.read import FileAccount
 from fpservice.report import Report
 from fpservice.status import MET, MISSED, NO_DATA, NO_TARGET
@@ -43,7 +52,7 @@ def report_tables(report: Report, fmt: str = "table") -> str:
     tablefmt = "github" if fmt == "markdown" else "simple"
     rows, equity = report.rows, report.equity
     extra = EQUITY_HEADERS if equity else []
-    out = [f"{report.plan.name}（{report.plan.id}）"]
+    out = [f"{report.plan.name}（{report.plan.id}）", *report.quality.lines()]
 
     def table(body, headers):
         return text_table(body, headers, tablefmt)
@@ -89,7 +98,7 @@ def report_tables(report: Report, fmt: str = "table") -> str:
         part = others[others["period"] == label]
         first = part.iloc[0]
         body = [unit_cells(r) + judgement_cells(r, equity) for r in part.itertuples()]
-        title = f"{label}（{first.start} 至 {first.end}）"
+        title = window_title(label, first)
         out += [
             "",
             _heading(title, fmt),

@@ -16,7 +16,7 @@ import xlsxwriter
 from wcwidth import wcswidth
 
 from fpservice.errors import UsageError
-from fpservice.output.labels import STATUS_TEXT, status_text
+from fpservice.output.labels import STATUS_TEXT, note, status_text
 from fpservice.report import Report
 from fpservice.rules import REQUIREMENT
 from fpservice.status import MISSED
@@ -39,8 +39,9 @@ HEADERS = [
     "状态",
     "备注",
 ]
-EQUITY = ["户籍分子", "户籍分母", "户籍比率", "差距"]
-PERCENT_COLUMNS = {"比率", "95%下限", "95%上限", "户籍比率", "差距"}
+EQUITY = ["户籍分子", "户籍分母", "户籍比率", "差距(百分点)"]
+PERCENT_COLUMNS = {"比率", "95%下限", "95%上限", "户籍比率"}
+POINTS = "+0.0;-0.0;0.0"  # the equity gap: 户籍 minus 流动, in percentage points
 FILLS = {"达标": "#C6EFCE", "未达标": "#FFC7CE", "不确定": "#FFEB9C", "无数据": "#E7E6E6"}
 PERCENT = "0.0%"
 MAX_ROWS = 1_048_576  # rows of an Excel sheet, the header's included
@@ -69,6 +70,7 @@ def to_xlsx(report: Report) -> bytes:
         "strings_to_urls": False,
     }
     with xlsxwriter.Workbook(buf, options) as wb:
+        _quality_sheet(wb, report)
         for title, part in sheets.items():
             _sheet(wb, title, part, report.equity)
     return buf.getvalue()
@@ -80,7 +82,10 @@ def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool
     percent = wb.add_format({"num_format": PERCENT})
     ws.write_row(0, 0, headers, wb.add_format({"bold": True, "align": "center"}))
     widths = [wcswidth(name) for name in headers]
-    styles = [percent if name in PERCENT_COLUMNS else None for name in headers]
+    points = wb.add_format({"num_format": POINTS})
+    styles = [
+        percent if name in PERCENT_COLUMNS else points if name == EQUITY[-1] else None for name in headers
+    ]
     target_col = headers.index("目标")
     for row, r in enumerate(rows.itertuples(), start=1):
         head_count = r.count == REQUIREMENT  # its target is a number of staff, not a rate
@@ -122,6 +127,16 @@ def _sheet(wb: xlsxwriter.Workbook, title: str, rows: pd.DataFrame, equity: bool
         ws.set_column(col, col, min(width + 2, 60))
 
 
+def _quality_sheet(wb: xlsxwriter.Workbook, report: Report) -> None:
+    """The first sheet: the plan, and what the numbers were computed from (files and rows not used)."""
+    ws = wb.add_worksheet("数据质量")
+    ws.write_string(0, 0, f"{report.plan.name}（{report.plan.id}）", wb.add_format({"bold": True}))
+    warn = wb.add_format({"font_color": "#9C0006"})
+    for i, line in enumerate(report.quality.lines(), start=2):
+        ws.write_string(i, 0, line.strip(), warn if line.strip().startswith("注意") else None)
+    ws.set_column(0, 0, 100)
+
+
 def _values(r, head_count: bool, equity: bool) -> list:
     values = [
         r.unit,
@@ -138,14 +153,14 @@ def _values(r, head_count: bool, equity: bool) -> list:
         _num(r.ci_high),
         (int(r.target) if head_count else _num(r.target)) if r.target is not None else None,
         status_text(r),
-        "样本少" if r.small_sample else "",
+        note(r),
     ]
     if equity:
         values += [
             _int(r.registered_numerator),
             _int(r.registered_denominator),
             _num(r.registered_rate),
-            _num(r.gap),
+            None if _num(r.gap) is None else _num(r.gap) * 100,  # percentage points, not a percentage
         ]
     return values
 

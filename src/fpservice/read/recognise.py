@@ -14,7 +14,12 @@ def recognise(header: list[str], headers: Headers):
     types = headers.candidate_types(header)
     if not types:
         known = "、".join(f"{t.title}:{t.column(t.signature).label}" for t in LEDGER_TYPES.values())
-        return ("file.unknown_type", None, known), None, {}
+        guess = headers.nearest_signature(header)
+        if guess is None:
+            return ("file.unknown_type", None, known), None, {}
+        cell, label, ledger = guess  # a typo in the signature: say what it was probably meant to be
+        detail = f"{known}；“{mask_text(cell, 20)}”是不是{LEDGER_TYPES[ledger].title}的“{label}”？"
+        return ("file.unknown_type", None, detail), LEDGER_TYPES[ledger], {}
     if len(types) > 1:
         names = "、".join(
             f"{LEDGER_TYPES[t].title}({LEDGER_TYPES[t].column(LEDGER_TYPES[t].signature).label})"
