@@ -17,7 +17,8 @@ SAMPLE = REPO / "sample_data"
 @pytest.mark.parametrize("command", [[]] + [[name] for name in sorted(cli.commands)])
 def test_every_command_has_help(command):
     result = run(command + ["--help"])
-    assert result.exit_code == 0 and "Usage:" in result.output
+    assert result.exit_code == 0 and "用法：" in result.output and "显示本帮助并退出。" in result.output
+    assert "Usage:" not in result.output and "Show this message" not in result.output
 
 
 def met_ledgers(d):

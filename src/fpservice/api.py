@@ -85,7 +85,32 @@ def read_config(ledger_dir: Path) -> dict:
             )
     config = dict(doc)
     config["aliases"] = headers_mod.aliases_from(doc.get("aliases"), str(path))
+    if "encoding" in config:
+        _known_encoding(config["encoding"], str(path), doc.lines["encoding"])
+    plan = config.get("plan")
+    if isinstance(plan, int) and not isinstance(plan, bool):
+        # `plan: 000` unquoted is the number 0 to YAML: the seed numbers are written with 3 digits
+        config["plan"] = f"{plan:03d}"
     return config
+
+
+def _known_encoding(name, file: str, line: int) -> None:
+    import codecs
+
+    try:
+        codecs.lookup(str(name))
+    except LookupError:
+        raise RuleError(f"未知的编码：{name}（可用如 utf-8、gb18030、gbk）", file, line) from None
+
+
+def _ledger_dir(ledger_dir: Path | str) -> Path:
+    """The ledger directory, or a plain answer when it is not one (before anything asks for a plan)."""
+    d = Path(ledger_dir)
+    if not d.exists():
+        raise InputError(f"台帐目录不存在：{d}")
+    if not d.is_dir():
+        raise InputError(f"{d} 是文件，不是台帐目录：请给出存放台帐的目录")
+    return d
 
 
 def headers_of(rules: RuleBook, config: dict) -> Headers:
@@ -153,8 +178,9 @@ def _start(
     encoding: str | None,
     loading: LoadOptions | None,
 ) -> _Run:
-    """The config, the rules, the plan, then the ledgers: the first problem stops the run."""
-    ledger_dir = Path(ledger_dir)
+    """The directory, the config, the rules, the plan, then the ledgers: the first problem stops
+    the run."""
+    ledger_dir = _ledger_dir(ledger_dir)
     config = read_config(ledger_dir)
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, ledger_dir, config)
@@ -228,7 +254,30 @@ def report(
         windows += periods.trend_windows(year, q)
     if phases:
         windows += [w for w, _ in report_mod.phase_windows(run.plan, windows[0].end)]
-    return _build(run, windows, all_indicators=all_indicators, equity=equity, loading=loading)
+    notes = _report_notes(run, windows[0], run.ledgers.latest_date())
+    return _build(run, windows, all_indicators=all_indicators, equity=equity, loading=loading, notes=notes)
+
+
+def _report_notes(run: _Run, quarter: Window, latest) -> list[str]:
+    """Plain words when a quarter cannot say much: before the plan starts, after its last phase,
+    or after the last date written in the ledgers (the report still runs)."""
+    plan, notes = run.plan, []
+    last = max([p.end for p in plan.phases], default=None)
+    if quarter.end < plan.start:
+        notes.append(f"警告：{quarter.label} 在方案开始（{plan.start}）之前，方案在此期间没有目标。")
+    elif last is not None and quarter.start > last:
+        notes.append(f"警告：{quarter.label} 在方案最后一个阶段结束（{last}）之后。")
+    if latest is not None and quarter.start > latest.date():
+        notes.append(
+            f"警告：台帐中最晚的日期是 {latest.date()}，{quarter.label} 里没有任何台帐记录："
+            "报告中的 0 和“无数据”不说明工作情况。"
+        )
+    if not run.ledgers.units.listed:
+        notes.append(
+            "提示：台帐目录中没有 units.csv：单位按代码显示，没有台帐行的村/社区无法列出"
+            "（units.csv：代码,名称,层级,上级代码）。"
+        )
+    return notes
 
 
 def check(
@@ -249,7 +298,8 @@ def check(
     if as_of is None:
         latest = run.ledgers.latest_date()
         as_of = min(latest.date(), dt.date.today()) if latest is not None else dt.date.today()
-        notes.append(f"截至 {as_of}（台帐中最晚的日期；可用 --as-of 指定）")
+        written = "台帐中最晚的日期" if latest is not None else "台帐中没有日期，按今天"
+        notes.append(f"截至 {as_of}（{written}；可用 --date 指定）")
     window = periods.as_of_window(as_of)
     return _build(
         run, [window], all_indicators=all_indicators, equity=equity, loading=loading, as_of=as_of, notes=notes
@@ -282,7 +332,7 @@ def due(
     """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
     for the quarter it covers."""
     calendar = Calendar()
-    config = read_config(Path(ledger_dir)) if ledger_dir is not None else {}
+    config = read_config(_ledger_dir(ledger_dir)) if ledger_dir is not None else {}
     chosen = _optional_plan(plan, ledger_dir, rules_dir, config)
     d = deadlines.next_deadline(today, calendar, schedule_of(chosen))
     missing = None
@@ -301,5 +351,5 @@ def due_quarter(
     today: dt.date, ledger_dir: Path, *, plan: str | None = None, rules_dir: Path | None = None
 ) -> str:
     """The quarter whose report is due next (`report --due`), by the plan's schedule."""
-    chosen = _optional_plan(plan, ledger_dir, rules_dir, read_config(Path(ledger_dir)))
+    chosen = _optional_plan(plan, ledger_dir, rules_dir, read_config(_ledger_dir(ledger_dir)))
     return deadlines.next_deadline(today, Calendar(), schedule_of(chosen)).label

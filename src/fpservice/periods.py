@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from fpservice.errors import UsageError
+from fpservice.spelling import DATE_SPELLINGS, day_of
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")
 
@@ -32,6 +33,12 @@ def parse_quarter(text: str) -> tuple[int, int]:
     if not m:
         raise UsageError(f"季度应写作 2011Q3：{text}")
     return int(m.group(1)), int(m.group(2))
+
+
+def parse_quarter_label(text: str) -> str:
+    """A quarter as written in reports and file names: 2011Q3 (from 2011q3, ` 2011Q3 `)."""
+    year, q = parse_quarter(text)
+    return f"{year}Q{q}"
 
 
 def quarter_bounds(year: int, q: int) -> tuple[dt.date, dt.date]:
@@ -65,7 +72,8 @@ def as_of_window(day: dt.date) -> Window:
 
 
 def parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise UsageError(f"日期应写作 2011-09-30：{text}") from None
+    """A date given in an option, in any spelling a ledger cell may use."""
+    day = day_of(str(text))
+    if day is None:
+        raise UsageError(f"日期无法识别或不存在：{text}（可写作 {DATE_SPELLINGS}）")
+    return day

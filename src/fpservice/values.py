@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-_DATE = re.compile(
-    r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*$"  # Excel may append a midnight time
-)
-_COMPACT = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
-
-YES = frozenset({"是", "y", "yes", "1", "√", "✓", "true", "t", "1.0"})
-NO = frozenset({"否", "n", "no", "0", "×", "✗", "false", "f", "0.0"})
+from fpservice.spelling import NO, YES, day_of
 
 
 def parse_dates(values) -> tuple[np.ndarray, np.ndarray]:
@@ -32,16 +24,10 @@ def parse_dates(values) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1 << 16)
 def _date_of(text: str | None) -> np.datetime64:
     """One spelling -> its day, or NaT. Cached: every file of a district repeats the same dates."""
-    m = (_DATE.match(text) or _COMPACT.match(text)) if text is not None else None
-    if not m:
+    day = day_of(text)
+    if day is None or not 1678 <= day.year <= 2261:  # outside what a datetime64[ns] column holds
         return np.datetime64("NaT")
-    year = int(m.group(1))
-    if not 1678 <= year <= 2261:  # outside what a datetime64[ns] column holds
-        return np.datetime64("NaT")
-    try:
-        return np.datetime64(dt.date(year, int(m.group(2)), int(m.group(3))), "ns")
-    except ValueError:  # 2011-02-30
-        return np.datetime64("NaT")
+    return np.datetime64(day, "ns")
 
 
 def parse_yes_no(values) -> tuple[np.ndarray, np.ndarray]:

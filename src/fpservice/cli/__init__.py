@@ -19,9 +19,13 @@ from fpservice.status import ExitCode
 COULD_NOT_RUN = ExitCode.COULD_NOT_RUN
 
 
+LOCALE = Path(__file__).parent / "locale"  # click's own texts in Chinese (messages.po)
+
+
 class _Group(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        argv = list(sys.argv[1:] if args is None else args)
+        _speak_chinese()
+        argv = self.options_first(list(sys.argv[1:] if args is None else args))
         verbose = "--verbose" in argv
         try:
             code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
@@ -48,20 +52,58 @@ class _Group(click.Group):
             sys.exit(int(code) if isinstance(code, int) else 0)
         return code
 
+    def options_first(self, argv: list[str]) -> list[str]:
+        """The group's own options (`--verbose`, `--no-cache`, `--cache-dir DIR`, `--rules DIR`)
+        are taken wherever they stand: `fpservice report … --verbose` means what
+        `fpservice --verbose report …` means."""
+        takes_value = {
+            name: not p.is_flag for p in self.params if isinstance(p, click.Option) for name in p.opts
+        }
+        front, rest, i = [], [], 0
+        seen_command = False
+        while i < len(argv):
+            arg = argv[i]
+            if arg == "--":
+                rest += argv[i:]
+                break
+            name = arg.split("=", 1)[0]
+            if seen_command and name in takes_value and name not in ("-h", "--help", "--version"):
+                step = 2 if takes_value[name] and "=" not in arg else 1
+                front += argv[i : i + step]
+                i += step
+                continue
+            seen_command = seen_command or arg in self.commands
+            rest.append(arg)
+            i += 1
+        return front + rest
+
+
+def _speak_chinese() -> None:
+    """click's texts (用法, 选项, 错误 …) in the language of the rest of the interface: its strings are
+    marked for gettext; this binds our catalogue, ahead of any language the environment names."""
+    import gettext
+
+    gettext.bindtextdomain("messages", str(LOCALE))
+    languages = os.environ.get("LANGUAGE", "")
+    if not languages.startswith("zh_CN"):
+        os.environ["LANGUAGE"] = "zh_CN" + (":" + languages if languages else "")
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="fpservice")
+@click.version_option(__version__, prog_name="fpservice", help="显示版本并退出。")
 @click.option(
     "--rules",
     "rules_dir",
     type=click.Path(file_okay=False, exists=True),
     envvar="FPSERVICE_RULES",
+    metavar="目录",
     help="规则目录（默认使用随程序安装的 rules/）。",
 )
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="FPSERVICE_CACHE",
+    metavar="目录",
     help="已解析台帐的缓存目录（默认 ~/.cache/fpservice；按文件内容识别，文件一改即重新读取）。",
 )
 @click.option("--no-cache", is_flag=True, help="不读也不写缓存。")

@@ -13,19 +13,19 @@ from fpservice.cli import cli, options
 @cli.command()
 @options.ledger_dir
 @options.plan
-@click.option("--as-of", help="截至日期，如 2011-09-30（默认：台帐中最晚的日期）。")
-@click.option(
-    "--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@options.date("截至这一天判断达标（默认：台帐中最晚的日期）。")
+@options.formats(["table", "json"], "table")
 @options.all_indicators
 @options.encoding
+@options.quiet
 @click.pass_obj
-def check(obj, ledger_dir, plan, as_of, fmt, all_indicators, encoding):
+def check(obj, ledger_dir, plan, date_, fmt, all_indicators, encoding, quiet):
     """检查台帐：逐行校验（文件、行、列、脱敏后的值），统计每个文件的行数，再判断截至某日的达标情况。"""
     from fpservice import api
     from fpservice.output import rows, tables
 
-    day = periods.parse_date(as_of) if as_of else None
+    fmt = (fmt or "table").lower()
+    day = periods.parse_date(date_) if date_ else None
     outcome = api.check(
         ledger_dir,
         plan=plan,
@@ -52,6 +52,7 @@ def check(obj, ledger_dir, plan, as_of, fmt, all_indicators, encoding):
         click.echo(tables.accounts_table(outcome.ledgers.accounts), nl=False)
         click.echo("\n== 达标情况 ==")
         click.echo(tables.report_tables(outcome.report), nl=False)
-    for note in outcome.notes:
-        click.echo(note, err=True)
+    if not quiet:
+        for note in outcome.notes:
+            click.echo(note, err=True)
     return outcome.exit_code

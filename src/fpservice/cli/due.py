@@ -21,9 +21,9 @@ def _day(d: dt.date) -> str:
 
 @cli.command()
 @click.argument("ledger_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--date", "date_", help="以这一天为准（默认今天），如 2011-10-01。")
+@options.date("以这一天为准（默认今天）。")
 @options.plan
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.formats(["table", "json", "text"], "table", "输出格式（text 是 table 的旧名）。")
 @click.option(
     "--print",
     "field",
@@ -31,8 +31,9 @@ def _day(d: dt.date) -> str:
     help="只打印一项（供脚本和 crontab 使用），如 --print last_working_day。",
 )
 @options.encoding
+@options.quiet
 @click.pass_obj
-def due(obj, ledger_dir, date_, plan, fmt, field, encoding):
+def due(obj, ledger_dir, date_, plan, fmt, field, encoding, quiet):
     """下一个季报期限：所报季度、规定日期、顺延后的期限、放假前最后一个工作日、剩余工作日。
     给出台帐目录时，还列出该季度尚无台帐行的村/社区。"""
     today = periods.parse_date(date_) if date_ else dt.date.today()
@@ -81,6 +82,6 @@ def due(obj, ledger_dir, date_, plan, fmt, field, encoding):
             else:
                 lines.append("  每个村/社区本季度都已有台帐行。")
         click.echo("\n".join(lines))
-    for note in result.notes:
+    for note in [] if quiet else result.notes:
         click.echo(note, err=True)
     return 0

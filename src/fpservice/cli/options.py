@@ -3,19 +3,121 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from fpservice.atomicfile import write_atomically
+from fpservice.errors import UsageError
 
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
+quiet = click.option("--quiet", is_flag=True, help="只输出错误信息（结果照常写出）。")
+
+
+def date(help_text: str):
+    """`--date` wherever a day is meant (`check` also takes its old name, `--as-of`)."""
+    spellings = "写法同台帐：2011-09-30、2011/9/30、2011年9月30日…"
+    return click.option("--date", "--as-of", "date_", metavar="日期", help=help_text + spellings)
+
+
+def formats(choices: list[str], default: str, help_text: str | None = None):
+    """`-f`/`--format`: the same names in every command, in any case (`XLSX`)."""
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(choices, case_sensitive=False),
+        default=None,
+        help=(help_text or "输出格式。") + f"（默认 {default}）",
+    )
+
+
+def check_encoding(ctx, param, value):
+    """An encoding Python knows, or a usage error that names it (not 14 undecodable files)."""
+    if value is None:
+        return value
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"未知的编码：{value}（可用如 utf-8、utf-8-sig、gb18030、gbk）") from None
+    return value
+
+
+# -o's suffix -> the format it names, when -f is not given
+SUFFIXES = {
+    ".txt": "table",
+    ".md": "markdown",
+    ".csv": "csv",
+    ".json": "json",
+    ".xlsx": "xlsx",
+    ".html": "html",
+}
+SUFFIXES[".htm"] = "html"
+EXTENSIONS = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "xlsx": "xlsx", "html": "html"}
+BINARY = {"xlsx"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a result goes: a format, and stdout (no file), a file, or a directory to name one in."""
+
+    fmt: str
+    file: Path | None = None
+    directory: Path | None = None
+
+    def path(self, stem: str) -> Path | None:
+        """The file to write: a directory's file is named `<stem>.<ext>` (stem: plan_quarter)."""
+        if self.directory is None:
+            return self.file
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.directory / f"{stem}.{EXTENSIONS[self.fmt]}"
+
+
+def target(fmt: str | None, output: str | Path | None, default: str) -> Target:
+    """The format from -f, else from -o's suffix, else `default`; -o DIR/ (a trailing slash, or a
+    directory that exists) is a directory to write into. Contradictions are usage errors that
+    say the fix; nothing is run before they are settled."""
+    fmt = fmt.lower() if fmt else None
+    if output is None:
+        chosen = fmt or default
+        if chosen in BINARY and sys.stdout.isatty():
+            raise UsageError(
+                f"{chosen} 是二进制文件，不能输出到终端：请用 -o 指定文件名，如 -o 报告.{chosen}"
+            )
+        return Target(chosen)
+    text, output = str(output), Path(output)
+    if text.endswith(("/", "\\")) or output.is_dir():
+        return Target(fmt or default, directory=output)
+    named = SUFFIXES.get(output.suffix.lower())
+    if fmt and named and named != fmt:
+        right = output.with_suffix("." + EXTENSIONS[fmt]).name
+        raise UsageError(f"-f {fmt} 与文件名 {output.name} 不符：去掉 -f，或把文件名改为 {right}")
+    if not fmt and named is None:
+        known = " ".join(sorted(SUFFIXES))
+        raise UsageError(f"不认识 -o {output.name} 的扩展名：可用 {known}，或用 -f 指定格式")
+    if not output.parent.is_dir():
+        raise UsageError(
+            f"-o {output}：目录 {output.parent} 不存在；"
+            f"请先建立它，或写 -o {output.parent}/ 让 fpservice 建立"
+        )
+    return Target(fmt or named, file=output)
+
+
 plan = click.option(
     "--plan",
     "-p",
+    metavar="方案",
     help="方案：编号或别名，如 jiangbei-2011、000、江北区（默认读台帐目录的 fpservice.yaml）。",
 )
-encoding = click.option("--encoding", help="台帐编码（默认自动识别 UTF-8、UTF-8 BOM、GB18030/GBK）。")
+encoding = click.option(
+    "--encoding",
+    callback=check_encoding,
+    metavar="编码",
+    help="台帐编码（默认自动识别 UTF-8、UTF-8 BOM、GB18030/GBK）。",
+)
 all_indicators = click.option(
     "--all-indicators", is_flag=True, help="也列出方案没有设定目标的指标（状态 no_target）。"
 )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import click
 
@@ -12,38 +10,40 @@ from fpservice import periods
 from fpservice.cli import cli, options
 from fpservice.errors import UsageError
 
-EXTENSIONS = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "xlsx": "xlsx", "html": "html"}
+FORMATS = ["table", "markdown", "csv", "json", "xlsx", "html"]
+DETAILED = ("json", "csv")  # the formats whose rows are the SPEC's, where --details adds columns
 
 
 @cli.command()
 @options.ledger_dir
 @click.option("--quarter", "-q", help="季度，如 2011Q3（本期为该季度，累计为 1 月 1 日至季末）。")
 @click.option("--due", "due_next", is_flag=True, help="报告下一个季报期限所对应的季度（供 cron 使用）。")
-@click.option("--date", "date_", help="与 --due 一起用：以这一天为准（默认今天），如 2011-10-01。")
+@options.date("与 --due 一起用：以这一天为准（默认今天）。")
 @options.plan
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(list(EXTENSIONS)),
-    default="table",
-    show_default=True,
-    help="输出格式。csv 带 BOM，Excel 可直接打开；xlsx 为 Excel 工作簿；html 为带图表的单个网页。",
+@options.formats(
+    FORMATS,
+    "table，或 -o 文件的扩展名",
+    "输出格式：table、markdown、csv（带 BOM，Excel 可直接打开）、json、"
+    "xlsx（Excel 工作簿）、html（带图表的网页）。",
 )
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path),
-    help="写入文件（先写临时文件再改名，中断不会留下半个文件）；给出目录时文件名为 方案_季度.扩展名。",
+    type=click.Path(),  # as typed: a trailing slash names a directory
+    help="写入文件（先写临时文件再改名，中断不会留下半个文件），格式可由扩展名决定；"
+    "以 / 结尾或已有的目录：在其中写 方案_季度.扩展名。",
 )
 @click.option("--no-phases", is_flag=True, help="不输出方案阶段的结果。")
 @click.option("--trend", is_flag=True, help="同时列出本年此前各季度末的累计值（走势）。")
 @click.option(
-    "--details", is_flag=True, help="json/csv 也输出 95% 区间、样本少、未达标是否确定、户籍比率与均等化差距。"
+    "--details",
+    is_flag=True,
+    help="json/csv 也输出 95% 区间、样本少、未达标是否确定、户籍比率与均等化差距"
+    "（表格、xlsx、html 总是列出）。",
 )
 @options.all_indicators
 @options.encoding
-@click.option("--quiet", is_flag=True, help="只输出错误信息（结果照常写出）。")
+@options.quiet
 @click.pass_obj
 def report(
     obj,
@@ -69,11 +69,15 @@ def report(
         raise UsageError("请给出 --quarter 2011Q3 或 --due（二者选一）")
     if date_ and not due_next:
         raise UsageError("--date 只能与 --due 一起使用")
-    if fmt == "xlsx" and output is None and sys.stdout.isatty():
-        raise UsageError("xlsx 是二进制文件，请用 -o 指定文件名")
+    goal = options.target(fmt, output, "table")
+    fmt = goal.fmt
+    if details and fmt not in DETAILED:
+        raise UsageError(f"--details 只用于 json 和 csv：{fmt} 报告总是列出区间、样本少与均等化差距")
+    notes = []
     if due_next:
         today = periods.parse_date(date_) if date_ else dt.date.today()
         quarter = api.due_quarter(today, ledger_dir, plan=plan, rules_dir=obj["rules_dir"])
+        notes.append(f"按 {today} 下一个季报期限，报告 {quarter}")
     outcome = api.report(
         ledger_dir,
         quarter,
@@ -83,13 +87,11 @@ def report(
         all_indicators=all_indicators,
         phases=not no_phases,
         trend=trend,
-        equity=details or fmt not in ("json", "csv"),  # only outputs that show the gap compute it
+        equity=details or fmt not in DETAILED,  # only outputs that show the gap compute it
         loading=options.loading(obj),
     )
-    if output is not None and output.is_dir():
-        output = output / f"{outcome.report.plan.id}_{quarter.upper()}.{EXTENSIONS[fmt]}"
+    output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}")
 
-    quality = tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
     if fmt == "json":
         options.emit(rows.to_json(outcome.report, details), output)
     elif fmt == "csv":
@@ -108,8 +110,9 @@ def report(
     if not quiet:
         if output is not None:
             click.echo(f"已写入 {output}", err=True)
-        for note in outcome.notes:
+        for note in notes + outcome.notes:
             click.echo(note, err=True)
     if outcome.findings and (not quiet or outcome.has_errors):
+        quality = tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
         click.echo(quality + " 详情请运行 fpservice check。", err=True)
     return outcome.exit_code

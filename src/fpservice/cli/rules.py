@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from fpservice import rules as rules_mod
-from fpservice.cli import cli
+from fpservice.cli import cli, options
 from fpservice.output.labels import target_text, text_table
 
 
 @cli.command("rules")
-@click.option("--plan", "-p", help="只显示这个方案。")
+@click.option("--plan", "-p", metavar="方案", help="只显示这个方案。")
+@options.quiet
 @click.pass_obj
-def rules_command(obj, plan):
+def rules_command(obj, plan, quiet):
     """列出方案（阶段、目标、报送日期）和指标定义。"""
     book = rules_mod.load(obj["rules_dir"])
     plans = [book.plan(plan)] if plan else list(book.plans.values())
