@@ -73,8 +73,8 @@ def service(id_, date, item="孕检", unit=V1, free="是", place="现居住地")
     return [unit, id_, date, item, free, place]
 
 
-def run(args: list[str]):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+def run(args: list[str], env: dict | None = None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
 def report_rows(ledger_dir: Path, quarter: str = "2011Q3", plan: str = "000", *extra) -> list[dict]:

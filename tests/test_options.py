@@ -151,3 +151,11 @@ def test_a_directory_without_dates_says_so(tmp_path):
     (d / "staff.csv").write_text("村居代码,岗位\n330205001001,专职\n", encoding="utf-8")
     result = run(["check", d, "-p", "000"])
     assert "台帐中没有日期，按今天" in result.stderr and "台帐中最晚的日期" not in result.stderr
+
+
+def test_the_message_catalogue_is_compiled_from_its_source():
+    from scripts import compile_messages
+
+    catalogue = compile_messages.entries(compile_messages.PO.read_text(encoding="utf-8"))
+    assert compile_messages.PO.with_suffix(".mo").read_bytes() == compile_messages.mo(catalogue)
+    assert catalogue["Usage:"] == "用法："

@@ -18,8 +18,9 @@ from fpservice.cli import cli, options
 @options.all_indicators
 @options.encoding
 @options.quiet
+@options.wide
 @click.pass_obj
-def check(obj, ledger_dir, plan, date_, fmt, all_indicators, encoding, quiet):
+def check(obj, ledger_dir, plan, date_, fmt, all_indicators, encoding, quiet, wide):
     """检查台帐：逐行校验（文件、行、列、脱敏后的值），统计每个文件的行数，再判断截至某日的达标情况。"""
     from fpservice import api
     from fpservice.output import rows, tables
@@ -51,7 +52,7 @@ def check(obj, ledger_dir, plan, date_, fmt, all_indicators, encoding, quiet):
         click.echo("\n== 文件与行数（读入 = 使用 + 拒绝 + 跳过）==")
         click.echo(tables.accounts_table(outcome.ledgers.accounts), nl=False)
         click.echo("\n== 达标情况 ==")
-        click.echo(tables.report_tables(outcome.report), nl=False)
+        click.echo(tables.report_tables(outcome.report, width=options.terminal_width(wide)), nl=False)
     if not quiet:
         for note in outcome.notes:
             click.echo(note, err=True)

@@ -13,6 +13,20 @@ from fpservice.errors import UsageError
 
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
 quiet = click.option("--quiet", is_flag=True, help="只输出错误信息（结果照常写出）。")
+wide = click.option("--wide", is_flag=True, help="终端表格显示全部列（默认按终端宽度省略次要的列）。")
+
+
+def terminal_width(wide: bool) -> int | None:
+    """The width a table on stdout must fit: COLUMNS when set, else the terminal's; None (every
+    column) for a pipe or a file, or with --wide."""
+    import os
+    import shutil
+
+    if wide:
+        return None
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
 def date(help_text: str):

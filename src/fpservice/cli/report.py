@@ -44,6 +44,7 @@ DETAILED = ("json", "csv")  # the formats whose rows are the SPEC's, where --det
 @options.all_indicators
 @options.encoding
 @options.quiet
+@options.wide
 @click.pass_obj
 def report(
     obj,
@@ -60,6 +61,7 @@ def report(
     all_indicators,
     encoding,
     quiet,
+    wide,
 ):
     """季度达标报告：每个单位、每个指标的本期与累计数值、目标和状态。"""
     from fpservice import api
@@ -105,7 +107,8 @@ def report(
 
         options.emit(html.to_html(outcome.report), output)
     else:
-        options.emit(tables.report_tables(outcome.report, fmt), output)
+        width = options.terminal_width(wide) if fmt == "table" and output is None else None
+        options.emit(tables.report_tables(outcome.report, fmt, width), output)
 
     if not quiet:
         if output is not None:

@@ -47,14 +47,18 @@ def judgement_cells(row, equity: bool) -> list[str]:
     return cells
 
 
-def report_tables(report: Report, fmt: str = "table") -> str:
-    """The quarterly table (本期 beside 累计), the trend, and one table per other window."""
+def report_tables(report: Report, fmt: str = "table", width: int | None = None) -> str:
+    """The quarterly table (本期 beside 累计), the trend, and one table per other window. With a
+    `width` (a terminal's), columns are left out, least needed first, until each table fits."""
     tablefmt = "github" if fmt == "markdown" else "simple"
     rows, equity = report.rows, report.equity
     extra = EQUITY_HEADERS if equity else []
     out = [f"{report.plan.name}（{report.plan.id}）", *report.quality.lines()]
+    left_out: dict[str, None] = {}
 
     def table(body, headers):
+        body, headers, dropped = fit(body, headers, width)
+        left_out.update(dict.fromkeys(dropped))
         return text_table(body, headers, tablefmt)
 
     quarter, ytd = rows[rows["kind"] == "quarter"], rows[rows["kind"] == "ytd"]
@@ -114,7 +118,59 @@ def report_tables(report: Report, fmt: str = "table") -> str:
             "未达标（不确定）：区间上限达到目标，未达标不能确定。"
             + ("差距 = 户籍比率 − 流动比率。" if equity else ""),
         ]
+    if left_out:
+        out.append(f"（终端宽 {width} 列，未显示：{'、'.join(left_out)}；加 --wide 显示全部列）")
+    if width is not None:  # prose too: a line at a time, folded at the width
+        out = [part if "\n" in part else "\n".join(_folded(part, width)) for part in out]
     return "\n".join(out) + "\n"
+
+
+def _folded(line: str, width: int) -> list[str]:
+    """A line of prose cut into pieces of at most `width` display columns (Chinese counts two)."""
+    from wcwidth import wcwidth
+
+    pieces, current, used = [], "", 0
+    for ch in line:
+        w = max(wcwidth(ch), 0)
+        if used + w > width and current:
+            pieces.append(current)
+            current, used = "  " if line.startswith("  ") else "", 2 if line.startswith("  ") else 0
+        current += ch
+        used += w
+    return [*pieces, current]
+
+
+# The columns a narrow terminal keeps first: who, what, the year-to-date rate against its target
+# and status; then the rest in this order ("本期 …" and "累计 …" stand for their windows' labels).
+KEEP_FIRST = (
+    "单位", "指标", "累计比率", "比率", "目标", "累计状态", "状态", "代码", "本期比率", "备注",
+    "累计 ", "分子/分母", "层级", "本期 ", "95%区间", "户籍比率", "差距(百分点)",
+)  # fmt: skip
+
+
+def fit(body: list[list[str]], headers: list[str], width: int | None):
+    """The columns of a table that fit `width` display columns (None: all), least needed left
+    out first. -> (body, headers, the headers left out)."""
+    if width is None or not headers:
+        return body, headers, []
+    from wcwidth import wcswidth
+
+    # as tabulate lays them out: a column is its widest cell, and at least its header and two
+    # spaces wide; columns are two spaces apart
+    size = [max([wcswidth(str(h)) + 2] + [wcswidth(str(r[i])) for r in body]) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    by_need = sorted(keep, key=lambda i: _need(headers[i]), reverse=True)
+    while len(keep) > 2 and sum(size[i] for i in keep) + 2 * (len(keep) - 1) > width:
+        keep.remove(next(i for i in by_need if i in keep))
+    dropped = [headers[i] for i in range(len(headers)) if i not in keep]
+    return [[r[i] for i in keep] for r in body], [headers[i] for i in keep], dropped
+
+
+def _need(header: str) -> int:
+    for rank, name in enumerate(KEEP_FIRST):
+        if header == name or (name.endswith(" ") and header.startswith(name)):
+            return rank
+    return len(KEEP_FIRST)  # a trend's period columns: after the named ones
 
 
 def _trend_table(series: pd.DataFrame, tablefmt: str) -> str:
