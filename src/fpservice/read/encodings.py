@@ -67,7 +67,8 @@ def open_source(raw: bytes, encoding: str | None = None, headers: Headers = DEFA
                 continue
             header, line, above = locate_header(head.decode(candidate, errors="replace"), headers)
             skip = bom + _line_offset(head, line)
-            if not _lines_decode(raw[bom:skip], candidate) or not _header_decodes(raw[skip:], candidate):
+            header_line = raw[skip : skip + (1 << 16)]  # (a slice of the head, not of the whole file)
+            if not _lines_decode(raw[bom:skip], candidate) or not _header_decodes(header_line, candidate):
                 break  # the lines down to the header are not all in this encoding: detect it
             name = candidate if native else ("utf-8-sig" if bom else "utf-8")
             return Source(raw, raw, skip, name, header, False, native, line, above, headers)

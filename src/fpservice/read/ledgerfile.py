@@ -244,14 +244,16 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, first_cells) -> np.nd
     Where the unit or ID column comes first, the footer's words stand in it (`合计,,,`, a
     `填表人：…` cell merged across the row): a unit or ID cell holding such words counts as blank.
     Only these rows (a handful at a sheet's end) are looked at as a whole."""
-    candidate = np.ones(len(lines), dtype=bool)
-    for key in ("unit", "id"):
-        if key in columns:
-            cells = columns[key]
-            worded = np.array([is_footer(v) for v in cells.values.to_pylist()], dtype=bool)
-            candidate &= ~cells.present | cells.per_value(worded, False)
+    at = np.arange(len(lines))
+    for key in ("unit", "id"):  # the unit column first: a few hundred distinct codes for all rows
+        if key in columns and len(at):
+            cells = columns[key] if len(at) == len(lines) else columns[key].take(at)
+            held = np.bincount(cells.codes[cells.present], minlength=len(cells.values)) > 0
+            worded = np.zeros(len(cells.values), dtype=bool)
+            for code in np.flatnonzero(held).tolist():  # the values these rows hold, each once
+                worded[code] = is_footer(cells.values[code].as_py())
+            at = at[~cells.present | cells.per_value(worded, False)]
     footer = np.zeros(len(lines), dtype=bool)
-    at = np.flatnonzero(candidate)
     if len(at):
         footer[at] = [is_footer(cell) for cell in first_cells(lines[at])]
     return footer

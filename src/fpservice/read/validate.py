@@ -204,14 +204,17 @@ def _excel_errors(values: pa.Array) -> np.ndarray:
 def _excel_numbers(values: pa.Array) -> np.ndarray:
     """Values in scientific notation, as Excel shows a long number (an ID or a code typed into
     a cell formatted as a number). Only columns with an `E` look further."""
-    if len(values) == 0 or not (_holds_byte(values, b"E") or _holds_byte(values, b"e")):
+    if len(values) == 0 or not _holds_byte(values, b"e", fold=True):
         return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.fill_null(pc.match_substring_regex(values, _SCIENTIFIC), False), dtype=bool)
 
 
-def _holds_byte(values: pa.Array, byte: bytes) -> bool:
+def _holds_byte(values: pa.Array, byte: bytes, fold: bool = False) -> bool:
+    """Whether any value holds the (ASCII) byte; with `fold`, in either case. One pass over arrow's bytes."""
     offsets, data = value_bytes(values)
-    return bool((data[offsets[0] : offsets[-1]] == byte[0]).any())
+    data = data[offsets[0] : offsets[-1]]
+    hit = (data | 0x20) == byte[0] if fold else data == byte[0]  # | 0x20: an ASCII letter's lower case
+    return bool(hit.any())
 
 
 def _check_ids(check: Checker, cells: Cells, key: str, today: dt.date):
