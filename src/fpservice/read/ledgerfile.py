@@ -247,12 +247,11 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, first_cells) -> np.nd
     at = np.arange(len(lines))
     for key in ("unit", "id"):  # the unit column first: a few hundred distinct codes for all rows
         if key in columns and len(at):
-            cells = columns[key] if len(at) == len(lines) else columns[key].take(at)
-            held = np.bincount(cells.codes[cells.present], minlength=len(cells.values)) > 0
-            worded = np.zeros(len(cells.values), dtype=bool)
-            for code in np.flatnonzero(held).tolist():  # the values these rows hold, each once
-                worded[code] = is_footer(cells.values[code].as_py())
-            at = at[~cells.present | cells.per_value(worded, False)]
+            codes = columns[key].codes if len(at) == len(lines) else columns[key].codes[at]
+            held = np.flatnonzero(np.bincount(codes + 1)[1:])  # the values these rows hold, each once
+            texts = columns[key].values.take(pa.array(held)).to_pylist()
+            worded = [code for code, text in zip(held.tolist(), texts) if is_footer(text)]
+            at = at[(codes < 0) | np.isin(codes, worded)] if worded else at[codes < 0]
     footer = np.zeros(len(lines), dtype=bool)
     if len(at):
         footer[at] = [is_footer(cell) for cell in first_cells(lines[at])]
