@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -314,7 +314,7 @@ def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> Rea
         at = file_of([f.line for f in findings])
         order = np.argsort(at, kind="stable")  # file by file, each in the order it was found
         findings = [
-            Finding(f.code, rels[i], f.line - int(shifts[i]), f.column, f.value, f.detail)
+            replace(f, file=rels[i], line=f.line - int(shifts[i]))
             for f, i in zip((findings[k] for k in order), at[order].tolist())
         ]
         line = line - shifts[file]
