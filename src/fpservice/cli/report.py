@@ -31,10 +31,19 @@ EXTENSIONS = {"table": "txt", "markdown": "md", "csv": "csv", "json": "json", "x
     help="输出格式。csv 带 BOM，Excel 可直接打开；xlsx 为 Excel 工作簿；html 为带图表的单个网页。",
 )
 @click.option(
+    "--layout",
+    type=click.Choice(["long", "form"]),
+    default="long",
+    show_default=True,
+    help="long：每个单位×指标一行（json/csv 即 SPEC 的结果行）；form：报表式样，每个单位一行、"
+    "指标横排（table、markdown、csv、xlsx、html），xlsx 中为第一张可直接打印的工作表。",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(path_type=Path),
-    help="写入文件（先写临时文件再改名，中断不会留下半个文件）；给出目录时文件名为 方案_季度.扩展名。",
+    help="写入文件（先写临时文件再改名，中断不会留下半个文件）；给出目录时文件名为 方案_季度.扩展名"
+    "（报表式样为 方案_季度_报表.扩展名）。",
 )
 @click.option("--no-phases", is_flag=True, help="不输出方案阶段的结果。")
 @click.option("--trend", is_flag=True, help="同时列出本年此前各季度末的累计值（走势）。")
@@ -53,6 +62,7 @@ def report(
     date_,
     plan,
     fmt,
+    layout,
     output,
     no_phases,
     trend,
@@ -69,6 +79,8 @@ def report(
         raise UsageError("请给出 --quarter 2011Q3 或 --due（二者选一）")
     if date_ and not due_next:
         raise UsageError("--date 只能与 --due 一起使用")
+    if layout == "form" and fmt == "json":
+        raise UsageError("json 只有 long 布局（SPEC 的结果行）；报表式样请用 -f table/markdown/csv/xlsx/html")
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         raise UsageError("xlsx 是二进制文件，请用 -o 指定文件名")
     if due_next:
@@ -84,13 +96,17 @@ def report(
         phases=not no_phases,
         trend=trend,
         equity=details or fmt not in ("json", "csv"),  # only outputs that show the gap compute it
+        change=layout == "form" or fmt in ("table", "markdown"),  # 环比: the form and the summary
         loading=options.loading(obj),
     )
     if output is not None and output.is_dir():
-        output = output / f"{outcome.report.plan.id}_{quarter.upper()}.{EXTENSIONS[fmt]}"
+        form = "_报表" if layout == "form" else ""
+        output = output / f"{outcome.report.plan.id}_{quarter.upper()}{form}.{EXTENSIONS[fmt]}"
 
     quality = tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
-    if fmt == "json":
+    if layout == "form":
+        _emit_form(outcome.report, fmt, output, quality)
+    elif fmt == "json":
         options.emit(rows.to_json(outcome.report, details), output)
     elif fmt == "csv":
         options.emit(rows.to_csv(outcome.report, details), output, bom=True)
@@ -103,7 +119,7 @@ def report(
 
         options.emit(html.to_html(outcome.report, quality), output)
     else:
-        options.emit(tables.report_tables(outcome.report, fmt), output)
+        options.emit(tables.report_tables(outcome.report, fmt, summary=True), output)
 
     if not quiet:
         if output is not None:
@@ -113,3 +129,21 @@ def report(
     if outcome.findings and (not quiet or outcome.has_errors):
         click.echo(quality + " 详情请运行 fpservice check。", err=True)
     return outcome.exit_code
+
+
+def _emit_form(report, fmt: str, output: Path | None, quality: str) -> None:
+    """The form layout (output/form.py) in each format for people."""
+    from fpservice.output import formtext
+
+    if fmt == "csv":
+        options.emit(formtext.form_csv(report), output, bom=True)
+    elif fmt == "xlsx":
+        from fpservice.output import workbook
+
+        options.emit_bytes(workbook.to_xlsx(report, form=True), output)
+    elif fmt == "html":
+        from fpservice.output import html
+
+        options.emit(html.form_page(report, quality), output)
+    else:
+        options.emit(formtext.form_text(report, fmt), output)

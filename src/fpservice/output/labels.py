@@ -65,9 +65,16 @@ def plan_identity(plan) -> str:
     return f"依据：《{plan.name}》（{'，'.join(parts)}）"
 
 
-def text_table(body, headers, tablefmt: str = "simple", numparse: bool = False) -> str:
+def text_table(
+    body, headers, tablefmt: str = "simple", numparse: bool = False, indented: bool = False
+) -> str:
     """A plain-text table. tabulate (with wcwidth) is loaded when a table is drawn: the JSON and
-    file outputs cron asks for do without it (60 ms of every run)."""
+    file outputs cron asks for do without it (60 ms of every run). `indented`: leading spaces
+    in cells are kept (the form indents townships and villages)."""
     from tabulate import tabulate
 
+    if indented:
+        return tabulate(
+            body, headers, tablefmt=tablefmt, disable_numparse=not numparse, preserve_whitespace=True
+        )
     return tabulate(body, headers, tablefmt=tablefmt, disable_numparse=not numparse)

@@ -8,6 +8,7 @@ from collections import Counter
 import pandas as pd
 
 from fpservice.findings import ERROR, INFO, WARNING, Finding
+from fpservice.output import summary as summary_mod
 from fpservice.output.labels import interval, note, percent, ratio, status_text, target_text, text_table
 from fpservice.read import FileAccount
 from fpservice.report import Report
@@ -38,12 +39,15 @@ def judgement_cells(row, equity: bool) -> list[str]:
     return cells
 
 
-def report_tables(report: Report, fmt: str = "table") -> str:
-    """The quarterly table (本期 beside 累计), the trend, and one table per other window."""
+def report_tables(report: Report, fmt: str = "table", *, summary: bool = False) -> str:
+    """The quarterly table (本期 beside 累计), the trend, and one table per other window; with
+    `summary`, the summary of the year to date first (output/summary.py)."""
     tablefmt = "github" if fmt == "markdown" else "simple"
     rows, equity = report.rows, report.equity
     extra = EQUITY_HEADERS if equity else []
     out = [f"{report.plan.name}（{report.plan.id}）"]
+    if summary:
+        out += ["", summary_mod.summary(report, fmt).rstrip("\n")]
 
     def table(body, headers):
         return text_table(body, headers, tablefmt)
