@@ -142,8 +142,9 @@ def _summary(rows: pd.DataFrame) -> str:
 _SEVERITY_TEXT = {ERROR: "错误", WARNING: "警告", INFO: "提示"}
 
 
-def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
-    """Findings as lines `file:line 列“…” [severity code] message`, capped per code and file."""
+def findings_text(findings: list[Finding], limit_per_code: int | None = 20) -> str:
+    """Findings as lines `file:line 列“…” [severity code] message`, capped per code and file
+    (None: every one)."""
     if not findings:
         return "没有发现问题。\n"
     ordered = sorted(findings, key=lambda f: (f.severity != ERROR, f.file, f.line or 0))
@@ -152,7 +153,7 @@ def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
     for f in ordered:
         key = (f.file, f.code)
         shown[key] += 1
-        if shown[key] > limit_per_code:
+        if limit_per_code is not None and shown[key] > limit_per_code:
             hidden[key] += 1
             continue
         where = f.file + (f":{f.line}" if f.line else "")
