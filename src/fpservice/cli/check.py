@@ -67,10 +67,10 @@ def check(obj, ledger_dir, plan, as_of, fmt, output, show_all, all_indicators, e
         click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
     else:
         click.echo("== 台帐问题 ==")
-        text = tables.findings_text(outcome.findings, None if show_all else 20)
-        if not show_all and text.count("\n") > problems.SCREENFUL:
-            text = problems.grouped_text(outcome.findings)
-        click.echo(text, nl=False)
+        if show_all or len(outcome.findings) <= problems.SCREENFUL:
+            click.echo(tables.findings_text(outcome.findings, None), nl=False)
+        else:  # more than a screenful: by rule, with counts
+            click.echo(problems.grouped_text(outcome.findings), nl=False)
         click.echo(tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows))
         click.echo("\n== 文件与行数（读入 = 使用 + 拒绝 + 跳过）==")
         click.echo(tables.accounts_table(outcome.ledgers.accounts), nl=False)
