@@ -23,7 +23,7 @@ from fpservice.errors import UsageError
     type=click.Choice(["table", "json", "xlsx", "csv"]),
     default="table",
     show_default=True,
-    help="xlsx/csv 与 -o 目录 一起用：为每个有问题的村/社区写一份问题清单（另有一份县级清单）。",
+    help="xlsx/csv：与 -o 一起，为每个有问题的村/社区写一份问题清单（另有县级清单）。",
 )
 @click.option(
     "--output",
