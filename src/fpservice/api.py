@@ -213,7 +213,15 @@ def _consistency(ledgers: LedgerSet, cache: LedgerCache | None) -> list[Finding]
 
 
 def _build(
-    run: _Run, windows: list[Window], *, all_indicators: bool, equity: bool, loading, as_of=None, notes=()
+    run: _Run,
+    windows: list[Window],
+    *,
+    all_indicators: bool,
+    equity: bool,
+    loading,
+    as_of=None,
+    notes=(),
+    previous: Window | None = None,
 ):
     from fpservice import report as report_mod
 
@@ -226,6 +234,7 @@ def _build(
         all_indicators=all_indicators,
         equity=equity,
         calendar=run.calendar,
+        previous=previous,
     )
     cross_file = _consistency(run.ledgers, loading.cache if loading else None)
     return Outcome(run.ledgers, result, cross_file, as_of, [*notes, *run.calendar.notes()])
@@ -242,9 +251,12 @@ def report(
     phases: bool = True,
     trend: bool = False,
     equity: bool = True,
+    change: bool = False,
     loading: LoadOptions | None = None,
 ) -> Outcome:
-    """The quarterly report: 本期 and 累计 rows, then the phases that have started."""
+    """The quarterly report: 本期 and 累计 rows, then the phases that have started. With `change`,
+    the previous quarter's year-to-date is counted too (`report.previous`, for 环比; none for a
+    first quarter), apart from the rows."""
     from fpservice import report as report_mod
 
     year, q = periods.parse_quarter(quarter)
@@ -255,7 +267,16 @@ def report(
     if phases:
         windows += [w for w, _ in report_mod.phase_windows(run.plan, windows[0].end)]
     notes = _report_notes(run, windows[0], run.ledgers.latest_date())
-    return _build(run, windows, all_indicators=all_indicators, equity=equity, loading=loading, notes=notes)
+    previous = periods.quarter_windows(year, q - 1)[1] if change and q > 1 else None
+    return _build(
+        run,
+        windows,
+        all_indicators=all_indicators,
+        equity=equity,
+        loading=loading,
+        notes=notes,
+        previous=previous,
+    )
 
 
 def _report_notes(run: _Run, quarter: Window, latest) -> list[str]:

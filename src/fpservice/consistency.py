@@ -61,8 +61,8 @@ def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[
         code = "row.two_units"
     ids = idnumber.text_of(frame["pid"].to_numpy()[here])
     return [
-        Finding(code, f, int(n), "身份证号", mask_id(t), d)
-        for f, n, t, d in zip(text("file", here), line[here].tolist(), ids, detail)
+        Finding(code, f, int(n), "身份证号", mask_id(t), d, u)
+        for f, n, t, d, u in zip(text("file", here), line[here].tolist(), ids, detail, text("unit", here))
     ]
 
 
@@ -107,7 +107,9 @@ def _services_without_person(
         ]
     ids = idnumber.text_of(unknown["pid"].to_numpy())
     return [
-        Finding("row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(i))
+        Finding(
+            "row.service_unknown_person", str(r.file), int(r.line), "身份证号", mask_id(i), unit=str(r.unit)
+        )
         for r, i in zip(unknown.itertuples(), ids)
     ]
 

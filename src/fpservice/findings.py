@@ -76,6 +76,53 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 
+# code -> what the office that keeps the ledger does about it (a village's problem list says it
+# beside each rule). Every code has one: tests check the two tables name the same codes.
+REMEDIES: dict[str, str] = {
+    "file.undecodable": "用 Excel/WPS 打开后另存为“CSV UTF-8”或 Excel 工作簿",
+    "file.mixed_encoding": "整个文件另存为同一种编码（CSV UTF-8），不要从其他文件粘贴文字",
+    "file.unreadable": "检查文件是否被占用或损坏，另存一份后再交",
+    "file.empty": "补上表头和数据，或删除这个空文件",
+    "file.unknown_type": "按台帐式样填写表头（如 流入日期、服务项目），或把非台帐文件移出目录",
+    "file.ambiguous_type": "一个文件只放一种台帐，把不同台帐拆成不同文件或工作表",
+    "file.missing_column": "按台帐式样补上缺少的列并填写",
+    "file.duplicate_column": "删除或改名重复的列，每项内容只留一列",
+    "file.unparsable": "用 Excel/WPS 打开检查引号和分隔符，另存为 CSV 或工作簿",
+    "file.not_workbook": "用 Excel/WPS 打开后另存为 .xlsx",
+    "file.encrypted": "取消打开密码后另存",
+    "file.too_large": "删除多余的空行空列后另存",
+    "sheet.skipped": "无需处理（说明页、图表不是台帐）",
+    "row.ragged": "检查该行是否多了或少了逗号、单元格，与表头对齐",
+    "row.repeated_header": "删除夹在数据中间的表头行",
+    "value.required": "补填这一项",
+    "value.control_chars": "删除单元格中的不可见字符后重新填写",
+    "value.date": "按 2011-05-19 的格式填写真实存在的日期",
+    "value.yes_no": "填写 是 或 否",
+    "value.vocabulary": "改为允许的取值之一",
+    "value.id_malformed": "核对证件，重新填写18位身份证号",
+    "value.id_checksum": "核对证件，改正身份证号中填错的数字",
+    "id.excel_number": "把身份证号列设为“文本”格式，再按证件重新录入",
+    "unit.excel_number": "把代码列设为“文本”格式，再重新填写12位代码",
+    "value.excel_error": "改正公式，或直接填写数值",
+    "value.unit_malformed": "填写12位统计用区划代码",
+    "value.unit_unknown": "核对单位代码；新设的村/社区请县里加入 units.csv",
+    "value.unit_not_village": "填写本村/社区的12位代码，不要填乡镇或县的代码",
+    "value.sex_mismatch": "核对证件，改正性别或身份证号",
+    "value.birth_mismatch": "核对证件，改正出生日期或身份证号",
+    "row.left_before_arrived": "核对并改正流入日期或离开日期",
+    "row.returned_before_left": "核对并改正流出日期或返回日期",
+    "row.answered_before_issued": "核对并改正下发日期或反馈日期",
+    "row.male_pregnancy_check": "核对服务对象的身份证号和服务项目",
+    "row.male_birth": "核对母亲的身份证号",
+    "row.duplicate_id": "同一人重复登记：删除多余的一行，或改正日期",
+    "row.two_units": "与另一单位核实此人现住哪里，不在本地的办理离开登记",
+    "row.service_unknown_person": "把服务对象补登到流入人口登记簿，或核对身份证号",
+    "file.services_without_persons": "先改正未能读入的流入人口登记簿（见其错误），再核对其余服务对象",
+    "unit.no_rows": "报送该村/社区的台帐；已撤并的单位请从 units.csv 删除",
+    "units.invalid": "按 代码,名称,层级,上级代码 改正 units.csv 的这一行",
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem found in the input, at a place a person can go and fix."""
@@ -86,6 +133,13 @@ class Finding:
     column: str | None = None
     value: str | None = None  # already masked
     detail: str | None = None
+    # the village whose row it is about (the row's own unit code), None for a file as a whole,
+    # units.csv or a row without a valid village code; not part of `as_dict` (check's JSON)
+    unit: str | None = None
+
+    @property
+    def remedy(self) -> str:
+        return REMEDIES[self.code]
 
     @property
     def severity(self) -> str:

@@ -18,7 +18,7 @@ from fpservice.conditions import replace_value
 from fpservice.periods import Window
 from fpservice.quality import Quality, assess
 from fpservice.read import LedgerSet
-from fpservice.rules import PERSONS, REQUIRED, Indicator, Plan, RuleBook
+from fpservice.rules import PERSONS, REQUIRED, REQUIREMENT, Indicator, Plan, RuleBook
 from fpservice.scope import Scope
 from fpservice.stats import wilson
 from fpservice.status import MET, MISSED, NO_DATA, NO_TARGET
@@ -50,6 +50,7 @@ DETAIL_COLUMNS = [
     "gap",
 ]
 FLOATING, REGISTERED = "流动", "户籍"
+PREVIOUS = "previous"  # the kind of the previous quarter's year-to-date window while it is counted
 
 
 @dataclass
@@ -62,6 +63,11 @@ class Report:
     rows: pd.DataFrame
     windows: list[Window]
     equity: bool = False  # the persons ledger holds registered persons: gap columns are filled
+    # the units in report order (code, name, level, parent): the form lays them out as a tree
+    units: pd.DataFrame | None = None
+    # the previous quarter's year-to-date rows (the same columns), for the change since last
+    # quarter (环比); None when not asked for or when the report's quarter is the year's first
+    previous: pd.DataFrame | None = None
     quality: Quality = field(default_factory=Quality)  # what the numbers were computed from
 
     @property
@@ -75,6 +81,45 @@ class Report:
     @property
     def missed(self) -> bool:
         return bool((self.judged["status"] == MISSED).any())
+
+    def year_to_date(self) -> pd.DataFrame:
+        """The year-to-date rows with two more columns for the people who act on them:
+        `change`, the rate minus the previous quarter's year-to-date rate (None when either is
+        missing, or when there is no previous quarter in the year), and `short`, how many more
+        persons or rows the numerator needed to meet the target (0 when met, None without a
+        target or data)."""
+        ytd = self.rows[self.rows["kind"] == "ytd"].reset_index(drop=True)
+        change = np.full(len(ytd), np.nan)
+        if self.previous is not None and len(ytd):
+            before = self.previous.set_index(["unit", "indicator"])["rate"]
+            keys = pd.MultiIndex.from_frame(ytd[["unit", "indicator"]])
+            earlier = pd.to_numeric(before.reindex(keys), errors="coerce").to_numpy(dtype=float)
+            change = pd.to_numeric(ytd["rate"], errors="coerce").to_numpy(dtype=float) - earlier
+        ytd["change"] = _nullable(change)
+        ytd["short"] = shortfall(ytd)
+        return ytd
+
+
+def shortfall(rows: pd.DataFrame) -> np.ndarray:
+    """Per row: the fewest more persons or rows in the numerator that would meet the target,
+    judged as status is (rate >= target, unrounded); for a requirement, the staff missing.
+    0 when met; None when there is no target or no data."""
+    num = rows["numerator"].to_numpy(dtype=np.int64)
+    den = rows["denominator"].to_numpy(dtype=np.int64)
+    required = (rows["count"] == REQUIREMENT).to_numpy()
+    target = pd.to_numeric(rows["target"], errors="coerce").to_numpy(dtype=float)
+    goal = np.where(required, 0.0, np.nan_to_num(target))
+    with np.errstate(invalid="ignore"):
+        need = np.maximum(0, np.ceil(goal * den - num - 1e-9)).astype(np.int64)
+
+        def meets(k):
+            return (num + k) / np.maximum(den, 1) >= goal
+
+        need = np.where((need > 0) & meets(need - 1), need - 1, need)  # the float comparison decides
+        need = np.where(meets(need), need, need + 1)
+    need = np.where(required, np.maximum(den - num, 0), need).astype(object)
+    need[np.isnan(target) | (den == 0) | ~rows["status"].isin([MET, MISSED]).to_numpy()] = None
+    return need
 
 
 def phase_windows(plan: Plan, until: dt.date) -> list[tuple[Window, object]]:
@@ -109,17 +154,21 @@ def build(
     all_indicators: bool = False,
     equity: bool = True,
     calendar: Calendar | None = None,
+    previous: Window | None = None,
 ) -> Report:
     """Compute every row for `windows`. With `equity`, person indicators are also computed for
-    户籍 persons when the ledger holds any (only outputs that show the gap ask for it)."""
+    户籍 persons when the ledger holds any (only outputs that show the gap ask for it). The
+    `previous` window (the previous quarter's year-to-date) is counted beside them, for the
+    change since last quarter, and kept apart from the rows (it is no row of the contract)."""
     calendar = calendar or Calendar()
+    counting = [*windows, replace(previous, kind=PREVIOUS)] if previous is not None else windows
     units = ledgers.units.ordered()
     hierarchy = indicators_mod.Hierarchy(ledgers.units.ancestry(), pd.Index(units["code"]))
     phases = {p.name: p for p in plan.phases}
     equity = equity and bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
     counted = []
     shared: dict = {}  # masks that are the same in every window
-    for window in windows:
+    for window in counting:
         scope = Scope(ledgers.frames, window.start, window.end, plan.start, shared, calendar)
         phase = phases.get(window.label) if window.kind == "phase" else None
         for key, indicator in rules.indicators.items():
@@ -131,7 +180,13 @@ def build(
             reg = indicators_mod.evaluate(registered, scope, hierarchy) if registered is not None else None
             counted.append(_Counted(indicator, window, target, num, den, reg))
     quality = assess(ledgers.accounts, ledgers.findings)
-    return Report(plan, _rows(units, counted, plan.small_sample, quality), windows, equity, quality)
+    rows = _rows(units, counted, plan.small_sample, quality)
+    before = None
+    if previous is not None:
+        apart = (rows["kind"] == PREVIOUS).to_numpy()
+        before = rows[apart].reset_index(drop=True)
+        rows = rows[~apart].reset_index(drop=True)
+    return Report(plan, rows, windows, equity, units, before, quality)
 
 
 def _for_registered(indicator: Indicator) -> Indicator | None:

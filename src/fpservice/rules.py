@@ -52,8 +52,8 @@ class Plan:
     start: dt.date
     aliases: tuple[str, ...] = ()
     issuer: str = ""
-    document: str = ""
-    issued: dt.date | None = None
+    document: str = ""  # 文号; blank when the plan's text gives none
+    issued: dt.date | int | None = None  # the date, or only the year when the text gives no date
     seed: str = ""
     phases: tuple[Phase, ...] = ()
     targets: dict = field(default_factory=dict)  # key -> ((year or None, value), ...) by year
@@ -310,13 +310,24 @@ def _load_plan(path: Path, indicators: dict[str, Indicator]) -> Plan:
         aliases=tuple(str(a) for a in doc.get("aliases") or ()),
         issuer=str(doc.get("issuer") or ""),
         document=str(doc.get("document") or ""),
-        issued=_date(issued, file, doc.lines["issued"], "issued ") if issued else None,
+        issued=_issued(issued, file, doc.lines.get("issued")),
         seed=str(doc.get("seed") or ""),
         phases=tuple(phases),
         targets=targets,
         deadlines=tuple(deadlines),
         small_sample=_small_sample(doc, file),
     )
+
+
+def _issued(value, file: str, line: int | None) -> dt.date | int | None:
+    """The plan's date, or its year alone (`issued: 2011`) when its text gives no day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1990 <= value <= 2100:
+            raise RuleError(f"issued 应是日期或四位年份：{value}", file, line)
+        return value
+    return _date(value, file, line, "issued ")
 
 
 def _small_sample(doc: Map, file: str) -> int:

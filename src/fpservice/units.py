@@ -48,6 +48,15 @@ def level_of_code(code: str) -> str:
     return VILLAGE
 
 
+def is_village_code(code: str, units: Units) -> bool:
+    """Is `code` (normalised) a village's: listed as one in units.csv, or, without it, a
+    well-formed code of the village level."""
+    if not (len(code) == 12 and code.isascii() and code.isdigit()):
+        return False
+    level = units.levels.get(code) if units.listed else level_of_code(code)
+    return level == VILLAGE
+
+
 def derived_parent(code: str) -> str | None:
     level = level_of_code(code)
     if level == VILLAGE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -27,11 +28,19 @@ DETAILED = ("json", "csv")  # the formats whose rows are the SPEC's, where --det
     "xlsx（Excel 工作簿）、html（带图表的网页）。",
 )
 @click.option(
+    "--layout",
+    type=click.Choice(["long", "form"]),
+    default="long",
+    show_default=True,
+    help="long：每个单位×指标一行（json/csv 即 SPEC 的结果行）；form：报表式样，每个单位一行、"
+    "指标横排（table、markdown、csv、xlsx、html），xlsx 中为第一张可直接打印的工作表。",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(),  # as typed: a trailing slash names a directory
     help="写入文件（先写临时文件再改名，中断不会留下半个文件），格式可由扩展名决定；"
-    "以 / 结尾或已有的目录：在其中写 方案_季度.扩展名。",
+    "以 / 结尾或已有的目录：在其中写 方案_季度.扩展名（报表式样为 方案_季度_报表.扩展名）。",
 )
 @click.option("--no-phases", is_flag=True, help="不输出方案阶段的结果。")
 @click.option("--trend", is_flag=True, help="同时列出本年此前各季度末的累计值（走势）。")
@@ -54,6 +63,7 @@ def report(
     date_,
     plan,
     fmt,
+    layout,
     output,
     no_phases,
     trend,
@@ -75,6 +85,8 @@ def report(
     fmt = goal.fmt
     if details and fmt not in DETAILED:
         raise UsageError(f"--details 只用于 json 和 csv：{fmt} 报告总是列出区间、样本少与均等化差距")
+    if layout == "form" and fmt == "json":
+        raise UsageError("json 只有 long 布局（SPEC 的结果行）；报表式样请用 -f table/markdown/csv/xlsx/html")
     notes = []
     if due_next:
         today = periods.parse_date(date_) if date_ else dt.date.today()
@@ -90,11 +102,15 @@ def report(
         phases=not no_phases,
         trend=trend,
         equity=details or fmt not in DETAILED,  # only outputs that show the gap compute it
+        change=layout == "form" or fmt in ("table", "markdown"),  # 环比: the form and the summary
         loading=options.loading(obj),
     )
-    output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}")
+    form = "_报表" if layout == "form" else ""
+    output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}{form}")
 
-    if fmt == "json":
+    if layout == "form":
+        _emit_form(outcome.report, fmt, output)
+    elif fmt == "json":
         options.emit(rows.to_json(outcome.report, details), output)
     elif fmt == "csv":
         options.emit(rows.to_csv(outcome.report, details), output, bom=True)
@@ -108,7 +124,7 @@ def report(
         options.emit(html.to_html(outcome.report), output)
     else:
         width = options.terminal_width(wide) if fmt == "table" and output is None else None
-        options.emit(tables.report_tables(outcome.report, fmt, width), output)
+        options.emit(tables.report_tables(outcome.report, fmt, width, summary=True), output)
 
     if not quiet:
         if output is not None:
@@ -119,3 +135,21 @@ def report(
         quality = tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
         click.echo(quality + " 详情请运行 fpservice check。", err=True)
     return outcome.exit_code
+
+
+def _emit_form(report, fmt: str, output: Path | None) -> None:
+    """The form layout (output/form.py) in each format for people."""
+    from fpservice.output import formtext
+
+    if fmt == "csv":
+        options.emit(formtext.form_csv(report), output, bom=True)
+    elif fmt == "xlsx":
+        from fpservice.output import workbook
+
+        options.emit_bytes(workbook.to_xlsx(report, form=True), output)
+    elif fmt == "html":
+        from fpservice.output import html
+
+        options.emit(html.form_page(report), output)
+    else:
+        options.emit(formtext.form_text(report, fmt), output)

@@ -8,7 +8,8 @@ from html import escape
 
 import pandas as pd
 
-from fpservice.output.labels import STATUS_TEXT, percent, window_title
+from fpservice.output import form as form_mod
+from fpservice.output.labels import STATUS_TEXT, percent, plan_identity, window_title
 from fpservice.output.tables import (
     EQUITY_HEADERS,
     JUDGEMENT_HEADERS,
@@ -138,7 +139,7 @@ def to_html(report: Report) -> str:
         f"<title>{escape(plan.name)} {escape(judged_label)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(plan.name)}</h1>",
         '<div class="summary">',
-        f"<p>方案：{escape(plan.id)}　依据：{escape(plan.seed)}　期间：{escape('、'.join(periods))}</p>",
+        f"<p>方案：{escape(plan.id)}　{escape(plan_identity(plan))}　期间：{escape('、'.join(periods))}</p>",
         "".join(f'<p class="quality">{escape(line.strip())}</p>' for line in report.quality.lines()),
         f"<p>累计未达标：{len(missed)} 项（{missed['unit'].nunique()} 个单位）</p>",
         '<p class="legend">'
@@ -180,4 +181,76 @@ def to_html(report: Report) -> str:
         f"<p>95%区间为 Wilson 区间；样本少：分母小于 {plan.small_sample}；"
         f"{escape(STATUS_TEXT[MISSED])}（不确定）：区间上限达到目标。</p></body></html>"
     )
+    return "".join(out)
+
+
+# The form page: the statistical form alone, on A4 landscape when printed, the header rows
+# repeated on every page. On screen the data-quality line shows above it; it is not printed.
+FORM_CSS = """
+body{font-family:"SimSun","Songti SC","Noto Serif CJK SC","Microsoft YaHei","Noto Sans CJK SC",serif;
+margin:24px;color:#000}h1{font-size:20px;text-align:center;margin:0 0 8px}
+.meta{display:flex;justify-content:space-between;font-size:13px;margin:4px 0}
+.basis{font-size:12px;margin:4px 0 8px}
+table.form{border-collapse:collapse;width:100%;font-size:12px}
+table.form th,table.form td{border:1px solid #000;padding:2px 3px}
+table.form th{font-weight:bold;text-align:center;background:#f2f2f2}td.n{text-align:right}
+td.s{text-align:center}tr.total td{font-weight:bold}td.d1{padding-left:1.2em}td.d2{padding-left:2.4em}
+td.met{background:#C6EFCE}td.missed{background:#FFC7CE}td.unclear{background:#FFEB9C}
+td.no_data{background:#E7E6E6}.notes{font-size:11px;margin:6px 0}
+.sign{display:flex;justify-content:space-between;font-size:13px;margin-top:16px}
+.screen{background:#fafafa;border:1px solid #eee;padding:6px 10px;font-size:12px}
+@page{size:A4 landscape;margin:10mm}
+@media print{body{margin:0}.screen{display:none}table.form{font-size:7pt}
+table.form th,table.form td{padding:1px 2px}thead{display:table-header-group}tr{break-inside:avoid}
+td.met,td.missed,td.unclear,td.no_data,table.form th{-webkit-print-color-adjust:exact;
+print-color-adjust:exact}}
+"""
+
+
+def form_page(report: Report) -> str:
+    """The form (output/form.py) as one self-contained page, ready to print."""
+    form = form_mod.layout(report)
+    title = f"{form.title} {form.period}"
+    out = [
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title><style>{FORM_CSS}</style></head><body>",
+        '<div class="quality">'
+        + "".join(f"<p>{escape(x.strip())}</p>" for x in report.quality.lines())
+        + "</div>",
+        f"<h1>{escape(form.title)}</h1>",
+        f'<div class="meta"><span>填报单位：{escape(form.unit)}</span>'
+        f"<span>报告期：{escape(form.period)}</span></div>",
+        f'<p class="basis">{escape(form.basis)}</p>',
+        _form_table(form),
+        '<div class="notes">' + "".join(f"<p>{escape(n)}</p>" for n in form.notes) + "</div>",
+        '<div class="sign">' + "".join(f"<span>{escape(t)}</span>" for t in form.footer) + "</div>",
+        "</body></html>",
+    ]
+    return "".join(out)
+
+
+def _form_table(form) -> str:
+    top, sub = [], []
+    for c in form.columns[: form.first_group_column]:
+        top.append(f'<th rowspan="2">{escape(c.header)}</th>')
+    for g, group in enumerate(form.groups):
+        span = sum(c.group == g for c in form.columns)
+        top.append(f'<th colspan="{span}">{escape(group.name)}<br>（目标 {escape(group.target)}）</th>')
+        sub += [f"<th>{escape(c.header)}</th>" for c in form.columns if c.group == g]
+    top.append(f'<th rowspan="2">{escape(form.columns[-1].header)}</th>')
+    out = ['<table class="form"><thead><tr>', *top, "</tr><tr>", *sub, "</tr></thead><tbody>"]
+    numeric = (form_mod.RATIO, form_mod.COUNT, form_mod.RATE, form_mod.CHANGE, form_mod.MISSED_COUNT)
+    for row in form.rows:
+        out.append('<tr class="total">' if row.total else "<tr>")
+        for col, (value, c) in enumerate(zip(row.cells, form.columns)):
+            text = escape(form_mod.cell_text(value, c.kind))
+            if col == 0:
+                css = f"d{row.depth}"
+            elif c.kind == form_mod.STATUS:
+                css = f"s {row.colours[c.group]}"
+            else:
+                css = "n" if c.kind in numeric else ""
+            out.append(f'<td class="{css}">{text}</td>' if css else f"<td>{text}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
     return "".join(out)

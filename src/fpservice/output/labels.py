@@ -67,9 +67,29 @@ def window_title(label: str, first) -> str:
     return f"{label}（{first.start} 至 {first.end}{state}）"
 
 
-def text_table(body, headers, tablefmt: str = "simple", numparse: bool = False) -> str:
+def plan_identity(plan) -> str:
+    """What a report is based on, as a reader cites it: title, issuer, document number, date."""
+    issued = plan.issued
+    if issued is None:
+        date = "日期未载明"
+    elif isinstance(issued, int):
+        date = f"{issued}年"
+    else:
+        date = f"{issued.year}年{issued.month}月{issued.day}日"
+    parts = [plan.issuer or "发文单位未载明", plan.document or "无文号", date]
+    return f"依据：《{plan.name}》（{'，'.join(parts)}）"
+
+
+def text_table(
+    body, headers, tablefmt: str = "simple", numparse: bool = False, indented: bool = False
+) -> str:
     """A plain-text table. tabulate (with wcwidth) is loaded when a table is drawn: the JSON and
-    file outputs cron asks for do without it (60 ms of every run)."""
+    file outputs cron asks for do without it (60 ms of every run). `indented`: leading spaces
+    in cells are kept (the form indents townships and villages)."""
     from tabulate import tabulate
 
+    if indented:
+        return tabulate(
+            body, headers, tablefmt=tablefmt, disable_numparse=not numparse, preserve_whitespace=True
+        )
     return tabulate(body, headers, tablefmt=tablefmt, disable_numparse=not numparse)

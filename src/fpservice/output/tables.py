@@ -8,6 +8,7 @@ from collections import Counter
 import pandas as pd
 
 from fpservice.findings import ERROR, INFO, WARNING, Finding
+from fpservice.output import summary as summary_mod
 from fpservice.output.labels import (
     interval,
     note,
@@ -47,13 +48,18 @@ def judgement_cells(row, equity: bool) -> list[str]:
     return cells
 
 
-def report_tables(report: Report, fmt: str = "table", width: int | None = None) -> str:
-    """The quarterly table (本期 beside 累计), the trend, and one table per other window. With a
-    `width` (a terminal's), columns are left out, least needed first, until each table fits."""
+def report_tables(
+    report: Report, fmt: str = "table", width: int | None = None, *, summary: bool = False
+) -> str:
+    """The quarterly table (本期 beside 累计), the trend, and one table per other window; with
+    `summary`, the summary of the year to date first (output/summary.py). With a `width` (a
+    terminal's), columns are left out, least needed first, until each table fits."""
     tablefmt = "github" if fmt == "markdown" else "simple"
     rows, equity = report.rows, report.equity
     extra = EQUITY_HEADERS if equity else []
     out = [f"{report.plan.name}（{report.plan.id}）", *report.quality.lines()]
+    if summary:
+        out += ["", *summary_mod.summary_parts(report, fmt)]
     left_out: dict[str, None] = {}
 
     def table(body, headers):
@@ -203,8 +209,9 @@ def _summary(rows: pd.DataFrame) -> str:
 _SEVERITY_TEXT = {ERROR: "错误", WARNING: "警告", INFO: "提示"}
 
 
-def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
-    """Findings as lines `file:line 列“…” [severity code] message`, capped per code and file."""
+def findings_text(findings: list[Finding], limit_per_code: int | None = 20) -> str:
+    """Findings as lines `file:line 列“…” [severity code] message`, capped per code and file
+    (None: every one)."""
     if not findings:
         return "没有发现问题。\n"
     ordered = sorted(findings, key=lambda f: (f.severity != ERROR, f.file, f.line or 0))
@@ -213,7 +220,7 @@ def findings_text(findings: list[Finding], limit_per_code: int = 20) -> str:
     for f in ordered:
         key = (f.file, f.code)
         shown[key] += 1
-        if shown[key] > limit_per_code:
+        if limit_per_code is not None and shown[key] > limit_per_code:
             hidden[key] += 1
             continue
         where = f.file + (f":{f.line}" if f.line else "")

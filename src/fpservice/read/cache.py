@@ -184,7 +184,7 @@ def _write_entry(path: Path, table: pa.Table) -> None:
 
 
 def finding_fields(f: Finding) -> list:
-    return [f.code, f.file, f.line, f.column, f.value, f.detail]
+    return [f.code, f.file, f.line, f.column, f.value, f.detail, f.unit]
 
 
 def _write_privately(path: Path, write) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ def read_ledger_file(
     account.ledger = ltype.key
     try:
         table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
-        rows = _rows_of(table, source.header, mapping, ltype, rel, units, today, _csv_first_cells(source))
+        rows = _rows_of(table, source.header, mapping, ltype, rel, units, today, _csv_line_cells(source))
     except FileProblem as p:
         return ReadResult([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     return _split(rows, ltype.key, [rel], np.array([2]))
@@ -86,13 +86,10 @@ def read_sheet(
         return _unusable(account, problem, ltype, table, line)
     account.ledger = ltype.key
 
-    def first_cells(lines: np.ndarray) -> list[str | None]:
-        return [
-            next((c.strip() for c in grid.rows[n - grid.first_row] if c.strip()), None)
-            for n in lines.tolist()
-        ]
+    def line_cells(lines) -> list[list[str]]:
+        return [grid.rows[n - grid.first_row] for n in np.asarray(lines).tolist()]
 
-    rows = _rows_of(table, found.labels, mapping, ltype, rel, units, today, first_cells)
+    rows = _rows_of(table, found.labels, mapping, ltype, rel, units, today, line_cells)
     return _split(rows, ltype.key, [rel], np.array([2]))
 
 
@@ -161,7 +158,7 @@ def read_batch(
         if problem:
             return None
         table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
-        rows = _rows_of(table, source.header, mapping, ltype, rels[0], units, today, _csv_first_cells(source))
+        rows = _rows_of(table, source.header, mapping, ltype, rels[0], units, today, _csv_line_cells(source))
     except FileProblem:
         return None
     if not rows.fast or any(f.line is None or f.line < 2 for f in rows.findings):
@@ -195,15 +192,16 @@ def _rows_of(
     rel: str,
     units: units_mod.Units,
     today: dt.date,
-    first_cells,
+    line_cells,
 ) -> _Rows:
     """Validate a parsed file or sheet: rows that repeat the header and footer rows are skipped,
-    every other row is checked, and rejected when a check finds an error."""
+    every other row is checked, and rejected when a check finds an error. `line_cells` gives the
+    cells of whole lines (or sheet rows) again, for the few rows looked at as a whole."""
     columns = {mapping[i]: cells for i, cells in table.columns.items()}
     labels = {k: header[i] for i, k in mapping.items()}
     lines = table.lines
     repeated = _repeats_header(columns, labels, len(lines))
-    footer = _footers(columns, lines, first_cells)
+    footer = _footers(columns, lines, line_cells)
     notes = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     skip = repeated | footer
     skipped_lines = np.concatenate([table.blank_lines, lines[skip]])
@@ -211,7 +209,11 @@ def _rows_of(
         keep = np.flatnonzero(~skip)
         columns, lines = {k: c.take(keep).compact() for k, c in columns.items()}, lines[keep]
     out, check = validate(ltype, rel, columns, lines, labels, units, today)
-    ragged = [Finding("row.ragged", rel, line, None, None, str(n)) for line, n in table.ragged]
+    villages = _villages_on(line_cells, [line for line, _ in table.ragged], mapping, units)
+    ragged = [
+        Finding("row.ragged", rel, line, None, None, str(n), village)
+        for (line, n), village in zip(table.ragged, villages)
+    ]
     return _Rows(
         out,
         ragged + notes + check.findings,
@@ -239,7 +241,20 @@ def _repeats_header(columns: dict[str, Cells], labels: dict[str, str], n: int) -
     return repeated
 
 
-def _footers(columns: dict[str, Cells], lines: np.ndarray, first_cells) -> np.ndarray:
+def _villages_on(line_cells, lines: list[int], mapping: dict[int, str], units: units_mod.Units) -> list:
+    """The village code in the unit column of rows that were not parsed (ragged rows), where it
+    is one: the village's problem list gets them too."""
+    if not lines:
+        return []
+    at = next((i for i, key in mapping.items() if key == "unit"), None)
+    out = []
+    for cells in line_cells(lines):
+        code = units_mod.normalize_code(cells[at]) if at is not None and at < len(cells) else None
+        out.append(code if code and units_mod.is_village_code(code, units) else None)
+    return out
+
+
+def _footers(columns: dict[str, Cells], lines: np.ndarray, line_cells) -> np.ndarray:
     """Rows whose unit and ID are blank and whose first non-blank cell is a 合计, 填表人 … (SPEC §8).
     Where the unit or ID column comes first, the footer's words stand in it (`合计,,,`, a
     `填表人：…` cell merged across the row): a unit or ID cell holding such words counts as blank.
@@ -254,29 +269,29 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, first_cells) -> np.nd
             at = at[(codes < 0) | np.isin(codes, worded)] if worded else at[codes < 0]
     footer = np.zeros(len(lines), dtype=bool)
     if len(at):
-        footer[at] = [is_footer(cell) for cell in first_cells(lines[at])]
+        firsts = [next((c.strip() for c in cells if c.strip()), None) for cells in line_cells(lines[at])]
+        footer[at] = [is_footer(cell) for cell in firsts]
     return footer
 
 
-def _csv_first_cells(source: Source):
-    """The first non-blank cell of whole physical lines of a CSV file, read again from its bytes."""
+def _csv_line_cells(source: Source):
+    """The cells of whole physical lines of a CSV file, read again from its bytes."""
 
-    def first_cells(lines: np.ndarray) -> list[str | None]:
+    def line_cells(lines) -> list[list[str]]:
         data = np.frombuffer(source.text, np.uint8)
         starts = np.concatenate(([0], np.flatnonzero(data == 10) + 1))
         delim = delimiter(source.head().split(b"\n", 1)[0])
         out = []
-        for line in lines.tolist():
+        for line in np.asarray(lines).tolist():
             a = int(starts[line - 1])
             b = source.text.find(b"\n", a)
             text = source.text[a : b if b >= 0 else len(source.text)].decode(
                 source.native or "utf-8", "replace"
             )
-            cells = next(csv.reader([text], delimiter=delim), [])
-            out.append(next((c.strip() for c in cells if c.strip()), None))
+            out.append(next(csv.reader([text], delimiter=delim), []))
         return out
 
-    return first_cells
+    return line_cells
 
 
 def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> ReadResult:
@@ -315,7 +330,7 @@ def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> Rea
         at = file_of([f.line for f in findings])
         order = np.argsort(at, kind="stable")  # file by file, each in the order it was found
         findings = [
-            Finding(f.code, rels[i], f.line - int(shifts[i]), f.column, f.value, f.detail)
+            replace(f, file=rels[i], line=f.line - int(shifts[i]))
             for f, i in zip((findings[k] for k in order), at[order].tolist())
         ]
         line = line - shifts[file]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ class Checker:
         self.findings: list[Finding] = []
         self.villages: set[str] = set()  # well-formed village codes on any row
         self.valid_days: tuple[str | None, str | None] = (None, None)  # what `today` allows
+        self._rows: list[int] = []  # the row of each finding, for `name_villages`
+        self.row_villages: np.ndarray | None = None  # per row: its well-formed village code, or None
 
     def flag(self, code: str, mask, key: str, shown=None, masker=mask_text, detail=None) -> None:
         """Flag the rows in `mask`. `shown` and `detail` (if arrays) give a value per row; they
@@ -45,9 +48,21 @@ class Checker:
         values = list(shown[idx]) if shown is not None else [None] * len(idx)
         details = list(detail[idx]) if isinstance(detail, _PerRow) else [detail] * len(idx)
         label = self.labels.get(key, key)
-        for i, v, d in zip(idx.tolist(), values, details):
+        rows = idx.tolist()
+        for i, v, d in zip(rows, values, details):
             shown_value = masker(str(v)) if v is not None and not pd.isna(v) else None
             self.findings.append(Finding(code, self.rel, int(self.lines[i]), label, shown_value, d))
+        self._rows += rows
+
+    def name_villages(self) -> None:
+        """Give each finding the village code written on its row (a code, not personal data), once
+        the unit column is checked: a village's problem list holds the findings on its rows."""
+        if self.row_villages is None:
+            return
+        self.findings = [
+            replace(f, unit=unit) if (unit := self.row_villages[i]) is not None else f
+            for f, i in zip(self.findings, self._rows)
+        ]
 
     def flag_values(self, code: str, bad: np.ndarray, cells: Cells, key: str, shown=None, **kw) -> None:
         """Flag the rows whose value is marked in the per-value mask `bad`; `shown` (per value)
@@ -161,6 +176,7 @@ def validate(
     if "pop_type" in ltype.keys:
         out["pop_type"] = out["pop_type"].fillna("流动")
     _check_rows(check, ltype, out, id_sex)
+    check.name_villages()
 
     keep = np.flatnonzero(~check.reject) if check.reject.any() else slice(None)
     return {key: value[keep] for key, value in out.items()}, check
@@ -293,6 +309,7 @@ def _check_units(check: Checker, cells: Cells, key: str, units: units_mod.Units)
     not_village = np.not_equal(level, None) & ~is_village
     used = np.bincount(cells.codes[cells.present], minlength=len(level)) > 0
     check.villages = set(codes[is_village & used].tolist())
+    check.row_villages = cells.per_value(np.where(is_village, codes, None), None)
     check.flag_values(
         "value.unit_not_village", not_village, cells, key, codes, detail=_PerRow(level, cells.codes)
     )
