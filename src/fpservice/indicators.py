@@ -114,8 +114,16 @@ def _place(out: np.ndarray, counts: np.ndarray, where: np.ndarray) -> None:
 
 def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray]:
     """-> (numerator, denominator) of every unit of the hierarchy's report, in its order."""
+    return finish(indicator, partial(indicator, scope, hierarchy), hierarchy)
+
+
+def partial(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, ...]:
+    """Counts that add up across partitions of persons (every person's rows in one partition):
+    numerator and denominator per report unit (distinct persons are disjoint between
+    partitions, rows too); for a requirement, the staff and the cohorts' persons per village,
+    since the required count is rounded up per village only once they are all counted."""
     if indicator.count == REQUIREMENT:
-        return _requirement(indicator, scope, hierarchy)
+        return _requirement_parts(indicator, scope, hierarchy)
     frame = scope.frames[indicator.ledger]
     den_mask = scope.mask(indicator.denominator, indicator.ledger)
     num_mask = den_mask & scope.mask(indicator.numerator, indicator.ledger)
@@ -127,12 +135,22 @@ def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[
     )
 
 
-def _requirement(indicator: Indicator, scope: Scope, hierarchy: Hierarchy):
+def finish(indicator: Indicator, parts: tuple[np.ndarray, ...], hierarchy: Hierarchy):
+    """-> (numerator, denominator) from the partial counts (summed over every partition)."""
+    if indicator.count != REQUIREMENT:
+        return parts
+    have, *present = parts
+    required = np.full(len(hierarchy.villages), indicator.at_least, dtype="int64")
+    for persons, (_, divisor) in zip(present, indicator.per):
+        required = np.maximum(required, np.ceil(persons / divisor).astype("int64"))
+    return hierarchy.sum_up(have), hierarchy.sum_up(required)
+
+
+def _requirement_parts(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, ...]:
     staff = scope.frames[indicator.ledger]
     have = hierarchy.rows_per_village(staff, scope.mask(indicator.numerator, indicator.ledger))
-    required = np.full(len(hierarchy.villages), indicator.at_least, dtype="int64")
     persons = scope.frames["persons"]
-    for cohort, divisor in indicator.per:
-        present = hierarchy.distinct_per_village(persons, scope.mask(cohort, "persons"))
-        required = np.maximum(required, np.ceil(present / divisor).astype("int64"))
-    return hierarchy.sum_up(have), hierarchy.sum_up(required)
+    present = [
+        hierarchy.distinct_per_village(persons, scope.mask(cohort, "persons")) for cohort, _ in indicator.per
+    ]
+    return (have.astype(np.int64), *(p.astype(np.int64) for p in present))

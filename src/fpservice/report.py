@@ -13,15 +13,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from fpservice import counting as counting_mod
 from fpservice import indicators as indicators_mod
-from fpservice.conditions import replace_value
 from fpservice.periods import Window
 from fpservice.quality import Quality, assess
 from fpservice.read import LedgerSet
-from fpservice.rules import PERSONS, REQUIRED, REQUIREMENT, Indicator, Plan, RuleBook
-from fpservice.scope import Scope
+from fpservice.rules import REQUIRED, REQUIREMENT, Plan, RuleBook
 from fpservice.stats import wilson
 from fpservice.status import MET, MISSED, NO_DATA, NO_TARGET
+from fpservice.units import Units
 from fpservice.workdays import Calendar
 
 COLUMNS = [
@@ -49,7 +49,6 @@ DETAIL_COLUMNS = [
     "registered_rate",
     "gap",
 ]
-FLOATING, REGISTERED = "流动", "户籍"
 PREVIOUS = "previous"  # the kind of the previous quarter's year-to-date window while it is counted
 
 
@@ -133,18 +132,6 @@ def phase_windows(plan: Plan, until: dt.date) -> list[tuple[Window, object]]:
     ]
 
 
-@dataclass
-class _Counted:
-    """The counts of one indicator over one window, for every unit of the report."""
-
-    indicator: Indicator
-    window: Window
-    target: object  # a fraction, REQUIRED or None
-    numerator: np.ndarray
-    denominator: np.ndarray
-    registered: tuple[np.ndarray, np.ndarray] | None  # the same for 户籍 persons
-
-
 def build(
     ledgers: LedgerSet,
     rules: RuleBook,
@@ -163,44 +150,49 @@ def build(
     calendar = calendar or Calendar()
     counting = [*windows, replace(previous, kind=PREVIOUS)] if previous is not None else windows
     units = ledgers.units.ordered()
-    hierarchy = indicators_mod.Hierarchy(ledgers.units.ancestry(), pd.Index(units["code"]))
-    phases = {p.name: p for p in plan.phases}
-    equity = equity and bool((ledgers.frames["persons"]["pop_type"] == REGISTERED).any())
-    counted = []
-    shared: dict = {}  # masks that are the same in every window
-    for window in counting:
-        scope = Scope(ledgers.frames, window.start, window.end, plan.start, shared, calendar)
-        phase = phases.get(window.label) if window.kind == "phase" else None
-        for key, indicator in rules.indicators.items():
-            target = plan.phase_target(phase, key) if phase else plan.target(key, window.end.year)
-            if target is None and not all_indicators:
-                continue
-            num, den = indicators_mod.evaluate(indicator, scope, hierarchy)
-            registered = _for_registered(indicator) if equity else None
-            reg = indicators_mod.evaluate(registered, scope, hierarchy) if registered is not None else None
-            counted.append(_Counted(indicator, window, target, num, den, reg))
+    hierarchy = hierarchy_of(ledgers.units, units)
+    counts = counting_mod.counts_of(rules, plan, counting, all_indicators=all_indicators, equity=equity)
+    total = counting_mod.partial(ledgers.frames, hierarchy, counts, plan.start, calendar)
+    return report_of(
+        ledgers, plan, windows, counts, total, hierarchy, equity=equity, previous=previous is not None
+    )
+
+
+def hierarchy_of(units: Units, ordered: pd.DataFrame) -> indicators_mod.Hierarchy:
+    """The units of a report, in report order, with every village's township and county."""
+    return indicators_mod.Hierarchy(units.ancestry(), pd.Index(ordered["code"]))
+
+
+def report_of(
+    ledgers: LedgerSet,
+    plan: Plan,
+    windows: list[Window],
+    counts: list[counting_mod.Count],
+    total: counting_mod.Partial,
+    hierarchy: indicators_mod.Hierarchy,
+    *,
+    equity: bool,
+    previous: bool,
+) -> Report:
+    """The report from the partial counts of every partition, summed (one partition: all the
+    ledgers). `ledgers` gives the units, accounts and findings; its frames are not looked at.
+    `equity`: the gap was asked for (it is shown when the ledgers hold 户籍 persons)."""
+    counted, registered = counting_mod.finish(counts, total, hierarchy)
+    equity = equity and registered
+    units = ledgers.units.ordered()
     quality = assess(ledgers.accounts, ledgers.findings)
     rows = _rows(units, counted, plan.small_sample, quality)
     before = None
-    if previous is not None:
+    if previous:
         apart = (rows["kind"] == PREVIOUS).to_numpy()
         before = rows[apart].reset_index(drop=True)
         rows = rows[~apart].reset_index(drop=True)
     return Report(plan, rows, windows, equity, units, before, quality)
 
 
-def _for_registered(indicator: Indicator) -> Indicator | None:
-    """The indicator for 户籍 persons, when its cohort is written for 流动 ones."""
-    if indicator.count != PERSONS or indicator.ledger != "persons":
-        return None
-    den = replace_value(indicator.denominator, "pop_type", FLOATING, REGISTERED)
-    if den == indicator.denominator:
-        return None
-    num = replace_value(indicator.numerator, "pop_type", FLOATING, REGISTERED)
-    return replace(indicator, denominator=den, numerator=num)
-
-
-def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int, quality: Quality) -> pd.DataFrame:
+def _rows(
+    units: pd.DataFrame, counted: list[counting_mod.Counted], small_sample: int, quality: Quality
+) -> pd.DataFrame:
     """Every unit under every counted indicator and window, in that order. Laid out in one pass
     over all rows: a frame per indicator and window cost more than the counting in a county."""
     if not counted:
@@ -257,7 +249,7 @@ def _rows(units: pd.DataFrame, counted: list[_Counted], small_sample: int, quali
     return pd.DataFrame(columns)
 
 
-def _equity(counted: list[_Counted], size: int, rate: np.ndarray) -> dict[str, np.ndarray]:
+def _equity(counted: list[counting_mod.Counted], size: int, rate: np.ndarray) -> dict[str, np.ndarray]:
     """The 户籍 counts, their rate and its gap to the floating rate; None where not counted."""
     zeros = np.zeros(size, dtype=np.int64)
     shown = np.repeat([c.registered is not None for c in counted], size)
