@@ -19,6 +19,7 @@ CODES: dict[str, tuple[str, str]] = {
         "文件是 UTF-8 编码，但此行夹有其他编码（如 GBK）的字节；请整个文件另存为同一种编码",
     ),
     "file.unreadable": (ERROR, "文件无法读取：{detail}"),
+    "file.not_regular": (ERROR, "不是普通文件（{detail}），未读取：台帐应是 CSV 文件或 Excel/WPS 工作簿"),
     "file.empty": (ERROR, "文件为空，没有表头"),
     "file.unknown_type": (ERROR, "无法识别台帐类型：表头中没有任何台帐的标志列（{detail}）"),
     "file.ambiguous_type": (ERROR, "表头同时含有多种台帐的标志列，无法判断类型：{detail}"),
