@@ -43,7 +43,7 @@ def check(obj, ledger_dir, plan, as_of, fmt, all_indicators, encoding):
             "files": [vars(a) for a in outcome.ledgers.accounts],
             "rows": rows.records(outcome.report),
         }
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        options.emit(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", None)  # data: UTF-8
     else:
         click.echo("== 台帐问题 ==")
         click.echo(tables.findings_text(outcome.findings), nl=False)

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from fpservice.atomicfile import write_atomically
+from fpservice.cli import console
+from fpservice.errors import OutputError
 
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
 plan = click.option(
@@ -22,16 +24,32 @@ all_indicators = click.option(
 
 
 def emit(text: str, output: Path | None, bom: bool = False) -> None:
+    """Data (CSV, JSON, HTML): UTF-8 (with a BOM for CSV, so Excel opens it), whether to a file
+    or to stdout, whatever the console's encoding."""
     emit_bytes(text.encode("utf-8-sig" if bom else "utf-8"), output)
 
 
+def emit_text(text: str, output: Path | None) -> None:
+    """Text for people (a table): UTF-8 in a file, the console's own encoding on stdout."""
+    if output:
+        emit(text, output)
+    else:
+        click.echo(text, nl=False)
+
+
 def emit_bytes(data: bytes, output: Path | None) -> None:
+    """To `output` whole or not at all, else to stdout. Raises OutputError with what happened."""
     if output:
         write_atomically(output, data)
-    else:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        return
+    stdout = console.binary_stdout()
+    try:
+        stdout.write(data)
+        stdout.flush()
+    except BrokenPipeError:  # the reader has gone (`| head`): nothing to say
+        raise
+    except OSError as exc:  # stdout sent to a file on a full disk
+        raise OutputError.of(None, exc) from exc
 
 
 class Progress:
@@ -69,7 +87,14 @@ def loading(obj: dict):
     from fpservice.read.cache import LedgerCache, default_dir
 
     cache = None
-    if not obj.get("no_cache"):
-        cache = LedgerCache(obj.get("cache_dir") or default_dir())
-        click.get_current_context().call_on_close(cache.close)  # entries being written land first
+    directory = None if obj.get("no_cache") else obj.get("cache_dir") or default_dir()
+    if directory is not None:
+        cache = LedgerCache(directory)
+
+        def finish() -> None:  # entries being written land first; then what went wrong, once
+            cache.close()
+            for warning in cache.warnings():
+                click.echo(warning, err=True)
+
+        click.get_current_context().call_on_close(finish)
     return LoadOptions(cache, Progress.if_terminal())

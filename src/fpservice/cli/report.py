@@ -102,8 +102,8 @@ def report(
         from fpservice.output import html
 
         options.emit(html.to_html(outcome.report, quality), output)
-    else:
-        options.emit(tables.report_tables(outcome.report, fmt), output)
+    else:  # text for people: the console's encoding on stdout
+        options.emit_text(tables.report_tables(outcome.report, fmt), output)
 
     if not quiet:
         if output is not None:
