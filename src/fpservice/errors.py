@@ -51,7 +51,7 @@ class OutputError(FpserviceError):
     file another program holds open). The previous file, if any, is left as it was."""
 
     def __init__(self, path: Path | str | None, reason: str):
-        self.path, self.reason = path, reason
+        self.path, self.reason, self.replacing = path, reason, False
         where = f"无法写入 {path}" if path is not None else "无法写到标准输出"
         kept = "（原有文件未改动）" if path is not None and Path(path).is_file() else ""
         super().__init__(f"{where}：{reason}{kept}")
@@ -60,7 +60,9 @@ class OutputError(FpserviceError):
     def of(cls, path: Path | str | None, exc: OSError, *, replacing: bool = False) -> OutputError:
         """The error of writing `path` (None: stdout); `replacing`: the new file was whole,
         putting it in the old one's place failed (on Windows, what a file open in Excel does)."""
-        return cls(path, os_reason(exc, writing=True, replacing=replacing, path=path))
+        error = cls(path, os_reason(exc, writing=True, replacing=replacing, path=path))
+        error.replacing = replacing
+        return error
 
 
 # Windows error codes that mean "another process has this file": ERROR_SHARING_VIOLATION and

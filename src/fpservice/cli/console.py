@@ -17,6 +17,8 @@ import sys
 import unicodedata
 from typing import BinaryIO
 
+from fpservice.errors import OutputError
+
 HANDLER = "fpservice.plain"
 
 # Characters fpservice writes that some consoles lack, and what to write instead, best first.
@@ -71,12 +73,13 @@ class ConsoleStream(io.TextIOBase):
     (taking ASCII for a misconfigured locale) unless it cannot reach the bytes underneath, and
     the bytes written must be the ones the stream's encoding promises."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, *, is_stdout: bool):
         super().__init__()
         self._stream = stream
         self.binary: BinaryIO = stream.buffer
         self._encoding = stream.encoding or "utf-8"
         self._flush_lines = bool(getattr(stream, "line_buffering", False))
+        self._is_stdout = is_stdout
 
     @property
     def encoding(self) -> str:
@@ -90,13 +93,27 @@ class ConsoleStream(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        self.binary.write(text.encode(self._encoding, HANDLER))
-        if self._flush_lines and ("\n" in text or "\r" in text):
-            self.binary.flush()
+        with self._said():
+            self.binary.write(text.encode(self._encoding, HANDLER))
+            if self._flush_lines and ("\n" in text or "\r" in text):
+                self.binary.flush()
         return len(text)
 
     def flush(self) -> None:
-        self.binary.flush()
+        with self._said():
+            self.binary.flush()
+
+    @contextlib.contextmanager
+    def _said(self):
+        """stdout sent to a file on a full disk: an OutputError that names stdout."""
+        try:
+            yield
+        except BrokenPipeError:  # the reader has gone (`| head`): nothing to say
+            raise
+        except OSError as exc:
+            if not self._is_stdout:
+                raise
+            raise OutputError.of(None, exc) from exc
 
     def isatty(self) -> bool:
         return self._stream.isatty()
@@ -112,21 +129,21 @@ def plain_streams():
     register()
     saved = sys.stdout, sys.stderr
     try:
-        sys.stdout, sys.stderr = (_wrapped(s) for s in saved)
+        sys.stdout, sys.stderr = _wrapped(saved[0], is_stdout=True), _wrapped(saved[1], is_stdout=False)
         yield
     finally:
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(AttributeError, OSError, ValueError):
+            with contextlib.suppress(AttributeError, OSError, ValueError, OutputError):
                 stream.flush()
         sys.stdout, sys.stderr = saved
 
 
-def _wrapped(stream):
+def _wrapped(stream, *, is_stdout: bool):
     if stream is None or isinstance(stream, ConsoleStream) or not hasattr(stream, "buffer"):
         return stream  # no console (pythonw), already wrapped, or a test's own stream
     with contextlib.suppress(OSError, ValueError):
         stream.flush()  # what was written before goes out first
-    return ConsoleStream(stream)
+    return ConsoleStream(stream, is_stdout=is_stdout)
 
 
 def binary_stdout() -> BinaryIO:
