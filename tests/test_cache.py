@@ -5,18 +5,25 @@ a damaged cache only costs a re-read. The progress display: on a terminal only."
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import pty
+import random
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import time
 
+import pyarrow as pa
+import pyarrow.feather as feather
 import pytest
+import xxhash
 
 from fpservice import api
+from fpservice.read import cache as cache_mod
 from fpservice.read import load
 from fpservice.read.cache import LedgerCache
 from scripts.make_ledgers import generate
@@ -142,11 +149,158 @@ def test_a_damaged_cache_only_costs_a_re_read(sample, tmp_path):
     assert outputs(sample, cache) == cold
 
 
+# Damage as a failing disk, a copy cut short or a backup tool does it: each trial damages every
+# entry of a filled cache (13 Arrow entries of files, batches, workbooks and their sheets, and the
+# findings across files), then a run must give exactly what a run without the cache gives, say
+# once that it read the ledgers again, and leave the cache whole for the next run.
+
+
+def entries(cache):
+    return sorted(p for p in cache.rglob("*") if p.suffix in (".arrow", ".json"))
+
+
+def flip_three_bits(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    for _ in range(3):
+        i = rng.randrange(len(data))
+        data[i] ^= 1 << rng.randrange(8)
+    return bytes(data)
+
+
+def reseal(path, payload: bytes, version: int = cache_mod.FORMAT, key: str | None = None) -> bytes:
+    """An entry that is whole and checksummed, as another writer would make it."""
+    key = key or path.name.rsplit(".", 1)[0]
+    kind = cache_mod.JSON if path.suffix == ".json" else cache_mod.ARROW
+    checksum = xxhash.xxh3_128(key.encode() + payload).digest()
+    head = struct.pack("<8sIIQ16s", b"FPSVCACH", version, kind, len(payload), checksum)
+    return head.ljust(cache_mod.HEADER_SIZE, b"\0") + payload
+
+
+def payload(data: bytes) -> bytes:
+    return data[cache_mod.HEADER_SIZE :]
+
+
+DAMAGES = {  # name -> (damage(entry bytes, rng), seed)
+    **{f"three bit flips, trial {seed}": (flip_three_bits, seed) for seed in range(6)},
+    "cut at a random length": (lambda data, rng: data[: rng.randrange(len(data))], 7),
+    "cut to nothing": (lambda data, rng: b"", 0),
+    "zero-filled": (lambda data, rng: bytes(len(data)), 0),
+    "the bare Arrow file of the format before": (lambda data, rng: payload(data), 0),
+}
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """The sample district, what a run without the cache says, and a cache filled by a run."""
+    base = tmp_path_factory.mktemp("filled")
+    d = base / "ledgers"
+    shutil.copytree(REPO / "sample_data", d)
+    cache = base / "cache"
+    uncached = damaged_run(d, None)
+    assert damaged_run(d, cache) == uncached
+    assert len(entries(cache)) == 14
+    return d, cache, uncached
+
+
+def damaged_run(d, cache):
+    """(exit code, stdout) of check as JSON, with the cache's warnings as a third part."""
+    where = ["--cache-dir", cache] if cache else ["--no-cache"]
+    result = run([*where, "check", d, "-f", "json", "--as-of", "2011-09-30"])
+    return result.exit_code, result.stdout, result.stderr.count(cache_mod.DAMAGED)
+
+
+@pytest.mark.parametrize("how", list(DAMAGES))
+def test_a_damaged_entry_never_changes_a_number_nor_crashes(filled, how):
+    d, cache, (code, stdout, _) = filled
+    damage, seed = DAMAGES[how]
+    rng = random.Random(seed)
+    for path in entries(cache):
+        path.write_bytes(damage(path.read_bytes(), rng))
+    assert damaged_run(d, cache) == (code, stdout, 1)  # the same result, said once
+    assert damaged_run(d, cache) == (code, stdout, 0)  # and the cache is whole again
+
+
+def test_an_entry_of_another_format_or_of_another_file_is_not_trusted(filled):
+    """Whole and checksummed, but not what this key holds: another format version, another
+    file's entry (a backup tool restoring under the wrong names), rows without a column."""
+    d, cache, (code, stdout, _) = filled
+    paths = entries(cache)
+    arrows = [p for p in paths if p.suffix == ".arrow"]
+    for path in paths:
+        path.write_bytes(reseal(path, payload(path.read_bytes()), version=cache_mod.FORMAT + 1))
+    assert damaged_run(d, cache) == (code, stdout, 1)
+    first, second = arrows[0].read_bytes(), arrows[1].read_bytes()
+    arrows[0].write_bytes(second)
+    arrows[1].write_bytes(first)
+    assert damaged_run(d, cache) == (code, stdout, 1)
+    largest = max(arrows, key=lambda p: p.stat().st_size)
+    table = feather.read_table(pa.BufferReader(payload(largest.read_bytes())))
+    sink = pa.BufferOutputStream()
+    feather.write_feather(table.drop_columns([table.column_names[-1]]), sink, compression="uncompressed")
+    largest.write_bytes(reseal(largest, sink.getvalue().to_pybytes()))
+    assert damaged_run(d, cache) == (code, stdout, 1)
+    assert damaged_run(d, cache) == (code, stdout, 0)
+
+
 def test_an_unwritable_cache_directory_does_not_stop_a_report(sample, tmp_path):
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("x")
     result = run(["--cache-dir", blocked / "cache", "report", sample, "-q", "2011Q3", "-f", "json"])
     assert result.exit_code in (0, 1) and json.loads(result.stdout)
+    assert result.stderr.count("无法写入") == 1 and "--no-cache" in result.stderr
+
+
+def test_a_full_disk_under_the_cache_is_said_once_and_the_run_goes_on(sample, tmp_path, monkeypatch):
+    uncached = outputs(sample, None)
+
+    def full(fh, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod.feather, "write_feather", full)
+    result = run(["--cache-dir", tmp_path / "cache", "check", sample, "-f", "json", "--as-of", "2011-09-30"])
+    assert (result.exit_code, result.stdout) == uncached[2:]
+    assert result.stderr.count("磁盘已满") == 1
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.suffix in (".arrow", ".tmp")]
+
+
+def test_the_default_cache_directory_on_windows_is_under_local_app_data(monkeypatch, tmp_path):
+    monkeypatch.delenv("FPSERVICE_CACHE")
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "AppData" / "Local"))
+    assert cache_mod.default_dir() == tmp_path / "AppData" / "Local" / "fpservice"
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_mod.default_dir() == tmp_path / "xdg" / "fpservice"
+
+
+def test_a_changed_masking_function_reaches_the_next_run(tmp_path):
+    """The key covers all the code that shapes an entry: a masked value stored in a cached
+    finding changes as soon as the masking does, with the ledgers unchanged."""
+    d = tmp_path / "ledgers"
+    d.mkdir()
+    bad = make_id(seq=1)[:-1] + ("0" if make_id(seq=1)[-1] != "0" else "1")  # a wrong check digit
+    rows = [person(id_=bad)] + [person(id_=make_id(seq=i, addr=f"34{i:04d}")) for i in range(2, 1500)]
+    write_csv(d / "p.csv", PERSONS, rows)
+    assert (d / "p.csv").stat().st_size > LedgerCache.MIN_BYTES  # large enough to be cached
+    patched = tmp_path / "patched"
+    shutil.copytree(
+        REPO / "src" / "fpservice", patched / "fpservice", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    privacy = patched / "fpservice" / "privacy.py"
+    privacy.write_text(privacy.read_text(encoding="utf-8").replace('"*" * (n - 10)', '"#" * (n - 10)'))
+
+    def masked(package_dir):
+        env = {**os.environ, "PYTHONPATH": str(package_dir), "FPSERVICE_RULES": str(REPO / "rules")}
+        args = ["--cache-dir", tmp_path / "cache", "check", d, "-p", "000", "-f", "json"]
+        done = subprocess.run(
+            [sys.executable, "-m", "fpservice", *map(str, args)], capture_output=True, env=env, timeout=120
+        )
+        doc = json.loads(done.stdout)
+        return {f["value"] for f in doc["findings"] if f["code"] == "value.id_checksum"}
+
+    assert masked(REPO / "src") == {bad[:6] + "********" + bad[-4:]}
+    assert any((tmp_path / "cache").rglob("*.arrow"))
+    assert masked(patched) == {bad[:6] + "########" + bad[-4:]}
 
 
 class Recorder:

@@ -1,6 +1,7 @@
 """Quarterly deadlines 2008–2013, `fpservice due`, `report --due`, cron and atomic output."""
 
 import datetime as dt
+import errno
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import pytest
 
 from fpservice import deadlines
 from fpservice.atomicfile import write_atomically
+from fpservice.errors import OutputError
 from fpservice.workdays import Calendar
 from tests.ledgerkit import REPO, run
 
@@ -159,10 +161,10 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     target.write_bytes(b"old report")
 
     def broken_fsync(fd):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="磁盘已满"):
         write_atomically(target, b"new report")
     assert target.read_bytes() == b"old report"
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]  # no temporary file left behind

@@ -1,7 +1,12 @@
 """Organisation units: units.csv names them and fixes the hierarchy; without it, the units seen."""
 
+import errno
+from pathlib import Path
+
+import pytest
+
 from fpservice import consistency, read
-from tests.ledgerkit import PERSONS, SERVICES, V1, make_id, person, service, write_csv, write_units
+from tests.ledgerkit import PERSONS, SERVICES, V1, make_id, person, run, service, write_csv, write_units
 
 
 def test_units_csv_makes_unknown_units_errors(ledger_dir):
@@ -30,3 +35,58 @@ def test_a_village_whose_rows_were_all_rejected_is_still_reported(ledger_dir):
     result = read.load(ledger_dir)
     assert len(result.frames["persons"]) == 1
     assert "330205001002" in result.units.table.index
+
+
+TREE = [
+    ["330205000000", "江北区", "县", ""],
+    ["330205001000", "甲街道", "乡镇", "330205000000"],
+    [V1, "甲社区", "村", "330205001000"],
+]
+NOT_A_TREE = {  # the row added at line 5 -> what is said
+    "a code listed twice": ([V1, "又一个甲社区", "村", "330205001000"], f"代码 {V1} 已在第 4 行列出"),
+    "a parent that is not listed": (
+        ["330205002001", "乙社区", "村", "330205002000"],
+        "330205002001 的上级代码 330205002000 不在 units.csv 中",
+    ),
+    "a parent that is not one level up": (
+        ["330205001002", "丙社区", "村", "330205000000"],
+        "330205001002（村）的上级 330205000000 是县级，应为乡镇级",
+    ),
+    "a township under a village": (["330205003000", "丁街道", "乡镇", V1], "应为县级"),
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_A_TREE))
+def test_a_units_file_that_is_not_a_tree_stops_the_run_at_its_line(ledger_dir, case):
+    row, said = NOT_A_TREE[case]
+    write_units(ledger_dir, TREE + [row])
+    write_csv(ledger_dir / "p.csv", PERSONS, [person()])
+    result = run(["check", ledger_dir, "-p", "000"])
+    assert result.exit_code == 3 and result.stdout == ""
+    assert result.stderr.startswith("fpservice: units.csv:5: ") and said in result.stderr, result.stderr
+
+
+def test_blank_parents_are_derived_and_a_countys_parent_is_outside_the_tree(ledger_dir):
+    write_units(
+        ledger_dir,
+        [["330205000000", "江北区", "县", "330200000000"], [V1, "甲社区", "村", ""]],  # 宁波市 above
+    )
+    write_csv(ledger_dir / "p.csv", PERSONS, [person()])
+    table = read.load(ledger_dir).units.table
+    assert sorted(table.index) == ["330205000000", "330205001000", V1]
+    assert table.at[V1, "parent"] == "330205001000"
+
+
+def test_a_units_file_that_cannot_be_read_is_one_line(ledger_dir, monkeypatch):
+    write_units(ledger_dir, TREE)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person()])
+    read_bytes = Path.read_bytes
+
+    def denied(path):
+        if path.name == "units.csv":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    result = run(["check", ledger_dir, "-p", "000"])
+    assert result.exit_code == 3 and result.stderr.startswith("fpservice: 无法读取 units.csv：没有读取权限")

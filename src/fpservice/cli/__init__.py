@@ -1,7 +1,9 @@
 """Command line: parses options, calls one `fpservice.api` function, renders, sets the exit code.
 
 Exit codes (SPEC §6): 0 valid and every target met, 1 a target missed, 2 rows rejected,
-3 could not run. Every exception is turned into a message here, in one place.
+3 could not run. Every exception is turned into a message here, in one place: an error from the
+operating system that no stage put into words (stdout on a full disk, an unreadable rule file)
+too, as one line with exit 3.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 import click
 
 from fpservice import __version__
-from fpservice.errors import FpserviceError
+from fpservice.cli import console
+from fpservice.errors import FpserviceError, describe_os_error
 from fpservice.status import ExitCode
 
 COULD_NOT_RUN = ExitCode.COULD_NOT_RUN
@@ -29,6 +32,7 @@ class _Group(click.Group):
         verbose = "--verbose" in argv
         try:
             code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # a full disk under `> report.txt` shows here, not at exit
         except click.ClickException as exc:
             exc.show()
             code = COULD_NOT_RUN
@@ -40,6 +44,14 @@ class _Group(click.Group):
             code = exc.exit_code
         except BrokenPipeError:
             code = 0
+        except OSError as exc:
+            if verbose:
+                raise
+            click.echo(f"fpservice: {describe_os_error(exc)}", err=True)
+            code = COULD_NOT_RUN
+        except MemoryError:
+            click.echo("fpservice: 内存不足，无法完成。请关闭其他程序后重试，或分批处理台帐目录。", err=True)
+            code = COULD_NOT_RUN
         except Exception as exc:  # a bug: say so plainly, without a traceback unless asked
             if verbose:
                 raise
@@ -104,7 +116,8 @@ def _speak_chinese() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     envvar="FPSERVICE_CACHE",
     metavar="目录",
-    help="已解析台帐的缓存目录（默认 ~/.cache/fpservice；按文件内容识别，文件一改即重新读取）。",
+    help="已解析台帐的缓存目录（默认 ~/.cache/fpservice，Windows 为 %LOCALAPPDATA%\\fpservice；"
+    "按文件内容识别，文件一改即重新读取；缓存文件逐个校验，损坏的自动丢弃）。",
 )
 @click.option("--no-cache", is_flag=True, help="不读也不写缓存。")
 @click.option("--verbose", is_flag=True, help="出错时显示完整的 Python 调用栈。")
@@ -141,7 +154,8 @@ PROCESS_SETTINGS = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0", "O
 def main() -> None:
     for name, value in PROCESS_SETTINGS.items():
         os.environ.setdefault(name, value)
-    cli.main(prog_name="fpservice")
+    with console.plain_streams():  # any console: see console.py
+        cli.main(prog_name="fpservice")
 
 
 from fpservice.cli import check, due, report, rules  # noqa: E402,F401  (registers the commands)

@@ -63,7 +63,7 @@ def check(obj, ledger_dir, plan, date_, fmt, output, show_all, all_indicators, e
             "files": [vars(a) for a in outcome.ledgers.accounts],
             "rows": rows.records(outcome.report),
         }
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        options.emit(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", None)  # data: UTF-8
     else:
         click.echo("== 台帐问题 ==")
         if show_all or len(outcome.findings) <= problems.SCREENFUL:

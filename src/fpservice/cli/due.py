@@ -61,7 +61,7 @@ def due(obj, ledger_dir, date_, plan, fmt, field, encoding, quiet):
     if field:
         click.echo(doc[field])
     elif fmt == "json":
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        options.emit(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", None)  # data: UTF-8
     else:
         start, end = periods.quarter_bounds(d.year, d.quarter)
         lines = [

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from fpservice.atomicfile import write_atomically
-from fpservice.errors import UsageError
+from fpservice.cli import console
+from fpservice.errors import OutputError, UsageError
 
 ledger_dir = click.argument("ledger_dir", type=click.Path(path_type=Path))
 quiet = click.option("--quiet", is_flag=True, help="只输出错误信息（结果照常写出）。")
@@ -86,7 +87,10 @@ class Target:
         """The file to write: a directory's file is named `<stem>.<ext>` (stem: plan_quarter)."""
         if self.directory is None:
             return self.file
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, no permission, a read-only disk
+            raise OutputError.of(self.directory, exc) from exc
         return self.directory / f"{stem}.{EXTENSIONS[self.fmt]}"
 
 
@@ -138,16 +142,32 @@ all_indicators = click.option(
 
 
 def emit(text: str, output: Path | None, bom: bool = False) -> None:
+    """Data (CSV, JSON, HTML): UTF-8 (with a BOM for CSV, so Excel opens it), whether to a file
+    or to stdout, whatever the console's encoding."""
     emit_bytes(text.encode("utf-8-sig" if bom else "utf-8"), output)
 
 
+def emit_text(text: str, output: Path | None) -> None:
+    """Text for people (a table): UTF-8 in a file, the console's own encoding on stdout."""
+    if output:
+        emit(text, output)
+    else:
+        click.echo(text, nl=False)
+
+
 def emit_bytes(data: bytes, output: Path | None) -> None:
+    """To `output` whole or not at all, else to stdout. Raises OutputError with what happened."""
     if output:
         write_atomically(output, data)
-    else:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        return
+    stdout = console.binary_stdout()
+    try:
+        stdout.write(data)
+        stdout.flush()
+    except BrokenPipeError:  # the reader has gone (`| head`): nothing to say
+        raise
+    except OSError as exc:  # stdout sent to a file on a full disk
+        raise OutputError.of(None, exc) from exc
 
 
 class Progress:
@@ -185,7 +205,14 @@ def loading(obj: dict):
     from fpservice.read.cache import LedgerCache, default_dir
 
     cache = None
-    if not obj.get("no_cache"):
-        cache = LedgerCache(obj.get("cache_dir") or default_dir())
-        click.get_current_context().call_on_close(cache.close)  # entries being written land first
+    directory = None if obj.get("no_cache") else obj.get("cache_dir") or default_dir()
+    if directory is not None:
+        cache = LedgerCache(directory)
+
+        def finish() -> None:  # entries being written land first; then what went wrong, once
+            cache.close()
+            for warning in cache.warnings():
+                click.echo(warning, err=True)
+
+        click.get_current_context().call_on_close(finish)
     return LoadOptions(cache, Progress.if_terminal())

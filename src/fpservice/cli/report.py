@@ -122,9 +122,9 @@ def report(
         from fpservice.output import html
 
         options.emit(html.to_html(outcome.report), output)
-    else:
+    else:  # text for people: the console's encoding on stdout
         width = options.terminal_width(wide) if fmt == "table" and output is None else None
-        options.emit(tables.report_tables(outcome.report, fmt, width, summary=True), output)
+        options.emit_text(tables.report_tables(outcome.report, fmt, width, summary=True), output)
 
     if not quiet:
         if output is not None:
@@ -152,4 +152,4 @@ def _emit_form(report, fmt: str, output: Path | None) -> None:
 
         options.emit(html.form_page(report), output)
     else:
-        options.emit(formtext.form_text(report, fmt), output)
+        options.emit_text(formtext.form_text(report, fmt), output)  # the console's encoding on stdout

@@ -4,8 +4,10 @@ batch of small files with one header (a file per village) read as one."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
+from fpservice.errors import os_reason
 from fpservice.read.sheets import SUFFIXES, is_workbook
 
 LEDGER_SUFFIXES = (".csv", *SUFFIXES)
@@ -14,14 +16,65 @@ LEDGER_SUFFIXES = (".csv", *SUFFIXES)
 def discover(root: Path) -> list[Path]:
     """CSV files and workbooks at any depth, in a stable order. Symlinked directories are not
     followed; hidden files and the lock files Excel and WPS keep beside an open workbook
-    (`~$台帐.xlsx`) are not ledgers."""
+    (`~$台帐.xlsx`) are not ledgers. A directory that cannot be listed is among what is found
+    (see `unusable`): ledgers may be in it, so it is said, not passed over."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unlisted(exc: OSError) -> None:
+        if exc.filename is not None and Path(exc.filename) != Path(root):
+            found.append(Path(exc.filename))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.lower().endswith(LEDGER_SUFFIXES) and not name.startswith((".", "~$")):
                 found.append(Path(dirpath) / name)
     return found
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "命名管道"),
+    (stat.S_ISSOCK, "套接字"),
+    (stat.S_ISCHR, "设备文件"),
+    (stat.S_ISBLK, "设备文件"),
+)
+
+
+def unusable(path: Path) -> tuple[str, str] | None:
+    """(finding code, detail) when what was found is not a file that can be read: a named pipe,
+    a socket or a device (never opened: a pipe would wait for a writer for ever), a link to
+    nothing or to itself, a directory that cannot be listed. None for a regular file."""
+    try:
+        mode = path.stat().st_mode  # follows a link to what it names
+    except OSError as exc:
+        if path.is_symlink() and isinstance(exc, FileNotFoundError):
+            return "file.unreadable", "符号链接指向的文件不存在"
+        return "file.unreadable", os_reason(exc, writing=False)
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            return "file.unreadable", "目录无法列出：" + os_reason(exc, writing=False)
+        return "file.unreadable", "目录无法列出"
+    kind = next((name for test, name in _SPECIAL if test(mode)), "特殊文件")
+    return "file.not_regular", kind
+
+
+def display_name(name: str) -> str:
+    """A file name as findings and accounts show it. A name whose bytes are not UTF-8 (one from
+    a zip made on Chinese Windows, in GBK) is read as GB18030, else shown with its odd bytes
+    escaped: what is printed or written as JSON is always text."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
 
 
 # Files below BATCH_FILE bytes whose first lines are the same bytes (one header, as in a file per

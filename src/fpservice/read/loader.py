@@ -13,16 +13,17 @@ import numpy as np
 import pandas as pd
 
 from fpservice import units as units_mod
-from fpservice.errors import InputError
+from fpservice.errors import InputError, os_reason
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover
-from fpservice.read.cache import LedgerCache, digest, finding_fields
+from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
 from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_sheet
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
 from fpservice.read.unitsfile import load_units_file
 from fpservice.read.validate import text_dtype
+from fpservice.schema import LEDGER_TYPES
 
 UNITS_FILE = "units.csv"
 
@@ -42,20 +43,29 @@ def load(
     if not root.is_dir():
         raise InputError(f"台帐目录不存在或不是目录：{root}")
     today = today or dt.date.today()
-    units_path = next((p for p in root.iterdir() if p.name.lower() == UNITS_FILE and p.is_file()), None)
-    units = load_units_file(units_path, units_path.name, encoding) if units_path else units_mod.empty()
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise InputError(f"无法读取台帐目录 {root}：{os_reason(exc, writing=False)}") from exc
+    units_path = next((p for p in entries if p.name.lower() == UNITS_FILE and p.is_file()), None)
+    units = units_mod.empty()
+    if units_path:
+        units = load_units_file(units_path, discover.display_name(units_path.name), encoding)
     findings = list(units.findings)
     files = [p for p in discover.discover(root) if p != units_path]
     if not files:
         raise InputError(f"{root} 中没有台帐文件（CSV 或 Excel/WPS 工作簿）")
+    # What is not a regular file (a pipe, a link to nothing) is never opened: a finding each.
+    unusable = {p: problem for p in files if (problem := discover.unusable(p))}
+    usable = [p for p in files if p not in unusable]
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each read is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
     workers = min(4, os.cpu_count() or 1)
-    sizes = {path: discover.file_size(path) for path in files}
-    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers, headers)
-    jobs = discover.jobs(files, sizes, encoding is None)
-    job_sizes = [sum(sizes[path] for path in job) for job in jobs]
+    sizes = {path: discover.file_size(path) for path in usable}
+    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers, headers, unusable)
+    jobs = discover.jobs(usable, sizes, encoding is None) + [[path] for path in unusable]
+    job_sizes = [sum(sizes.get(path, 0) for path in job) for job in jobs]
     with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results
         # stay in the order of the jobs.
@@ -87,21 +97,29 @@ def load(
 class _Reader:
     """Reads a file, a batch of small files, or a workbook, through the cache when there is one."""
 
-    def __init__(self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float, headers):
+    def __init__(
+        self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float, headers, unusable
+    ):
         self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
         self.share = share  # bytes per core: a larger read is parsed on all cores
         self.headers = headers
+        self.unusable = unusable  # path -> (finding code, detail): not a file to open
         self.context = json.dumps([encoding, units.listed, units.fingerprint, headers.fingerprint])
         self.workbooks = WorkbookReader(os.cpu_count() or 1)
 
     def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+        return discover.display_name(path.relative_to(self.root).as_posix())
 
     def read(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
         """-> (what was read, its cache key) for the files: one, several read as one, or each
         sheet of a workbook."""
         if len(paths) > 1:
             return self._many(paths)
+        if paths[0] in self.unusable:
+            code, detail = self.unusable[paths[0]]
+            rel = self.rel(paths[0])
+            finding = Finding(code, rel, detail=detail)
+            return [(ReadResult([FileAccount(rel, None, None)], findings=[finding]), None)]
         return self._workbook(paths[0]) if is_workbook(paths[0].name) else [self._one(paths[0])]
 
     def _workbook(self, path: Path) -> list[tuple[ReadResult, str | None]]:
@@ -117,14 +135,14 @@ class _Reader:
             return [self._one(path, raw)]  # a CSV or tab-separated file that a web system named .xls
         cache, kind = self.cache, path.suffix.lower().lstrip(".")
         key = cache.key(digest(raw), rel, self.context) if cache else None
-        hit = cache.get(key, self.today) if cache else None
-        if hit is not None and "sheets" not in hit[1]:
-            return [(_from_cache(hit), key)]
-        if hit is not None:
-            keys = [cache.key(key, name, self.context) for name in hit[1]["sheets"]]
-            got = [cache.get(k, self.today) for k in keys]
-            if all(g is not None for g in got):
-                return [(_from_cache(g), k) for g, k in zip(got, keys)]
+        hit = self._entry(key) if cache else None
+        if isinstance(hit, ReadResult):  # a workbook that could not be read at all
+            return [(hit, key)]
+        if isinstance(hit, list):  # its sheets' names: an entry each
+            keys = [cache.key(key, name, self.context) for name in hit]
+            got = [self._entry(k) for k in keys]
+            if all(isinstance(g, ReadResult) for g in got):
+                return [(g, k) for g, k in zip(got, keys)]
         grids = self.workbooks.grids(raw)
         if isinstance(grids, tuple):  # the workbook as a whole cannot be read
             code, detail = grids
@@ -186,9 +204,9 @@ class _Reader:
         as such, so that a warm run does not try it again."""
         cache = self.cache
         use = cache is not None and cache.worth_it(size)
-        hit = cache.get(key, self.today) if use else None
-        if hit is not None:
-            return (None if hit[1].get("alone") else _from_cache(hit)), key
+        hit = self._entry(key) if use else None
+        if hit is ALONE or isinstance(hit, ReadResult):
+            return (None if hit is ALONE else hit), key
         got = read()
         if use:
             frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
@@ -196,9 +214,27 @@ class _Reader:
             cache.put(key, frame, meta)
         return got, key
 
+    def _entry(self, key: str):
+        """The cache's entry for `key`, checked against what a read gives: a ReadResult, the
+        sheet names of a workbook (a list), ALONE (a batch to read file by file), or None. An
+        entry that is none of these, or whose rows have not the columns and types its ledger's
+        have, is discarded as damaged (and the file read again)."""
+        hit = self.cache.get(key, self.today)
+        if hit is None:
+            return None
+        frame, meta = hit
+        try:
+            return _from_cache(frame, meta)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.cache.discard(key)
+            return None
+
+
+ALONE = "alone"  # a batch's entry when its files must be read one by one
+
 
 def _unreadable(rel: str, exc: OSError) -> Finding:
-    return Finding("file.unreadable", rel, None, None, None, exc.strerror)
+    return Finding("file.unreadable", rel, None, None, None, os_reason(exc, writing=False))
 
 
 def _meta(got: ReadResult) -> dict:
@@ -211,18 +247,56 @@ def _meta(got: ReadResult) -> dict:
     }
 
 
-def _from_cache(hit) -> ReadResult | None:
-    if hit is None:
-        return None
-    frame, meta = hit
-    for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
-        column = frame[name]
-        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
-            frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=text_dtype(column.cat.categories))
-    return ReadResult(
-        [FileAccount(**a) for a in meta["accounts"]],
-        frame if meta["has_frame"] else None,
-        [Finding(*f) for f in meta["findings"]],
-        set(meta["villages"]),
-        tuple(meta["valid_days"]),
-    )
+def _from_cache(frame: pd.DataFrame, meta: dict):
+    """What an entry holds (see `_Reader._entry`), each part checked. Raises ValueError, KeyError
+    or TypeError when a part is not what `_meta` wrote."""
+    if "sheets" in meta:
+        sheets = meta["sheets"]
+        if not isinstance(sheets, list) or not all(isinstance(n, str) for n in sheets):
+            raise ValueError("sheets")
+        return sheets
+    if meta.get("alone") is True:
+        return ALONE
+    accounts = [FileAccount(**a) for a in meta["accounts"]]
+    for a in accounts:
+        counts = (a.read, a.used, a.rejected, a.skipped)
+        if not (isinstance(a.file, str) and (a.ledger is None or a.ledger in LEDGER_TYPES)):
+            raise ValueError("account")
+        if not all(type(n) is int and n >= 0 for n in counts) or a.read != sum(counts[1:]):
+            raise ValueError("account counts")
+    findings = [finding_from(f) for f in meta["findings"]]
+    villages = meta["villages"]
+    if not accounts or not isinstance(villages, list) or not all(isinstance(v, str) for v in villages):
+        raise ValueError("villages")
+    if meta["has_frame"] is not True:
+        frame = None
+    else:
+        for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
+            column = frame[name]
+            if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
+                categories = text_dtype(column.cat.categories)
+                frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=categories)
+        _check_frame(frame, accounts[0].ledger, {a.file for a in accounts})
+    return ReadResult(accounts, frame, findings, set(villages), tuple(meta["valid_days"]))
+
+
+def _check_frame(frame: pd.DataFrame, ledger: str | None, files: set[str]) -> None:
+    """The rows of an entry have exactly the columns and types a read of its ledger type gives
+    (the frames of a type are joined column by column, their categories by position)."""
+    if ledger is None:
+        raise ValueError("rows without a ledger type")
+    expected = assemble.empty_frame(ledger)
+    if list(frame.columns) != list(expected.columns):
+        raise ValueError("columns")
+    for name in expected.columns:
+        want, got = expected[name].dtype, frame[name].dtype
+        if not isinstance(want, pd.CategoricalDtype):
+            if got != want:
+                raise ValueError(name)
+        elif not isinstance(got, pd.CategoricalDtype) or got.ordered != want.ordered:
+            raise ValueError(name)
+        elif name == "file":  # the files of this read, by name
+            if not set(got.categories) <= files:
+                raise ValueError(name)
+        elif len(want.categories) and not got.categories.equals(want.categories):  # a vocabulary
+            raise ValueError(name)

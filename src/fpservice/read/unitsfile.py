@@ -1,5 +1,7 @@
 """`units.csv` (SPEC §1): the units of the district, their names, levels and parents, read in any
-encoding a ledger may have. Invalid rows become findings; missing ancestors are added by code."""
+encoding a ledger may have. Invalid rows become findings; missing ancestors are added by code.
+A file that does not describe a tree (a code listed twice, a parent that is not listed or not
+one level up) stops the run at its line: it would give wrong township and county numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fpservice.errors import InputError, UnitsError, os_reason
 from fpservice.findings import Finding
 from fpservice.headers import normalize_header
 from fpservice.read import csvparse
@@ -52,7 +55,10 @@ _UNITS_HEADERS = {
 def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
     """Read `units.csv`. Invalid rows become findings; missing ancestors are added by code."""
     findings: list[Finding] = []
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"无法读取 {rel}：{os_reason(exc, writing=False)}") from exc
     fingerprint = hashlib.sha256(raw).hexdigest()
     try:
         source = open_source(raw, encoding)
@@ -95,9 +101,37 @@ def load_units_file(path: Path, rel: str, encoding: str | None = None) -> Units:
     )
     units.index = code
     units = units[ok.to_numpy()]
-    units = units[~units.index.duplicated()]
+    _check_tree(units, table.lines[ok.to_numpy()], rel)
+    units.loc[units["level"] == COUNTY, "parent"] = None  # above the county is not our tree
     missing_parent = units["parent"].isna() & (units["level"] != COUNTY)
     units.loc[missing_parent, "parent"] = [derived_parent(c) for c in units.index[missing_parent]]
     result = Units(units, True, findings, fingerprint)
     result.add_seen([p for p in units["parent"].dropna() if p not in units.index])
     return result
+
+
+_ONE_UP = {VILLAGE: TOWNSHIP, TOWNSHIP: COUNTY}
+
+
+def _check_tree(units: pd.DataFrame, lines, rel: str) -> None:
+    """Each valid row's code once, and the parent it names listed, one level up. (A blank parent
+    is derived from the code; a county's parent is outside the tree and not looked at.)"""
+    first_line: dict[str, int] = {}
+    for code, line in zip(units.index.tolist(), lines.tolist()):
+        if code in first_line:
+            raise UnitsError(f"代码 {code} 已在第 {first_line[code]} 行列出：每个单位只能列一次", rel, line)
+        first_line[code] = line
+    levels = dict(zip(units.index.tolist(), units["level"].tolist()))
+    for code, level, parent, line in zip(
+        units.index.tolist(), units["level"].tolist(), units["parent"].tolist(), lines.tolist()
+    ):
+        if level == COUNTY or pd.isna(parent):
+            continue
+        if parent not in levels:
+            raise UnitsError(
+                f"{code} 的上级代码 {parent} 不在 units.csv 中：请列出这个上级单位，或改正上级代码", rel, line
+            )
+        if levels[parent] != _ONE_UP[level]:
+            raise UnitsError(
+                f"{code}（{level}）的上级 {parent} 是{levels[parent]}级，应为{_ONE_UP[level]}级", rel, line
+            )
