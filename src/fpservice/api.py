@@ -11,7 +11,7 @@ rule commands start without them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from fpservice.status import ExitCode
 from fpservice.workdays import Calendar
 
 if TYPE_CHECKING:
+    from fpservice.partitioned import Engine
     from fpservice.read import LedgerSet, Progress
     from fpservice.read.cache import LedgerCache
     from fpservice.report import Report
@@ -163,12 +164,16 @@ def load_ledgers(
 
 @dataclass
 class _Run:
-    """What `check` and `report` both start from."""
+    """What `check` and `report` both start from. With the Dask engine the ledgers are read on
+    the cluster, while they are counted (`ledgers` is None until then)."""
 
     rules: RuleBook
     plan: Plan
-    ledgers: LedgerSet
+    ledgers: LedgerSet | None
     calendar: Calendar
+    directory: Path
+    encoding: str | None
+    headers: Headers
 
 
 def _start(
@@ -177,6 +182,7 @@ def _start(
     rules_dir: Path | None,
     encoding: str | None,
     loading: LoadOptions | None,
+    engine: Engine | None = None,
 ) -> _Run:
     """The directory, the config, the rules, the plan, then the ledgers: the first problem stops
     the run."""
@@ -185,8 +191,11 @@ def _start(
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, ledger_dir, config)
     headers = headers_of(rules, config)
-    ledgers = load_ledgers(ledger_dir, encoding=encoding, config=config, loading=loading, headers=headers)
-    return _Run(rules, chosen, ledgers, Calendar())
+    encoding = encoding or config.get("encoding")
+    ledgers = None
+    if not (engine and engine.distributed):
+        ledgers = load_ledgers(ledger_dir, encoding=encoding, loading=loading, headers=headers)
+    return _Run(rules, chosen, ledgers, Calendar(), ledger_dir, encoding, headers)
 
 
 def _require_units(ledgers: LedgerSet) -> None:
@@ -214,17 +223,29 @@ def _consistency(ledgers: LedgerSet, cache: LedgerCache | None) -> list[Finding]
 
 def _build(
     run: _Run,
-    windows: list[Window],
+    windows_for,
     *,
     all_indicators: bool,
     equity: bool,
     loading,
-    as_of=None,
-    notes=(),
     previous: Window | None = None,
+    engine: Engine | None = None,
 ):
+    """Count and lay out the report. `windows_for(latest, units)` gives the windows, the as-of
+    day and the notes once the latest event date in the ledgers is known."""
     from fpservice import report as report_mod
 
+    if engine and engine.distributed:
+        return _build_on_cluster(
+            run,
+            windows_for,
+            all_indicators=all_indicators,
+            equity=equity,
+            previous=previous,
+            engine=engine,
+            loading=loading,
+        )
+    windows, as_of, notes = windows_for(run.ledgers.latest_date(), run.ledgers.units)
     _require_units(run.ledgers)
     result = report_mod.build(
         run.ledgers,
@@ -240,6 +261,50 @@ def _build(
     return Outcome(run.ledgers, result, cross_file, as_of, [*notes, *run.calendar.notes()])
 
 
+def _build_on_cluster(run: _Run, windows_for, *, all_indicators, equity, previous, engine, loading):
+    """The same report, counted by the Dask engine (partitioned.py): the ledgers are read and
+    counted partition by partition on the workers, the partial counts summed here."""
+    from fpservice import counting, partitioned
+    from fpservice import report as report_mod
+
+    chosen: dict = {}
+
+    def counts_for(latest, units):
+        windows, as_of, notes = windows_for(latest, units)
+        chosen.update(windows=windows, as_of=as_of, notes=notes)
+        counting_windows = [*windows, replace(previous, kind=report_mod.PREVIOUS)] if previous else windows
+        return counting.counts_of(
+            run.rules, run.plan, counting_windows, all_indicators=all_indicators, equity=equity
+        )
+
+    cache = loading.cache if loading else None
+    counted = partitioned.count(
+        run.directory,
+        engine,
+        counts_for=counts_for,
+        hierarchy_of=lambda units: report_mod.hierarchy_of(units, units.ordered()),
+        plan_start=run.plan.start,
+        encoding=run.encoding,
+        headers=run.headers,
+        cache_dir=str(cache.directory) if cache is not None else None,
+        today=dt.date.today(),
+    )
+    run.ledgers = counted.ledgers
+    _require_units(counted.ledgers)
+    result = report_mod.report_of(
+        counted.ledgers,
+        run.plan,
+        chosen["windows"],
+        counted.counts,
+        counted.total,
+        counted.hierarchy,
+        equity=equity,
+        previous=previous is not None,
+    )
+    notes = [*chosen["notes"], *counted.notes]
+    return Outcome(counted.ledgers, result, counted.cross_file, chosen["as_of"], notes)
+
+
 def report(
     ledger_dir: Path | str,
     quarter: str,
@@ -253,6 +318,7 @@ def report(
     equity: bool = True,
     change: bool = False,
     loading: LoadOptions | None = None,
+    engine: Engine | None = None,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started. With `change`,
     the previous quarter's year-to-date is counted too (`report.previous`, for 环比; none for a
@@ -260,26 +326,25 @@ def report(
     from fpservice import report as report_mod
 
     year, q = periods.parse_quarter(quarter)
-    run = _start(ledger_dir, plan, rules_dir, encoding, loading)
+    run = _start(ledger_dir, plan, rules_dir, encoding, loading, engine)
     windows: list[Window] = list(periods.quarter_windows(year, q))
     if trend:
         windows += periods.trend_windows(year, q)
     if phases:
         windows += [w for w, _ in report_mod.phase_windows(run.plan, windows[0].end)]
-    notes = _report_notes(run, windows[0], run.ledgers.latest_date())
     previous = periods.quarter_windows(year, q - 1)[1] if change and q > 1 else None
     return _build(
         run,
-        windows,
+        lambda latest, units: (windows, None, _report_notes(run, windows[0], latest, units)),
         all_indicators=all_indicators,
         equity=equity,
         loading=loading,
-        notes=notes,
         previous=previous,
+        engine=engine,
     )
 
 
-def _report_notes(run: _Run, quarter: Window, latest) -> list[str]:
+def _report_notes(run: _Run, quarter: Window, latest, units) -> list[str]:
     """Plain words when a quarter cannot say much: before the plan starts, after its last phase,
     or after the last date written in the ledgers (the report still runs)."""
     plan, notes = run.plan, []
@@ -293,7 +358,7 @@ def _report_notes(run: _Run, quarter: Window, latest) -> list[str]:
             f"警告：台帐中最晚的日期是 {latest.date()}，{quarter.label} 里没有任何台帐记录："
             "报告中的 0 和“无数据”不说明工作情况。"
         )
-    if not run.ledgers.units.listed:
+    if not units.listed:
         notes.append(
             "提示：台帐目录中没有 units.csv：单位按代码显示，没有台帐行的村/社区无法列出"
             "（units.csv：代码,名称,层级,上级代码）。"
@@ -311,19 +376,22 @@ def check(
     all_indicators: bool = False,
     equity: bool = True,
     loading: LoadOptions | None = None,
+    engine: Engine | None = None,
 ) -> Outcome:
     """Validate the ledgers, then judge the plan's targets year-to-date as of a day (by default
     the latest date written in the ledgers)."""
-    run = _start(ledger_dir, plan, rules_dir, encoding, loading)
-    notes = []
-    if as_of is None:
-        latest = run.ledgers.latest_date()
-        as_of = min(latest.date(), dt.date.today()) if latest is not None else dt.date.today()
-        written = "台帐中最晚的日期" if latest is not None else "台帐中没有日期，按今天"
-        notes.append(f"截至 {as_of}（{written}；可用 --date 指定）")
-    window = periods.as_of_window(as_of)
+    run = _start(ledger_dir, plan, rules_dir, encoding, loading, engine)
+
+    def window_for(latest, units):
+        day, notes = as_of, []
+        if day is None:
+            day = min(latest.date(), dt.date.today()) if latest is not None else dt.date.today()
+            written = "台帐中最晚的日期" if latest is not None else "台帐中没有日期，按今天"
+            notes.append(f"截至 {day}（{written}；可用 --date 指定）")
+        return [periods.as_of_window(day)], day, notes
+
     return _build(
-        run, [window], all_indicators=all_indicators, equity=equity, loading=loading, as_of=as_of, notes=notes
+        run, window_for, all_indicators=all_indicators, equity=equity, loading=loading, engine=engine
     )
 
 

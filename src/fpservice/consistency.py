@@ -3,6 +3,9 @@ and since persons are counted distinct, none of them changes a number."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
@@ -16,15 +19,61 @@ from fpservice.units import VILLAGE
 
 
 def check(ledgers: LedgerSet) -> list[Finding]:
-    persons, outflow = ledgers.frames["persons"], ledgers.frames["outflow"]
+    """Every check across rows and files, over the whole ledger set."""
+    lost = lost_persons(ledgers)
+    rank = {f: i for i, f in enumerate(a.file for a in ledgers.accounts)}
+    return finish([partial(ledgers.frames, lost)], ledgers.units, rank)
+
+
+def lost_persons(ledgers) -> bool:
+    """Whether a whole persons file could not be used (then services without a person follow
+    from that one problem, and are summarised)."""
+    return "persons" in assess(ledgers.accounts, ledgers.findings).lost_ledgers
+
+
+@dataclass
+class Part:
+    """The checks over one partition of persons (every person's rows in one partition): findings
+    by kind, services without a person per file (when summarised), the units rows were seen in."""
+
+    found: list[list[Finding]]
+    unknown: Counter = field(default_factory=Counter)
+    seen: set = field(default_factory=set)
+
+
+def partial(frames: dict[str, pd.DataFrame], lost_persons: bool) -> Part:
+    persons, outflow = frames["persons"], frames["outflow"]
+    services = _services_without_person(frames["services"], persons, summarised=lost_persons)
+    part = Part(
+        [
+            _overlaps(persons, "arrived", "left", by_unit=True),
+            _overlaps(outflow, "left_on", "returned", by_unit=True),
+            _overlaps(persons, "arrived", "left", by_unit=False),
+            [f for f in services if f.code != "file.services_without_persons"],
+        ]
+    )
+    part.unknown.update(
+        {f.file: int(f.detail) for f in services if f.code == "file.services_without_persons"}
+    )
+    for frame in frames.values():
+        part.seen.update(frame["unit"].unique().tolist())
+    return part
+
+
+def finish(parts: list[Part], units, rank: dict[str, int]) -> list[Finding]:
+    """The findings of every partition in one order, whatever the partitions: by kind, then file
+    (in the order the files were found) and line."""
     found = []
-    found += _overlaps(persons, "arrived", "left", by_unit=True)
-    found += _overlaps(outflow, "left_on", "returned", by_unit=True)
-    found += _overlaps(persons, "arrived", "left", by_unit=False)
-    lost = "persons" in assess(ledgers.accounts, ledgers.findings).lost_ledgers
-    found += _services_without_person(ledgers.frames["services"], persons, summarised=lost)
-    found += _villages_without_rows(ledgers)
-    return found
+    for kind in range(len(parts[0].found) if parts else 0):
+        rows = [f for part in parts for f in part.found[kind]]
+        found += sorted(rows, key=lambda f: (rank.get(f.file, len(rank)), f.line or 0))
+    unknown = sum((part.unknown for part in parts), Counter())
+    found += [
+        Finding("file.services_without_persons", f, None, "身份证号", None, str(n))
+        for f, n in sorted(unknown.items(), key=lambda item: rank.get(item[0], len(rank)))
+    ]
+    seen = set().union(*(part.seen for part in parts)) if parts else set()
+    return found + _villages_without_rows(units, seen)
 
 
 def _overlaps(frame: pd.DataFrame, start: str, end: str, by_unit: bool) -> list[Finding]:
@@ -114,13 +163,9 @@ def _services_without_person(
     ]
 
 
-def _villages_without_rows(ledgers: LedgerSet) -> list[Finding]:
-    units = ledgers.units
+def _villages_without_rows(units, seen: set) -> list[Finding]:
     if not units.listed:
         return []
-    seen = set()
-    for frame in ledgers.frames.values():
-        seen.update(frame["unit"].unique().tolist())
     villages = units.table.index[units.table["level"] == VILLAGE]
     missing = np.setdiff1d(villages.to_numpy(dtype=str), np.array(sorted(seen), dtype=str))
     return [

@@ -32,8 +32,25 @@ from fpservice.errors import UsageError
 @options.encoding
 @options.quiet
 @options.wide
+@options.engine
 @click.pass_obj
-def check(obj, ledger_dir, plan, date_, fmt, output, show_all, all_indicators, encoding, quiet, wide):
+def check(
+    obj,
+    ledger_dir,
+    plan,
+    date_,
+    fmt,
+    output,
+    show_all,
+    all_indicators,
+    encoding,
+    quiet,
+    wide,
+    engine,
+    scheduler,
+    workers,
+    partitions,
+):
     """检查台帐：逐行校验（文件、行、列、脱敏后的值），统计每个文件的行数，再判断截至某日的达标情况。"""
     from fpservice import api
     from fpservice.output import problems, rows, tables
@@ -44,6 +61,7 @@ def check(obj, ledger_dir, plan, date_, fmt, output, show_all, all_indicators, e
     if output is not None and fmt not in ("xlsx", "csv"):
         raise UsageError("-o 目录只用于 -f xlsx 或 -f csv（各村的问题清单）")
     day = periods.parse_date(date_) if date_ else None
+    cluster = options.engine_of(engine, scheduler, workers, partitions)
     outcome = api.check(
         ledger_dir,
         plan=plan,
@@ -53,6 +71,7 @@ def check(obj, ledger_dir, plan, date_, fmt, output, show_all, all_indicators, e
         all_indicators=all_indicators,
         equity=fmt == "table",
         loading=options.loading(obj),
+        engine=cluster,
     )
     if output is not None:
         _write_problem_lists(outcome, fmt, output)

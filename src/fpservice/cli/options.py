@@ -17,6 +17,46 @@ quiet = click.option("--quiet", is_flag=True, help="只输出错误信息（结�
 wide = click.option("--wide", is_flag=True, help="终端表格显示全部列（默认按终端宽度省略次要的列）。")
 
 
+def engine(command):
+    """--engine local|dask and how to reach the cluster (check and report)."""
+    command = click.option(
+        "--partitions",
+        type=click.IntRange(1),
+        metavar="K",
+        help="dask：按人分成 K 份（默认按台帐大小，约每份 80 万人）。",
+    )(command)
+    command = click.option(
+        "--workers",
+        type=click.IntRange(1),
+        metavar="N",
+        help="dask：不给 --scheduler 时在本机启动 N 个工作进程（默认每核一个）。",
+    )(command)
+    command = click.option(
+        "--scheduler",
+        metavar="地址",
+        help="dask：已有集群的调度器地址，如 tcp://10.0.0.5:8786（台帐目录须在各节点同一路径）。",
+    )(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(["local", "dask"], case_sensitive=False),
+        default="local",
+        help="计算引擎：local（本进程，默认）或 dask（按人分区，在 Dask 集群上计算；"
+        "见 README“A province or the nation”）。",
+    )(command)
+
+
+def engine_of(kind: str, scheduler: str | None, workers: int | None, partitions: int | None):
+    """The engine the options name; the cluster options only with --engine dask."""
+    from fpservice.partitioned import Engine
+
+    kind = kind.lower()
+    if kind != "dask" and (scheduler or workers or partitions):
+        raise UsageError("--scheduler、--workers、--partitions 只用于 --engine dask")
+    if scheduler and workers:
+        raise UsageError("--workers 启动本机集群，--scheduler 连接已有集群：二者选一")
+    return Engine(kind, scheduler, workers, partitions)
+
+
 def terminal_width(wide: bool) -> int | None:
     """The width a table on stdout must fit: COLUMNS when set, else the terminal's; None (every
     column) for a pipe or a file, or with --wide."""

@@ -54,6 +54,7 @@ DETAILED = ("json", "csv")  # the formats whose rows are the SPEC's, where --det
 @options.encoding
 @options.quiet
 @options.wide
+@options.engine
 @click.pass_obj
 def report(
     obj,
@@ -72,6 +73,10 @@ def report(
     encoding,
     quiet,
     wide,
+    engine,
+    scheduler,
+    workers,
+    partitions,
 ):
     """季度达标报告：每个单位、每个指标的本期与累计数值、目标和状态。"""
     from fpservice import api
@@ -81,6 +86,7 @@ def report(
         raise UsageError("请给出 --quarter 2011Q3 或 --due（二者选一）")
     if date_ and not due_next:
         raise UsageError("--date 只能与 --due 一起使用")
+    cluster = options.engine_of(engine, scheduler, workers, partitions)
     goal = options.target(fmt, output, "table")
     fmt = goal.fmt
     if details and fmt not in DETAILED:
@@ -104,6 +110,7 @@ def report(
         equity=details or fmt not in DETAILED,  # only outputs that show the gap compute it
         change=layout == "form" or fmt in ("table", "markdown"),  # 环比: the form and the summary
         loading=options.loading(obj),
+        engine=cluster,
     )
     form = "_报表" if layout == "form" else ""
     output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}{form}")

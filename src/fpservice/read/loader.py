@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,33 +40,14 @@ def load(
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
     `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"台帐目录不存在或不是目录：{root}")
     today = today or dt.date.today()
-    try:
-        entries = list(root.iterdir())
-    except OSError as exc:
-        raise InputError(f"无法读取台帐目录 {root}：{os_reason(exc, writing=False)}") from exc
-    units_path = next((p for p in entries if p.name.lower() == UNITS_FILE and p.is_file()), None)
-    units = units_mod.empty()
-    if units_path:
-        units = load_units_file(units_path, discover.display_name(units_path.name), encoding)
-    findings = list(units.findings)
-    files = [p for p in discover.discover(root) if p != units_path]
-    if not files:
-        raise InputError(f"{root} 中没有台帐文件（CSV 或 Excel/WPS 工作簿）")
-    # What is not a regular file (a pipe, a link to nothing) is never opened: a finding each.
-    unusable = {p: problem for p in files if (problem := discover.unusable(p))}
-    usable = [p for p in files if p not in unusable]
+    reads = reads_of(root, encoding)
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each read is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
     workers = min(4, os.cpu_count() or 1)
-    sizes = {path: discover.file_size(path) for path in usable}
-    reader = _Reader(root, units, encoding, today, cache, sum(sizes.values()) / workers, headers, unusable)
-    jobs = discover.jobs(usable, sizes, encoding is None) + [[path] for path in unusable]
-    job_sizes = [sum(sizes.get(path, 0) for path in job) for job in jobs]
+    reader = reads.reader(encoding, today, cache, headers, share=reads.total / workers)
+    jobs, job_sizes = reads.jobs, reads.job_sizes
     with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results
         # stay in the order of the jobs.
@@ -78,37 +60,115 @@ def load(
             progress.finish()
         per_job = [submitted[i].result() for i in range(len(jobs))]
     results = [pair for pairs in per_job for pair in pairs]
-
-    # Files in the order found; a workbook's sheets in its own order, each read as a file.
-    sheets = {job[0]: [a.file for got, _ in pairs for a in got.accounts] for job, pairs in zip(jobs, per_job)}
-    rels = [r for path in files for r in (sheets[path] if is_workbook(path.name) else [reader.rel(path)])]
-    accounts, found, parts, seen = assemble.by_file(results, rels)
+    accounts, found, parts, rels = reads.gathered(per_job)
     if cache:
         cache.prune()
     frames = assemble.frames(parts, {rel: i for i, rel in enumerate(rels)})
-    if not units.listed:
-        units.add_seen(sorted(seen))
-    ledgers = LedgerSet(root, frames, units, findings + found, accounts)
+    ledgers = LedgerSet(reads.root, frames, reads.units, reads.findings + found, accounts)
     ledgers.key = digest("".join(k or "-" for _, k in results).encode()) if cache else None
     ledgers.valid_days = assemble.common_days([got.valid_days for got, _ in results])
     return ledgers
+
+
+@dataclass
+class Reads:
+    """What a ledger directory holds and how it is read: units.csv, the files (each found once),
+    and the reads they are grouped into (a file, a batch of small files, a workbook). The local
+    loader runs the reads on threads; the Dask engine on workers."""
+
+    root: Path
+    units: units_mod.Units
+    findings: list[Finding]  # units.csv's own
+    files: list[Path]
+    unusable: dict[Path, str]  # what is not a regular file: never opened, a finding each
+    jobs: list[list[Path]]
+    sizes: dict[Path, int]
+
+    @property
+    def job_sizes(self) -> list[int]:
+        return [sum(self.sizes.get(path, 0) for path in job) for job in self.jobs]
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes.values())
+
+    def reader(
+        self, encoding, today: dt.date, cache, headers: Headers, share: float, workbook_processes: bool = True
+    ) -> _Reader:
+        """How the reads are read. `workbook_processes`: workbooks in processes of their own (not
+        in a Dask worker, which is one, and whose crash Dask survives)."""
+        reads = (self.root, self.units, encoding, today, cache, share, headers, self.unusable)
+        return _Reader(*reads, workbook_processes)
+
+    def gathered(self, per_job: list[list[tuple[ReadResult, str | None]]]):
+        """-> accounts and findings file by file in the order the files were found (a workbook's
+        sheets in its own order, each read as a file), the frames of each ledger type, the files
+        by name in that order. Units seen are added when there is no units.csv."""
+        results = [pair for pairs in per_job for pair in pairs]
+        sheets = {
+            job[0]: [a.file for got, _ in pairs for a in got.accounts]
+            for job, pairs in zip(self.jobs, per_job)
+        }
+        rel = _relative(self.root)
+        rels = [r for path in self.files for r in (sheets[path] if is_workbook(path.name) else [rel(path)])]
+        accounts, found, parts, seen = assemble.by_file(results, rels)
+        if not self.units.listed:
+            self.units.add_seen(sorted(seen))
+        return accounts, found, parts, rels
+
+
+def reads_of(root: Path | str, encoding: str | None) -> Reads:
+    """The files under `root` and their reads. Raises InputError when there is nothing to read."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"台帐目录不存在或不是目录：{root}")
+    try:
+        entries = list(root.iterdir())
+    except OSError as exc:
+        raise InputError(f"无法读取台帐目录 {root}：{os_reason(exc, writing=False)}") from exc
+    units_path = next((p for p in entries if p.name.lower() == UNITS_FILE and p.is_file()), None)
+    units = units_mod.empty()
+    if units_path:
+        units = load_units_file(units_path, discover.display_name(units_path.name), encoding)
+    files = [p for p in discover.discover(root) if p != units_path]
+    if not files:
+        raise InputError(f"{root} 中没有台帐文件（CSV 或 Excel/WPS 工作簿）")
+    unusable = {p: problem for p in files if (problem := discover.unusable(p))}
+    usable = [p for p in files if p not in unusable]
+    sizes = {path: discover.file_size(path) for path in usable}
+    jobs = discover.jobs(usable, sizes, encoding is None) + [[path] for path in unusable]
+    return Reads(root, units, list(units.findings), files, unusable, jobs, sizes)
+
+
+def _relative(root: Path):
+    """A file's name in findings and accounts: its path under the ledger directory."""
+    return lambda path: discover.display_name(path.relative_to(root).as_posix())
 
 
 class _Reader:
     """Reads a file, a batch of small files, or a workbook, through the cache when there is one."""
 
     def __init__(
-        self, root: Path, units, encoding: str | None, today: dt.date, cache, share: float, headers, unusable
+        self,
+        root: Path,
+        units,
+        encoding: str | None,
+        today: dt.date,
+        cache,
+        share: float,
+        headers,
+        unusable,
+        workbook_processes: bool = True,
     ):
         self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
         self.share = share  # bytes per core: a larger read is parsed on all cores
         self.headers = headers
         self.unusable = unusable  # path -> (finding code, detail): not a file to open
         self.context = json.dumps([encoding, units.listed, units.fingerprint, headers.fingerprint])
-        self.workbooks = WorkbookReader(os.cpu_count() or 1)
+        self.workbooks = WorkbookReader((os.cpu_count() or 1) if workbook_processes else 0)
 
     def rel(self, path: Path) -> str:
-        return discover.display_name(path.relative_to(self.root).as_posix())
+        return _relative(self.root)(path)
 
     def read(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
         """-> (what was read, its cache key) for the files: one, several read as one, or each

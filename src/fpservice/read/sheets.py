@@ -195,14 +195,17 @@ class WorkbookReader:
     """Workbooks read in worker processes, started when the first workbook is read. A worker
     that ends abruptly (calamine aborted on a damaged file) breaks the pool: every workbook that
     was waiting is read again in a process of its own, so that only the culprit fails, and the
-    pool is started anew for the ones after."""
+    pool is started anew for the ones after. With `workers=0` workbooks are read in this process:
+    a Dask worker is a process of its own already (Dask retries what a lost worker held)."""
 
     def __init__(self, workers: int):
-        self.workers = max(1, workers)
+        self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def grids(self, raw: bytes) -> list[Grid] | tuple[str, str]:
+        if self.workers == 0:
+            return grids_of(raw)
         pool = self._shared()
         try:
             return pool.submit(grids_of, raw).result()

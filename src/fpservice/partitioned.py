@@ -1,0 +1,277 @@
+"""The Dask engine (`--engine dask`): a province's or the nation's ledgers on a cluster, each
+worker holding a partition of the persons, never the whole (docs/partitioned.md).
+
+    read groups (on the workers, where the files are)   ledger files -> validated rows, split by
+                                                        a hash of the person's ID into K pieces
+    partitions (on the workers)                         the K-th pieces of every group -> frames,
+                                                        partial counts, checks across rows
+    the client                                          accounts and findings of every file; the
+                                                        sum of the partial counts -> the report
+
+Every person's rows meet in one partition, so distinct-person counts, rows and the checks
+across rows add up over the partitions (`counting`, `consistency`). The client reads only
+units.csv and the directory listing; the ledger directory must be at the same path on every
+worker (a shared filesystem). Dask retries the tasks of a worker that dies; what cannot be
+finished is one message, never a partial report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fpservice import consistency
+from fpservice import counting as counting_mod
+from fpservice.errors import FpserviceError, UsageError
+from fpservice.headers import Headers
+from fpservice.read import assemble
+from fpservice.read.ledgerset import LedgerSet, ReadResult
+from fpservice.read.loader import Reads, reads_of
+from fpservice.schema import LEDGER_TYPES
+from fpservice.workdays import Calendar
+
+GROUP_BYTES = 256 << 20  # ledger bytes a read group takes at once (a worker holds one or two)
+PARTITION_BYTES = 400 << 20  # ledger bytes per partition: about 800,000 persons, under 1 GB computed
+WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker: past it Dask spills to disk
+
+
+class EngineError(FpserviceError):
+    """The cluster could not run the job: no scheduler at the address, workers lost for good."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where a run computes: `local` (this process), or `dask` on a cluster at `scheduler`, or
+    on a local cluster of `workers` processes; `partitions` of persons (default: from the size)."""
+
+    kind: str = "local"
+    scheduler: str | None = None
+    workers: int | None = None
+    partitions: int | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.kind == "dask"
+
+
+@dataclass
+class Counted:
+    """What the engine gives the report: the ledgers' accounts and findings (no frames), what
+    was counted and the sum of its partial counts, the checks across rows, what the calendar had
+    to say, and the latest event date in the ledgers."""
+
+    ledgers: LedgerSet
+    counts: list[counting_mod.Count]
+    hierarchy: object
+    total: counting_mod.Partial
+    cross_file: list
+    notes: list[str]
+    latest: object  # a Timestamp or None, as LedgerSet.latest_date gives
+
+
+def count(
+    ledger_dir: Path,
+    engine: Engine,
+    *,
+    counts_for,
+    hierarchy_of,
+    plan_start: dt.date,
+    encoding: str | None,
+    headers: Headers,
+    cache_dir: str | None,
+    today: dt.date,
+) -> Counted:
+    """Read and count the ledgers of `ledger_dir` on the cluster. `counts_for(latest)` says what
+    to count once the latest event date is known (check judges as of it); `hierarchy_of(units)`
+    gives the report's hierarchy once the units are (units seen count without a units.csv)."""
+    reads = reads_of(ledger_dir, encoding)
+    groups = _groups(reads)
+    k = engine.partitions or max(1, -(-reads.total // PARTITION_BYTES))
+    with _client(engine) as client:
+        try:
+            common = dict(
+                reads=reads, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers, k=k
+            )
+            read = client.map(_read_group, groups, **common, pure=False)
+            metas = client.gather(client.map(_meta_of, read, pure=False))
+            per_job = [pairs for group, _ in metas for pairs in group]
+            latest = max((day for _, day in metas if day is not None), default=None)
+            counts = counts_for(latest, reads.units)
+            accounts, found, _, rels = reads.gathered(per_job)  # the groups keep the reads' order
+            ledgers = LedgerSet(reads.root, {}, reads.units, reads.findings + found, accounts)
+            rank = {rel: i for i, rel in enumerate(rels)}
+            report_hierarchy = hierarchy_of(reads.units)
+            hierarchy = client.scatter(report_hierarchy, broadcast=True)
+            lost = consistency.lost_persons(ledgers)
+            parts = []
+            for p in range(k):
+                pieces = client.map(_piece, read, p=p, pure=False)
+                parts.append(
+                    client.submit(
+                        _count_partition,
+                        pieces,
+                        counts=counts,
+                        hierarchy=hierarchy,
+                        rank=rank,
+                        plan_start=plan_start,
+                        lost=lost,
+                        pure=False,
+                    )
+                )
+            results = client.gather(parts)
+        except (OSError, TimeoutError) as exc:
+            raise EngineError(f"Dask 集群连接中断：{exc}") from None
+        except Exception as exc:
+            if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError"):
+                raise EngineError(
+                    f"Dask 计算节点多次中断，任务未能完成（{type(exc).__name__}）：未写出任何报告。"
+                    "请检查各节点的内存与日志后重试。"
+                ) from None
+            raise
+    total = results[0][0]
+    for partial, *_ in results[1:]:
+        total = total + partial
+    cross = consistency.finish([r[1] for r in results], reads.units, rank)
+    calendar = Calendar()
+    calendar.outside_years |= set().union(*(r[2] for r in results))
+    return Counted(ledgers, counts, report_hierarchy, total, cross, calendar.notes(), latest)
+
+
+def _groups(reads: Reads) -> list[list[list[Path]]]:
+    """The reads (jobs) in groups of about GROUP_BYTES, in order, so that a few hundred tasks read
+    a province's files: each group one task."""
+    groups, current, size = [], [], 0
+    for job, job_size in zip(reads.jobs, reads.job_sizes):
+        if current and size + job_size > GROUP_BYTES:
+            groups.append(current)
+            current, size = [], 0
+        current.append(job)
+        size += job_size
+    return [*groups, current] if current else groups
+
+
+@dataclass
+class _Group:
+    """A read group's results on its worker: per read, what the client needs (no rows), and the
+    rows split into the K partitions (per partition, per ledger type, a list of frames)."""
+
+    metas: list[list[tuple[ReadResult, None]]]
+    pieces: list[dict[str, list]]
+    latest: object  # the latest event date of its rows (a Timestamp, as LedgerSet.latest_date)
+
+
+def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: int) -> _Group:
+    from fpservice.read.cache import LedgerCache
+
+    cache = LedgerCache(cache_dir) if cache_dir else None
+    reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
+    metas, pieces, days = [], [dict() for _ in range(k)], []
+    with reader.workbooks:
+        for job in jobs:
+            pairs = reader.read(job)
+            metas.append([(_without_rows(got), None) for got, _ in pairs])
+            for got, _ in pairs:
+                if got.frame is not None and len(got.frame):
+                    ledger = got.accounts[0].ledger
+                    days.append(
+                        got.frame[LEDGER_TYPES[ledger].event_date].max()
+                        if LEDGER_TYPES[ledger].event_date
+                        else None
+                    )
+                    _split(got.frame, ledger, k, pieces)
+    if cache is not None:
+        cache.close()
+    known = [d for d in days if d is not None and d == d]  # NaT: a file without dates
+    return _Group(metas, pieces, max(known, default=None))
+
+
+def _without_rows(got: ReadResult) -> ReadResult:
+    return ReadResult(got.accounts, None, got.findings, got.villages, got.valid_days)
+
+
+def _split(frame, ledger: str, k: int, pieces: list[dict]) -> None:
+    """A frame's rows into the K partitions: by a hash of the person's ID (every row of a person
+    in one partition), or, in ledgers without persons (surveys, requests, staff), by row."""
+    if "pid" in frame:
+        # Fibonacci hashing: ID keys share their structure (area codes, birth dates); the
+        # product's high bits spread them evenly
+        h = (frame["pid"].to_numpy().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        part = (h % np.uint64(k)).astype(np.int64)
+    else:
+        part = np.arange(len(frame)) % k
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(k + 1))
+    for p in range(k):
+        rows = order[bounds[p] : bounds[p + 1]]
+        if len(rows):
+            pieces[p].setdefault(ledger, []).append(frame.take(rows))
+
+
+def _meta_of(group: _Group):
+    return group.metas, group.latest
+
+
+def _piece(group: _Group, p: int) -> dict[str, list]:
+    return group.pieces[p]
+
+
+def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost):
+    """One partition: its frames (persons numbered within it), the partial counts, the checks
+    across rows, the years the calendar did not cover."""
+    parts: dict[str, list] = {key: [] for key in assemble.LEDGER_TYPES}
+    for piece in pieces:
+        for ledger, frames in piece.items():
+            parts[ledger] += frames
+    frames = assemble.frames(parts, rank)
+    calendar = Calendar()
+    total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar)
+    checks = consistency.partial(frames, lost)
+    return total, checks, calendar.outside_years
+
+
+class _client:
+    """A client to the scheduler at `engine.scheduler`, or to a local cluster of worker processes
+    started for the run (and stopped after it)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.cluster = self.client = None
+
+    def __enter__(self):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError("--engine dask 需要 Dask：pip install 'fpservice[dask]'") from None
+        import dask
+
+        dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"})
+        if self.engine.scheduler:
+            try:
+                self.client = Client(self.engine.scheduler, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise EngineError(f"无法连接 Dask 调度器 {self.engine.scheduler}：{exc}") from None
+            return self.client
+        workers = self.engine.workers or os.cpu_count() or 1
+        with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
+            warnings.simplefilter("ignore")
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=WORKER_MEMORY,
+                dashboard_address=None,
+                silence_logs=50,
+            )
+        self.client = Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

@@ -1,0 +1,155 @@
+"""The Dask engine against the local one: a real scheduler and two worker processes on
+localhost (a LocalCluster), the same rows, findings and exit code, byte for byte; a worker
+killed in the middle of a run; a scheduler that is not there."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from distributed import Client, LocalCluster  # noqa: E402
+
+from fpservice import api  # noqa: E402
+from fpservice.output import rows  # noqa: E402
+from fpservice.partitioned import Engine  # noqa: E402
+from scripts import office_files  # noqa: E402
+from scripts.make_ledgers import generate  # noqa: E402
+from tests.ledgerkit import REPO, run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+        with Client(local) as client:
+            yield local, client
+
+
+@pytest.fixture(scope="module")
+def movers(tmp_path_factory):
+    """A district whose persons move: a hundred registered again in a village of another
+    township (some while still registered in the first: two units at once), with services there."""
+    d = tmp_path_factory.mktemp("movers") / "ledgers"
+    generate(d, 6000, townships=3, villages_per=3, seed=5)
+    towns = sorted(p for p in d.iterdir() if (p / office_files.PERSONS_FILE).is_file())
+    first, _ = office_files.read_csv(towns[0] / office_files.PERSONS_FILE)
+    target, encoding = office_files.read_csv(towns[1] / office_files.PERSONS_FILE)
+    village = target["村居代码"].iloc[0]
+    moved = first.head(100).rename(columns=dict(zip(first.columns, target.columns)))  # its headers
+    moved["村居代码"] = village
+    arrived = next(c for c in ("流入日期", "现居住地登记日期") if c in target)
+    moved[arrived] = ["2011-06-01" if i % 2 else "2010-12-01" for i in range(len(moved))]
+    office_files.write_csv(
+        office_files.pd.concat([target, moved]), towns[1] / office_files.PERSONS_FILE, encoding
+    )
+    return d
+
+
+def both(d, cluster_address, **kw):
+    local = api.report(d, "2011Q3", trend=True, all_indicators=True, change=True, **kw)
+    dask = api.report(
+        d,
+        "2011Q3",
+        trend=True,
+        all_indicators=True,
+        change=True,
+        engine=Engine("dask", cluster_address, None, 5),
+        **kw,
+    )
+    return local, dask
+
+
+def same(local, dask):
+    assert rows.to_json(local.report, True) == rows.to_json(dask.report, True)
+    assert [f.as_dict() for f in local.findings] == [f.as_dict() for f in dask.findings]
+    assert [vars(a) for a in local.ledgers.accounts] == [vars(a) for a in dask.ledgers.accounts]
+    assert local.exit_code == dask.exit_code and local.notes == dask.notes
+    assert local.report.previous.equals(dask.report.previous)
+
+
+@pytest.mark.parametrize(
+    "directory", ["sample_data", "tests/corpus/excel_mangled_cells", "tests/corpus/ragged_rows"]
+)
+def test_both_engines_give_the_same_report(cluster, directory):
+    local, dask = both(REPO / directory, cluster[0].scheduler_address, plan="000")
+    same(local, dask)
+
+
+def test_persons_who_move_between_villages_and_townships(cluster, movers):
+    local, dask = both(movers, cluster[0].scheduler_address)
+    same(local, dask)
+    codes = {f.code for f in dask.findings}
+    assert "row.two_units" in codes  # registered in two villages at once: found across partitions
+
+
+def test_the_cli_through_a_scheduler_and_a_local_cluster(cluster, tmp_path):
+    args = [
+        "--no-cache",
+        "report",
+        REPO / "sample_data",
+        "-q",
+        "2011Q3",
+        "-f",
+        "json",
+        "--details",
+        "--trend",
+    ]
+    local = run(args)
+    remote = run(
+        [*args, "--engine", "dask", "--scheduler", cluster[0].scheduler_address, "--partitions", "3"]
+    )
+    started = run([*args, "--engine", "DASK", "--workers", "2"])
+    assert local.stdout == remote.stdout == started.stdout and local.exit_code == remote.exit_code == 1
+    check = ["--no-cache", "check", REPO / "sample_data", "-f", "json", "--date", "2011-09-30"]
+    assert (
+        run(check).stdout
+        == run([*check, "--engine", "dask", "--scheduler", cluster[0].scheduler_address]).stdout
+    )
+
+
+def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers):
+    """Dask runs the lost worker's tasks again (its read groups from the files): the result is the
+    one a run without the kill gives, or there is none."""
+    local_cluster, client = cluster
+    expected = api.report(movers, "2011Q3")
+    got, killed = {}, []
+
+    def go():
+        got["outcome"] = api.report(
+            movers, "2011Q3", engine=Engine("dask", local_cluster.scheduler_address, None, 12)
+        )
+
+    worker = threading.Thread(target=go)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while worker.is_alive() and not killed and time.monotonic() < deadline:
+        busy = [w for w, tasks in client.processing().items() if tasks]
+        if busy:
+            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+            os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; its tasks are lost
+            killed.append(pid)
+        time.sleep(0.01)
+    worker.join(120)
+    assert killed, "the run ended before a worker could be killed"
+    assert rows.to_json(got["outcome"].report) == rows.to_json(expected.report)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_scheduler_that_is_not_there_is_one_line(tmp_path):
+    d = tmp_path / "ledgers"
+    shutil.copytree(REPO / "sample_data", d)
+    result = run(["report", d, "-q", "2011Q3", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 3 and result.stderr.startswith(
+        "fpservice: 无法连接 Dask 调度器 tcp://127.0.0.1:9"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    wrong = run(["report", d, "-q", "2011Q3", "--workers", "2"])
+    assert wrong.exit_code == 3 and "只用于 --engine dask" in wrong.stderr
+    assert json.loads(run(["report", d, "-q", "2011Q3", "-f", "json"]).stdout)  # the local engine as ever
