@@ -13,9 +13,7 @@ is that process's max RSS. Results are written to docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import codecs
 import datetime as dt
-import io
 import json
 import platform
 import re
@@ -24,8 +22,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -122,6 +118,15 @@ def main() -> None:
     ap.add_argument(
         "--workbook-sizes", default="125000,1000000", help="sizes also measured with a workbook per village"
     )
+    ap.add_argument(
+        "--engine", choices=["local", "dask"], default="local", help="dask: the Dask engine's run"
+    )
+    ap.add_argument(
+        "--dask-sizes", default="1000000,4000000,10000000", help="sizes the Dask engine is run at"
+    )
+    ap.add_argument(
+        "--local-up-to", type=int, default=10_000_000, help="the largest size also run with the local engine"
+    )
     ap.add_argument("--no-write", action="store_true", help="print the tables, do not touch docs/")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is kept")
     ap.add_argument(
@@ -131,6 +136,8 @@ def main() -> None:
         help="size whose report is timed in every format (0: none)",
     )
     args = ap.parse_args()
+    if args.engine == "dask":
+        return dask_main([int(s) for s in args.dask_sizes.split(",") if s], args)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     village_sizes = [int(s) for s in args.village_sizes.split(",") if s]
     workbook_sizes = [int(s) for s in args.workbook_sizes.split(",") if s]
@@ -146,6 +153,17 @@ def main() -> None:
     print(*tables, sep="\n")
     if not args.no_write:
         write_doc(*tables)
+
+
+def dask_main(sizes: list[int], args) -> None:
+    import engines
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = engines.measure(ledgers_for, count_rows, sizes, Path(tmp), args.local_up_to)
+    table, projected = engines.render(results), engines.projection(results)
+    print(table, projected, sep="\n")
+    if not args.no_write:
+        engines.write_doc(table, projected, machine_line())
 
 
 def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
@@ -219,13 +237,7 @@ def per_village(d: Path) -> Path:
     for path in sorted(d.rglob("*.csv")):
         if not split.fullmatch(path.name):
             continue
-        raw = path.read_bytes()
-        encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
-        try:
-            raw.decode(encoding)
-        except UnicodeDecodeError:
-            encoding = "gb18030"
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, encoding=encoding)
+        frame, encoding = office_files.read_csv(path)
         for village, rows in frame.groupby("村居代码"):
             target = out / path.parent.relative_to(d) / village / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -295,16 +307,21 @@ def render_workbooks(results: list[dict], csv_results: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def write_doc(table: str, by_village: str, by_workbook: str, outputs: str) -> None:
-    import duckdb  # for the record: the versions measured
+def machine_line() -> str:
     import pandas
     import pyarrow
 
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    machine = (
+    return (
         f"{platform.machine()}, {cores} cores, Python {platform.python_version()}, "
-        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}"
+        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}"
     )
+
+
+def write_doc(table: str, by_village: str, by_workbook: str, outputs: str) -> None:
+    import duckdb  # for the record: the versions measured
+
+    machine = machine_line() + f", duckdb {duckdb.__version__}"
     doc = REPO / "docs" / "performance.md"
     text = doc.read_text(encoding="utf-8")
     start, end = "<!-- results -->", "<!-- /results -->"
