@@ -38,6 +38,9 @@ def test_a_file_that_dropped_out_is_said_above_the_numbers(typo, tmp_path):
     assert any(v.startswith(f"注意：{Q3}") for v in quality)
     page = run(["--no-cache", "report", typo, "-q", "2011Q3", "-f", "html"]).stdout
     assert page.index("整个文件未能使用") < page.index("<table")
+    for fmt in ("html", "table"):  # the form too
+        form = run(["--no-cache", "report", typo, "-q", "2011Q3", "--layout", "form", "-f", fmt]).stdout
+        assert form.index("整个文件未能使用") < form.index("江北区", form.index("填报单位"))
 
 
 def test_the_json_rows_stay_the_contract(typo):

@@ -20,7 +20,8 @@ def form_text(report: Report, fmt: str = "table") -> str:
     (a row per unit, indented by level), the notes and the signature lines."""
     form = layout(report)
     markdown = fmt == "markdown"
-    out = [f"{report.plan.name}（{report.plan.id}）", "", summary_mod.summary(report, fmt).rstrip("\n"), ""]
+    out = [f"{report.plan.name}（{report.plan.id}）", *report.quality.lines(), ""]
+    out += [summary_mod.summary(report, fmt).rstrip("\n"), ""]
     out += [f"## {form.title}" if markdown else form.title, ""]
     out += [f"填报单位：{form.unit}　　报告期：{form.period}", ""]
     legend = [f"{g.number}：{g.name}（目标 {g.target}）" for g in form.groups]
