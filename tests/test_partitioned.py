@@ -27,9 +27,11 @@ from tests.ledgerkit import REPO, run  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
-        with Client(local) as client:
-            yield local, client
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local,
+        Client(local) as client,
+    ):
+        yield local, client
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +89,38 @@ def test_persons_who_move_between_villages_and_townships(cluster, movers):
     same(local, dask)
     codes = {f.code for f in dask.findings}
     assert "row.two_units" in codes  # registered in two villages at once: found across partitions
+
+
+def _in_pieces_of(size):
+    """On a worker: pieces of `size` bytes (None: as shipped), and a count of the files merged
+    from pieces since."""
+    from fpservice.read import chunks
+
+    if not hasattr(chunks, "shipped"):
+        chunks.shipped, chunks.whole_merged, chunks.merged_files = chunks.CHUNK_BYTES, chunks.merged, []
+        chunks.merged = lambda parts: chunks.merged_files.append(len(parts)) or chunks.whole_merged(parts)
+    chunks.CHUNK_BYTES = size or chunks.shipped
+    chunks.merged_files.clear()
+
+
+def _files_merged():
+    from fpservice.read import chunks
+
+    return list(chunks.merged_files)
+
+
+def test_large_files_read_in_pieces_on_the_workers(cluster, movers):
+    """Workers read files larger than a piece in pieces (a quarter's services at 10 million
+    persons is 600 MB); here pieces of 20 kB, so that the district's larger files are."""
+    client = cluster[1]
+    client.run(_in_pieces_of, 20_000)
+    try:
+        local, dask = both(movers, cluster[0].scheduler_address)
+        merged = [n for per_worker in client.run(_files_merged).values() for n in per_worker]
+    finally:
+        client.run(_in_pieces_of, None)
+    same(local, dask)
+    assert len(merged) >= 3 and all(n > 1 for n in merged)
 
 
 def test_the_cli_through_a_scheduler_and_a_local_cluster(cluster, tmp_path):

@@ -21,7 +21,7 @@ import datetime as dt
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +30,17 @@ from fpservice import consistency
 from fpservice import counting as counting_mod
 from fpservice.errors import FpserviceError, UsageError
 from fpservice.headers import Headers
-from fpservice.read import assemble
+from fpservice.read import assemble, chunks
 from fpservice.read.ledgerset import LedgerSet, ReadResult
 from fpservice.read.loader import Reads, reads_of
+from fpservice.read.sheets import is_workbook
 from fpservice.schema import LEDGER_TYPES
 from fpservice.workdays import Calendar
 
-GROUP_BYTES = 256 << 20  # ledger bytes a read group takes at once (a worker holds one or two)
-PARTITION_BYTES = 400 << 20  # ledger bytes per partition: about 800,000 persons, under 1 GB computed
-WORKER_MEMORY = "2GiB"
-READ_THREADS = 2  # per read task  # a local cluster's limit per worker: past it Dask spills to disk
+GROUP_BYTES = 64 << 20  # ledger bytes a read task takes at once: well under a worker's memory
+PARTITION_BYTES = 200 << 20  # ledger bytes per partition: about 400,000 persons, ~0.5 GB computed
+WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker: past it Dask spills to disk
+READ_THREADS = 2  # files a read task parses at once
 
 
 class EngineError(FpserviceError):
@@ -110,21 +111,22 @@ def count(
             report_hierarchy = hierarchy_of(reads.units)
             hierarchy = client.scatter(report_hierarchy, broadcast=True)
             lost = consistency.lost_persons(ledgers)
-            parts = []
-            for p in range(k):
-                pieces = client.map(_piece, read, p=p, pure=False)
-                parts.append(
-                    client.submit(
-                        _count_partition,
-                        pieces,
-                        counts=counts,
-                        hierarchy=hierarchy,
-                        rank=rank,
-                        plan_start=plan_start,
-                        lost=lost,
-                        pure=False,
-                    )
+            pieces = [client.map(_piece, read, p=p, pure=False) for p in range(k)]
+            del read  # a read group is let go once its pieces are taken: only they wait for partitions
+            parts = [
+                client.submit(
+                    _count_partition,
+                    piece,
+                    counts=counts,
+                    hierarchy=hierarchy,
+                    rank=rank,
+                    plan_start=plan_start,
+                    lost=lost,
+                    pure=False,
                 )
+                for piece in pieces
+            ]
+            del pieces
             results = client.gather(parts)
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"Dask 集群连接中断：{exc}") from None
@@ -172,30 +174,54 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: i
 
     cache = LedgerCache(cache_dir) if cache_dir else None
     reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
-    metas, pieces, days = [], [dict() for _ in range(k)], []
+    pieces = [dict() for _ in range(k)]
+
+    def read(job: list[Path]):
+        """A job's metas, its rows split into its own K pieces, the latest date of each read."""
+        mine, days = [dict() for _ in range(k)], []
+
+        def take(got: ReadResult) -> ReadResult:
+            if got.frame is not None and len(got.frame):
+                ledger = got.accounts[0].ledger
+                event = LEDGER_TYPES[ledger].event_date
+                days.append(got.frame[event].max() if event else None)
+                _split(got.frame, ledger, k, mine)
+            return replace(got, frame=None)
+
+        parts = _in_pieces(job[0], reader, encoding, today, headers) if len(job) == 1 else None
+        if parts is not None:
+            try:
+                got = chunks.merged([take(part) for part in parts])
+                return [(got, None)], mine, days
+            except chunks.Whole:  # what is wrong with it is said as for any file
+                mine, days = [dict() for _ in range(k)], []
+        return [(take(got), None) for got, _ in reader.read(job)], mine, days
+
+    metas, latest = [], []
     # Files on two threads, as the local loader reads them: pyarrow parses without the GIL while
     # the other thread checks values (one thread alone left half of it idle: 6 s against 3.5 s
     # for a million persons).
     with reader.workbooks, ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        for pairs in pool.map(reader.read, jobs):
-            metas.append([(_without_rows(got), None) for got, _ in pairs])
-            for got, _ in pairs:
-                if got.frame is not None and len(got.frame):
-                    ledger = got.accounts[0].ledger
-                    days.append(
-                        got.frame[LEDGER_TYPES[ledger].event_date].max()
-                        if LEDGER_TYPES[ledger].event_date
-                        else None
-                    )
-                    _split(got.frame, ledger, k, pieces)
+        for pairs, mine, days in pool.map(read, jobs):
+            metas.append(pairs)
+            latest += days
+            for p in range(k):
+                for ledger, frames in mine[p].items():
+                    pieces[p].setdefault(ledger, []).extend(frames)
     if cache is not None:
         cache.close()
-    known = [d for d in days if d is not None and d == d]  # NaT: a file without dates
+    known = [d for d in latest if d is not None and d == d]  # NaT: a file without dates
     return _Group(metas, pieces, max(known, default=None))
 
 
-def _without_rows(got: ReadResult) -> ReadResult:
-    return ReadResult(got.accounts, None, got.findings, got.villages, got.valid_days)
+def _in_pieces(path: Path, reader, encoding, today, headers):
+    """The pieces of a CSV file too large to hold whole on a worker (read.chunks), or None."""
+    if path in reader.unusable or is_workbook(path.name):
+        return None
+    try:
+        return chunks.read_chunked(path, reader.rel(path), reader.units, encoding, today, headers)
+    except (OSError, ValueError):  # read whole: what is wrong is said as for any file
+        return None
 
 
 def _split(frame, ledger: str, k: int, pieces: list[dict]) -> None:

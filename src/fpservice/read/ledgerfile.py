@@ -182,6 +182,7 @@ class _Rows:
     valid_days: tuple[str | None, str | None]
     encoding: str
     fast: bool
+    checks: tuple = ()  # (code, column) of the checks run, in order (see ReadResult.checks)
 
 
 def _rows_of(
@@ -226,6 +227,7 @@ def _rows_of(
         check.valid_days,
         table.encoding,
         table.fast,
+        tuple(check.checks),
     )
 
 
@@ -275,19 +277,21 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, line_cells) -> np.nda
 
 
 def _csv_line_cells(source: Source):
-    """The cells of whole physical lines of a CSV file, read again from its bytes."""
+    """The cells of whole physical lines of a CSV file, read again from its bytes. Lines end
+    where the readers end them: at a line feed, or at a carriage return on its own."""
 
     def line_cells(lines) -> list[list[str]]:
         data = np.frombuffer(source.text, np.uint8)
-        starts = np.concatenate(([0], np.flatnonzero(data == 10) + 1))
+        lone_cr = data == 13
+        lone_cr[:-1] &= data[1:] != 10
+        ends = np.flatnonzero((data == 10) | lone_cr)
+        starts = np.concatenate(([0], ends + 1))
         delim = delimiter(source.head().split(b"\n", 1)[0])
         out = []
         for line in np.asarray(lines).tolist():
             a = int(starts[line - 1])
-            b = source.text.find(b"\n", a)
-            text = source.text[a : b if b >= 0 else len(source.text)].decode(
-                source.native or "utf-8", "replace"
-            )
+            b = int(ends[line - 1]) if line - 1 < len(ends) else len(source.text)
+            text = source.text[a:b].decode(source.native or "utf-8", "replace")
             out.append(next(csv.reader([text], delimiter=delim), []))
         return out
 
@@ -337,4 +341,4 @@ def _split(rows: _Rows, ledger: str, rels: list[str], starts: np.ndarray) -> Rea
     frame = pd.DataFrame(
         {"file": pd.Categorical.from_codes(file, rels), **rows.columns, "line": line}, copy=False
     )
-    return ReadResult(accounts, frame, findings, rows.villages, rows.valid_days)
+    return ReadResult(accounts, frame, findings, rows.villages, rows.valid_days, rows.checks)

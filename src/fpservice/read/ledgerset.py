@@ -47,6 +47,9 @@ class ReadResult:
     findings: list[Finding] = field(default_factory=list)
     villages: set = field(default_factory=set)
     valid_days: tuple[str | None, str | None] = (None, None)  # see cache.holds_on
+    # (code, column) of the checks the rows went through, in the order they ran: findings come
+    # check by check, so the pieces of a large file (read.chunks) are put back in that order
+    checks: tuple = ()
 
 
 @dataclass

@@ -35,10 +35,13 @@ class Checker:
         self.valid_days: tuple[str | None, str | None] = (None, None)  # what `today` allows
         self._rows: list[int] = []  # the row of each finding, for `name_villages`
         self.row_villages: np.ndarray | None = None  # per row: its well-formed village code, or None
+        self.checks: dict[tuple[str, str], None] = {}  # (code, column) of every check run, in order
 
     def flag(self, code: str, mask, key: str, shown=None, masker=mask_text, detail=None) -> None:
         """Flag the rows in `mask`. `shown` and `detail` (if arrays) give a value per row; they
         are only looked at for the flagged rows."""
+        label = self.labels.get(key, key)
+        self.checks[code, label] = None
         mask = np.asarray(mask, dtype=bool)
         idx = np.flatnonzero(mask)
         if not len(idx):
@@ -47,7 +50,6 @@ class Checker:
             self.reject |= mask
         values = list(shown[idx]) if shown is not None else [None] * len(idx)
         details = list(detail[idx]) if isinstance(detail, _PerRow) else [detail] * len(idx)
-        label = self.labels.get(key, key)
         rows = idx.tolist()
         for i, v, d in zip(rows, values, details):
             shown_value = masker(str(v)) if v is not None and not pd.isna(v) else None
@@ -67,6 +69,7 @@ class Checker:
     def flag_values(self, code: str, bad: np.ndarray, cells: Cells, key: str, shown=None, **kw) -> None:
         """Flag the rows whose value is marked in the per-value mask `bad`; `shown` (per value)
         is what the finding shows, by default the value as written."""
+        self.checks[code, self.labels.get(key, key)] = None
         if bad.any():
             shown = cells.values if shown is None else shown
             self.flag(code, cells.per_value(bad, False), key, _PerRow(shown, cells.codes), **kw)

@@ -1,0 +1,152 @@
+"""A large file read in pieces (what a Dask worker does with a quarter's services) must say what
+it says read whole: the same rows, findings in the same order with the file's own lines, the
+same account."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fpservice.read import assemble, chunks
+from fpservice.read.ledgerfile import read_ledger_file
+from fpservice.units import empty as no_units
+from tests.ledgerkit import SERVICES, V2, make_id, service
+from tests.test_batches import FALLBACK, GOOD, HEADER, ODD
+
+TODAY = dt.date(2012, 1, 1)
+SERVICE_LINES = [
+    ",".join(service(make_id(seq=3), "2011-07-01")),
+    ",".join(service(make_id(seq=4), "2011-02-30")),  # a bad date
+    ",".join(service("330205198001011234", "2011-07-01", unit=V2)),  # a wrong check digit
+    ",".join(service(make_id(seq=5), "2011-07-01", item="看病")),  # not a service item
+    ",".join(service(make_id(seq=6), "2011-07-01", free="也许")),  # not yes or no
+    ",".join(service(make_id(seq=7), "2011-07-01", unit="33020500100")),  # a unit code too short
+    ",".join(service(make_id(seq=8), "2013-01-01")),  # after today
+    ",".join(service(make_id(seq=9), "2011-07-01")) + "\r,extra",  # a lone CR: a line break too
+]
+
+
+def units(d: Path):
+    return no_units()  # no units.csv: village codes are checked by their form
+
+
+def read_both(path: Path, size: int):
+    whole = read_ledger_file(path.read_bytes(), path.name, units(path.parent), None, TODAY, False)
+    pieces = chunks.read_chunked(path, path.name, units(path.parent), None, TODAY, chunk_bytes=size)
+    return whole, pieces
+
+
+def assert_same_as_whole(whole, pieces) -> int:
+    parts = list(pieces)
+    got = chunks.merged(parts)
+    assert got.accounts == whole.accounts
+    assert got.findings == whole.findings
+    assert got.villages == whole.villages
+    assert got.valid_days == whole.valid_days
+    ledger = whole.accounts[0].ledger
+    rank = {whole.accounts[0].file: 0}
+    none = {key: [] for key in assemble.LEDGER_TYPES}
+    one = assemble.frames({**none, ledger: [whole.frame]}, rank)[ledger]
+    many = assemble.frames({**none, ledger: [p.frame for p in parts]}, rank)[ledger]
+    pd.testing.assert_frame_equal(many, one)
+    return len(parts)
+
+
+@given(
+    lines=st.lists(st.sampled_from(GOOD + ODD), min_size=1, max_size=40),
+    size=st.integers(min_value=1, max_value=600),
+    crlf=st.booleans(),
+    final_newline=st.booleans(),
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_file_read_in_pieces_says_what_it_says_whole(lines, size, crlf, final_newline):
+    newline = b"\r\n" if crlf else b"\n"
+    data = newline.join([HEADER.encode(), *(x.encode() for x in lines)]) + (newline if final_newline else b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "流入人口.csv"
+        path.write_bytes(data)
+        whole, pieces = read_both(path, size)
+        if pieces is not None:
+            try:
+                assert_same_as_whole(whole, pieces)
+            except chunks.Whole:  # read whole, then: only for what the exact reader must find
+                assert any(f.code.startswith("file.") or f.line is None for f in whole.findings) or (
+                    whole.accounts[0].rejected
+                )
+
+
+@pytest.mark.parametrize("size", [60, 300, 1000])
+def test_a_services_file_with_every_kind_of_problem_in_pieces(tmp_path, size):
+    path = tmp_path / "服务.csv"
+    body = [SERVICE_LINES[i % len(SERVICE_LINES)] for i in range(7 * 30)]
+    path.write_text("\n".join([",".join(SERVICES), *body]) + "\n", encoding="utf-8")
+    whole, pieces = read_both(path, size)
+    assert pieces is not None
+    assert assert_same_as_whole(whole, pieces) > 3
+    assert len({f.code for f in whole.findings}) >= 5
+
+
+def test_a_gb18030_file_in_pieces(tmp_path):
+    path = tmp_path / "服务.csv"
+    body = [SERVICE_LINES[i % 3] for i in range(300)]
+    path.write_bytes(("\n".join([",".join(SERVICES), *body]) + "\n").encode("gb18030"))
+    whole, pieces = read_both(path, 500)
+    assert whole.accounts[0].encoding == "gb18030"
+    assert assert_same_as_whole(whole, pieces) > 3
+
+
+def test_quoted_line_breaks_stay_in_their_piece(tmp_path):
+    path = tmp_path / "服务.csv"
+    quoted = ",".join(service(make_id(seq=9), "2011-07-01", place='"现居\n住地"'))
+    body = [quoted if i % 3 == 0 else SERVICE_LINES[0] for i in range(200)]
+    path.write_text("\n".join([",".join(SERVICES), *body]) + "\n", encoding="utf-8")
+    whole, pieces = read_both(path, 97)
+    assert assert_same_as_whole(whole, pieces) > 3
+
+
+def test_a_quote_left_open_takes_the_rest_of_the_file_in_one_piece(tmp_path):
+    path = tmp_path / "流入人口.csv"
+    odd = FALLBACK[0].encode()
+    lines = [HEADER.encode(), *(x.encode() for x in GOOD * 20), odd, *(x.encode() for x in GOOD * 20)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    whole, pieces = read_both(path, 200)
+    assert [f.code for f in whole.findings] == ["row.ragged"]  # the rest of the file: one bad row
+    assert assert_same_as_whole(whole, pieces) > 3
+
+
+def test_a_file_the_pieces_cannot_take_is_read_whole(tmp_path):
+    path = tmp_path / "流入人口.csv"
+    odd = FALLBACK[1]  # GBK in a UTF-8 file: a problem of the whole file
+    lines = [HEADER.encode(), *(x.encode() for x in GOOD * 20), odd, *(x.encode() for x in GOOD * 20)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    whole, pieces = read_both(path, 200)
+    assert [f.code for f in whole.findings] == ["file.mixed_encoding"]
+    with pytest.raises(chunks.Whole):
+        list(pieces)
+
+
+def test_small_files_and_titled_files_are_read_whole(tmp_path):
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join([HEADER, *GOOD]) + "\n", encoding="utf-8")
+    assert chunks.read_chunked(small, "small.csv", units(tmp_path), None, TODAY, chunk_bytes=1 << 20) is None
+    titled = tmp_path / "titled.csv"
+    titled.write_text("\n".join(["流入人口信息登记簿", HEADER, *GOOD * 20]) + "\n", encoding="utf-8")
+    assert chunks.read_chunked(titled, "titled.csv", units(tmp_path), None, TODAY, chunk_bytes=100) is None
+
+
+def test_pieces_end_at_line_breaks_outside_quotes():
+    data = b"h\n" + b'a,"x\ny"\n' * 50 + b"b,c\n" * 50
+    assert chunks.ranges(data, chunk_bytes=10) is None  # the header "h" names no ledger: read whole
+    head = HEADER.encode() + b"\n"
+    data = head + b'1,"x\ny"\n' * 50 + b"2,c\n" * 50
+    spans = chunks.ranges(data, chunk_bytes=10)
+    assert spans[0][0] == len(head) and spans[-1][1] == len(data)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(data[start:stop].count(b'"') % 2 == 0 for start, stop in spans)
+    assert all(data[stop - 1 : stop] == b"\n" for _, stop in spans)
