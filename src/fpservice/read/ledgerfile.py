@@ -26,7 +26,7 @@ from fpservice.read.encodings import Source, delimiter, open_source
 from fpservice.read.header import find_header, is_footer
 from fpservice.read.ledgerset import FileAccount, FileProblem, ReadResult
 from fpservice.read.recognise import recognise
-from fpservice.read.sheets import Grid
+from fpservice.read.sheets import Grid, grids_of
 from fpservice.read.validate import validate
 from fpservice.schema import LedgerType
 
@@ -64,6 +64,18 @@ def read_ledger_file(
     except FileProblem as p:
         return ReadResult([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
     return _split(rows, ltype.key, [rel], np.array([2]))
+
+
+def read_workbook(
+    raw: bytes, rel: str, units: units_mod.Units, today: dt.date, kind: str, headers: Headers = DEFAULT
+) -> list[tuple[str, ReadResult]] | tuple[str, str]:
+    """Every sheet of a workbook, by name, read and validated as a file of its own
+    (`台帐.xlsx[流入人口信息登记簿]`); or (finding code, detail) when the workbook cannot be read.
+    Runs in a worker process (sheets.WorkbookReader)."""
+    grids = grids_of(raw)
+    if isinstance(grids, tuple):
+        return grids
+    return [(g.name, read_sheet(g, f"{rel}[{g.name}]", units, today, kind, headers)) for g in grids]
 
 
 def read_sheet(

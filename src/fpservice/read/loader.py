@@ -19,7 +19,7 @@ from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover
 from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
-from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_sheet
+from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_workbook
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
 from fpservice.read.unitsfile import load_units_file
@@ -203,9 +203,9 @@ class _Reader:
             got = [self._entry(k) for k in keys]
             if all(isinstance(g, ReadResult) for g in got):
                 return [(g, k) for g, k in zip(got, keys)]
-        grids = self.workbooks.grids(raw)
-        if isinstance(grids, tuple):  # the workbook as a whole cannot be read
-            code, detail = grids
+        sheets = self.workbooks.run(read_workbook, raw, rel, self.units, self.today, kind, self.headers)
+        if isinstance(sheets, tuple):  # the workbook as a whole cannot be read
+            code, detail = sheets
             got = ReadResult(
                 [FileAccount(rel, None, kind)], findings=[Finding(code, rel, None, None, None, detail)]
             )
@@ -213,14 +213,14 @@ class _Reader:
                 cache.put(key, pd.DataFrame(), _meta(got))
             return [(got, key)]
         out = []
-        for grid in grids:
-            sheet = read_sheet(grid, f"{rel}[{grid.name}]", self.units, self.today, kind, self.headers)
-            sheet_key = cache.key(key, grid.name, self.context) if cache else None
+        for name, sheet in sheets:
+            sheet_key = cache.key(key, name, self.context) if cache else None
             if cache:
                 cache.put(sheet_key, sheet.frame if sheet.frame is not None else pd.DataFrame(), _meta(sheet))
             out.append((sheet, sheet_key))
         if cache:
-            cache.put(key, pd.DataFrame(), {"sheets": [g.name for g in grids], "valid_days": [None, None]})
+            names = [name for name, _ in sheets]
+            cache.put(key, pd.DataFrame(), {"sheets": names, "valid_days": [None, None]})
         return out
 
     def _one(

@@ -203,17 +203,21 @@ class WorkbookReader:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def grids(self, raw: bytes) -> list[Grid] | tuple[str, str]:
+    def run(self, read, raw: bytes, *args):
+        """`read(raw, *args)` in a worker process: a function that reads a workbook whole (its
+        cells and their checks, `ledgerfile.read_workbook`), so that only its rows come back —
+        sending every cell back as text cost more than reading them. (finding code, detail) when
+        the workbook cannot be read."""
         if self.workers == 0:
-            return grids_of(raw)
+            return read(raw, *args)
         pool = self._shared()
         try:
-            return pool.submit(grids_of, raw).result()
+            return pool.submit(read, raw, *args).result()
         except BrokenProcessPool:
             self._replace(pool)
         with _process(1) as alone:
             try:
-                return alone.submit(grids_of, raw).result()
+                return alone.submit(read, raw, *args).result()
             except BrokenProcessPool:
                 return (
                     "file.not_workbook",
