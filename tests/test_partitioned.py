@@ -28,7 +28,7 @@ from tests.ledgerkit import REPO, run  # noqa: E402
 @pytest.fixture(scope="module")
 def cluster():
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local,
         Client(local) as client,
     ):
         yield local, client
@@ -187,3 +187,38 @@ def test_a_scheduler_that_is_not_there_is_one_line(tmp_path):
     wrong = run(["report", d, "-q", "2011Q3", "--workers", "2"])
     assert wrong.exit_code == 3 and "只用于 --engine dask" in wrong.stderr
     assert json.loads(run(["report", d, "-q", "2011Q3", "-f", "json"]).stdout)  # the local engine as ever
+
+
+def test_a_scheduler_without_workers_is_one_line(tmp_path, monkeypatch):
+    from fpservice import partitioned
+
+    monkeypatch.setattr(partitioned, "WAIT_FOR_WORKERS", 1)
+    with LocalCluster(n_workers=0, dashboard_address=":0") as empty:
+        address = empty.scheduler_address
+        result = run(["check", REPO / "sample_data", "--engine", "dask", "--scheduler", address])
+    assert result.exit_code == 3 and "没有任何计算节点" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_partitions_with_services_and_no_persons_of_their_own(cluster, tmp_path):
+    """Many partitions over few persons: most have services only, for IDs in no persons ledger;
+    their warnings are the local engine's."""
+    from tests.ledgerkit import PERSONS, SERVICES, make_id, person, service, write_csv
+
+    d = tmp_path / "ledgers"
+    write_csv(d / "流入人口.csv", PERSONS, [person(id_=make_id(seq=i)) for i in range(2)])
+    write_csv(d / "服务.csv", SERVICES, [service(make_id(seq=i), "2011-08-01") for i in range(40)])
+    local = api.check(d, plan="000")
+    dask = api.check(d, plan="000", engine=Engine("dask", cluster[0].scheduler_address, None, 16))
+    unknown = [f for f in local.findings if f.code == "row.service_unknown_person"]
+    assert len(unknown) == 38
+    assert [f.as_dict() for f in dask.findings] == [f.as_dict() for f in local.findings]
+
+
+def test_a_relative_ledger_directory_is_found_by_the_workers(cluster, tmp_path, monkeypatch):
+    shutil.copytree(REPO / "sample_data", tmp_path / "ledgers")
+    monkeypatch.chdir(tmp_path)
+    local = api.report("ledgers", "2011Q3")
+    dask = api.report("ledgers", "2011Q3", engine=Engine("dask", cluster[0].scheduler_address, None, 3))
+    assert rows.to_json(dask.report) == rows.to_json(local.report)
+    assert not any(f.code == "file.unreadable" for f in dask.findings)

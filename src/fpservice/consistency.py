@@ -41,9 +41,12 @@ class Part:
     seen: set = field(default_factory=set)
 
 
-def partial(frames: dict[str, pd.DataFrame], lost_persons: bool) -> Part:
+def partial(frames: dict[str, pd.DataFrame], lost_persons: bool, any_persons: bool | None = None) -> Part:
+    """The checks over `frames`; `any_persons`: whether the ledgers have persons at all (a
+    partition may have none of its own), by default whether `frames` have."""
     persons, outflow = frames["persons"], frames["outflow"]
-    services = _services_without_person(frames["services"], persons, summarised=lost_persons)
+    any_persons = not persons.empty if any_persons is None else any_persons
+    services = _services_without_person(frames["services"], persons, lost_persons, any_persons)
     part = Part(
         [
             _overlaps(persons, "arrived", "left", by_unit=True),
@@ -139,12 +142,12 @@ def _days(dates: pd.Series, missing: int) -> np.ndarray:
 
 
 def _services_without_person(
-    services: pd.DataFrame, persons: pd.DataFrame, summarised: bool
+    services: pd.DataFrame, persons: pd.DataFrame, summarised: bool, any_persons: bool
 ) -> list[Finding]:
     """Services for IDs in no persons ledger. When a whole persons file could not be used, most of
     them follow from that one problem: one finding per services file says how many, instead of
     a warning for each of thousands of rows."""
-    if services.empty or (persons.empty and not summarised):
+    if services.empty or (not any_persons and not summarised):
         return []
     unknown = services[~has_person(services["person"].to_numpy(), persons["person"].to_numpy())]
     if summarised:

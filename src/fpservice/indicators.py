@@ -11,6 +11,8 @@ persons, or a unique over int64 (village * persons + person) for people in two v
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,12 @@ class Hierarchy:
             self.levels[level] = (at, len(codes), units.get_indexer(codes))
         self._coded: dict[int, tuple] = {}
         self._homes: dict[int, tuple] = {}
+
+    def fresh(self) -> Hierarchy:
+        """The same units, with none of the frames coded yet (the codings hold their frames)."""
+        other = copy.copy(self)
+        other._coded, other._homes = {}, {}
+        return other
 
     def coded(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, int]:
         """-> (village position per row or -1, person number per row, number of persons)."""

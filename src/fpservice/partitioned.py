@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -41,6 +43,7 @@ GROUP_BYTES = 64 << 20  # ledger bytes a read task takes at once: well under a w
 PARTITION_BYTES = 200 << 20  # ledger bytes per partition: about 400,000 persons, ~0.5 GB computed
 WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker: past it Dask spills to disk
 READ_THREADS = 2  # files a read task parses at once
+WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
 
 class EngineError(FpserviceError):
@@ -63,10 +66,10 @@ class Engine:
 
 
 @dataclass
-class Counted:
-    """What the engine gives the report: the ledgers' accounts and findings (no frames), what
+class Gathered:
+    """What the cluster gives the report: the ledgers' accounts and findings (no frames), what
     was counted and the sum of its partial counts, the checks across rows, what the calendar had
-    to say, and the latest event date in the ledgers."""
+    to say."""
 
     ledgers: LedgerSet
     counts: list[counting_mod.Count]
@@ -74,7 +77,6 @@ class Counted:
     total: counting_mod.Partial
     cross_file: list
     notes: list[str]
-    latest: object  # a Timestamp or None, as LedgerSet.latest_date gives
 
 
 def count(
@@ -88,17 +90,20 @@ def count(
     headers: Headers,
     cache_dir: str | None,
     today: dt.date,
-) -> Counted:
-    """Read and count the ledgers of `ledger_dir` on the cluster. `counts_for(latest)` says what
+) -> Gathered:
+    """Read and count the ledgers of `ledger_dir` on the cluster. `counts_for(latest, units)` says what
     to count once the latest event date is known (check judges as of it); `hierarchy_of(units)`
     gives the report's hierarchy once the units are (units seen count without a units.csv)."""
-    reads = reads_of(ledger_dir, encoding)
+    # Workers open the files by path, from a working directory of their own: paths are absolute
+    reads = reads_of(Path(ledger_dir).absolute(), encoding)
+    cache_dir = str(Path(cache_dir).absolute()) if cache_dir else None
     groups = _groups(reads)
     k = engine.partitions or max(1, -(-reads.total // PARTITION_BYTES))
     with _client(engine) as client:
         try:
+            shared = client.scatter(reads, broadcast=True)  # the file list once per worker, not per task
             common = dict(
-                reads=reads, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers, k=k
+                reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers, k=k
             )
             read = client.map(_read_group, groups, **common, pure=False)
             metas = client.gather(client.map(_meta_of, read, pure=False))
@@ -106,11 +111,12 @@ def count(
             latest = max((day for _, day in metas if day is not None), default=None)
             counts = counts_for(latest, reads.units)
             accounts, found, _, rels = reads.gathered(per_job)  # the groups keep the reads' order
-            ledgers = LedgerSet(reads.root, {}, reads.units, reads.findings + found, accounts)
+            ledgers = LedgerSet(Path(ledger_dir), {}, reads.units, reads.findings + found, accounts)
             rank = {rel: i for i, rel in enumerate(rels)}
             report_hierarchy = hierarchy_of(reads.units)
             hierarchy = client.scatter(report_hierarchy, broadcast=True)
             lost = consistency.lost_persons(ledgers)
+            any_persons = any(a.ledger == "persons" and a.used for a in ledgers.accounts)
             pieces = [client.map(_piece, read, p=p, pure=False) for p in range(k)]
             del read  # a read group is let go once its pieces are taken: only they wait for partitions
             parts = [
@@ -122,6 +128,7 @@ def count(
                     rank=rank,
                     plan_start=plan_start,
                     lost=lost,
+                    any_persons=any_persons,
                     pure=False,
                 )
                 for piece in pieces
@@ -129,7 +136,7 @@ def count(
             del pieces
             results = client.gather(parts)
         except (OSError, TimeoutError) as exc:
-            raise EngineError(f"Dask 集群连接中断：{exc}") from None
+            raise EngineError(f"Dask 集群连接中断，或计算节点读写失败：{exc}") from None
         except Exception as exc:
             if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError"):
                 raise EngineError(
@@ -143,7 +150,7 @@ def count(
     cross = consistency.finish([r[1] for r in results], reads.units, rank)
     calendar = Calendar()
     calendar.outside_years |= set().union(*(r[2] for r in results))
-    return Counted(ledgers, counts, report_hierarchy, total, cross, calendar.notes(), latest)
+    return Gathered(ledgers, counts, report_hierarchy, total, cross, calendar.notes())
 
 
 def _groups(reads: Reads) -> list[list[list[Path]]]:
@@ -250,9 +257,11 @@ def _piece(group: _Group, p: int) -> dict[str, list]:
     return group.pieces[p]
 
 
-def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost):
+def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost, any_persons):
     """One partition: its frames (persons numbered within it), the partial counts, the checks
-    across rows, the years the calendar did not cover."""
+    across rows, the years the calendar did not cover. The hierarchy is the worker's shared copy:
+    its codings of this partition's frames are let go with them."""
+    hierarchy = hierarchy.fresh()
     parts: dict[str, list] = {key: [] for key in assemble.LEDGER_TYPES}
     for piece in pieces:
         for ledger, frames in piece.items():
@@ -260,7 +269,7 @@ def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost):
     frames = assemble.frames(parts, rank)
     calendar = Calendar()
     total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar)
-    checks = consistency.partial(frames, lost)
+    checks = consistency.partial(frames, lost, any_persons)
     return total, checks, calendar.outside_years
 
 
@@ -270,7 +279,7 @@ class _client:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.cluster = self.client = None
+        self.cluster = self.client = self.scratch = self.config = None
 
     def __enter__(self):
         try:
@@ -279,25 +288,41 @@ class _client:
             raise UsageError("--engine dask 需要 Dask：pip install 'fpservice[dask]'") from None
         import dask
 
-        dask.config.set({"distributed.worker.daemon": False, "logging.distributed": "error"})
+        # for the run only (restored on exit): Dask's own log lines are not for the user
+        self.config = dask.config.set({"logging.distributed": "error"})
         if self.engine.scheduler:
             try:
                 self.client = Client(self.engine.scheduler, timeout="10s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise EngineError(f"无法连接 Dask 调度器 {self.engine.scheduler}：{exc}") from None
+            try:
+                self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
+            except TimeoutError:
+                self.client.close()
+                raise EngineError(
+                    f"Dask 调度器 {self.engine.scheduler} 在 {WAIT_FOR_WORKERS} 秒内没有任何计算节点"
+                    "（dask worker）接入"
+                ) from None
             return self.client
         workers = self.engine.workers or os.cpu_count() or 1
-        with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
-            warnings.simplefilter("ignore")
-            self.cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=WORKER_MEMORY,
-                dashboard_address=None,
-                silence_logs=50,
-            )
-        self.client = Client(self.cluster)
+        # Spilled pieces hold ID numbers: in a directory of the run's own (0700), removed after it
+        self.scratch = tempfile.mkdtemp(prefix="fpservice-dask-")
+        try:
+            with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
+                warnings.simplefilter("ignore")
+                self.cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    memory_limit=WORKER_MEMORY,
+                    dashboard_address=":0",  # None still binds 8787 (dask/distributed#8136)
+                    silence_logs=50,
+                    local_directory=self.scratch,
+                )
+            self.client = Client(self.cluster)
+        except Exception as exc:  # ports, processes, memory: the cluster could not start
+            self.__exit__()
+            raise EngineError(f"无法启动本机 Dask 集群：{type(exc).__name__}: {exc}") from None
         return self.client
 
     def __exit__(self, *exc):
@@ -305,3 +330,7 @@ class _client:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.config is not None:
+            self.config.__exit__(None, None, None)
