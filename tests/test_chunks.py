@@ -28,7 +28,6 @@ SERVICE_LINES = [
     ",".join(service(make_id(seq=6), "2011-07-01", free="也许")),  # not yes or no
     ",".join(service(make_id(seq=7), "2011-07-01", unit="33020500100")),  # a unit code too short
     ",".join(service(make_id(seq=8), "2013-01-01")),  # after today
-    ",".join(service(make_id(seq=9), "2011-07-01")) + "\r,extra",  # a lone CR: a line break too
 ]
 
 
@@ -92,6 +91,18 @@ def test_a_services_file_with_every_kind_of_problem_in_pieces(tmp_path, size):
     assert len({f.code for f in whole.findings}) >= 5
 
 
+def test_a_file_with_a_lone_carriage_return_is_read_whole(tmp_path):
+    """Only the exact reader ends a line at a lone CR: the file's lines are known read whole."""
+    path = tmp_path / "服务.csv"
+    body = [SERVICE_LINES[i % 3] for i in range(300)]
+    body[200] += "\r,extra"
+    path.write_text("\n".join([",".join(SERVICES), *body]) + "\n", encoding="utf-8")
+    whole, pieces = read_both(path, 500)
+    assert [f.line for f in whole.findings if f.code == "row.ragged"] == [203]
+    with pytest.raises(chunks.Whole):
+        list(pieces)
+
+
 def test_a_gb18030_file_in_pieces(tmp_path):
     path = tmp_path / "服务.csv"
     body = [SERVICE_LINES[i % 3] for i in range(300)]
@@ -110,14 +121,15 @@ def test_quoted_line_breaks_stay_in_their_piece(tmp_path):
     assert assert_same_as_whole(whole, pieces) > 3
 
 
-def test_a_quote_left_open_takes_the_rest_of_the_file_in_one_piece(tmp_path):
+def test_a_quote_left_open_sends_the_file_to_be_read_whole(tmp_path):
     path = tmp_path / "流入人口.csv"
     odd = FALLBACK[0].encode()
     lines = [HEADER.encode(), *(x.encode() for x in GOOD * 20), odd, *(x.encode() for x in GOOD * 20)]
     path.write_bytes(b"\n".join(lines) + b"\n")
     whole, pieces = read_both(path, 200)
     assert [f.code for f in whole.findings] == ["row.ragged"]  # the rest of the file: one bad row
-    assert assert_same_as_whole(whole, pieces) > 3
+    with pytest.raises(chunks.Whole):  # the exact reader read the piece it opens
+        list(pieces)
 
 
 def test_a_file_the_pieces_cannot_take_is_read_whole(tmp_path):

@@ -47,6 +47,22 @@ def test_a_titled_csv_is_read_from_its_header(ledger_dir, encoding):
     assert result.findings == []
 
 
+@pytest.mark.parametrize("reader", ["fast", "exact"])
+def test_footers_typed_short_are_skipped_and_short_data_is_rejected(ledger_dir, monkeypatch, reader):
+    """A CSV file finished by hand: footer and blank lines with fewer cells than the header."""
+    from fpservice.read import csvparse
+
+    if reader == "exact":
+        monkeypatch.setattr(csvparse, "_read_fast", lambda *a: (_ for _ in ()).throw(csvparse._Disagree()))
+    short = f"{V1},{IDS[0]},2011-08-02\n"  # a data row cut short: rejected, as ever
+    footer = ",,\n合计：4 人\n   \n填表人：王五,审核人：赵六\n,,备注：无\n"
+    (ledger_dir / "s.csv").write_text(",".join(SERVICES) + "\n" + BODY + short + footer, encoding="utf-8")
+    result = read.load(ledger_dir)
+    (account,) = result.accounts
+    assert (account.read, account.used, account.rejected, account.skipped) == (10, 4, 1, 5)
+    assert [(f.code, f.line) for f in result.findings] == [("row.ragged", 6)]
+
+
 def test_findings_in_a_titled_csv_name_the_files_own_line(ledger_dir):
     body = BODY.replace("2011-08-01", "2011-02-30", 1)
     (ledger_dir / "s.csv").write_text(wps_export(body=body), encoding="utf-8")

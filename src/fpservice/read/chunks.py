@@ -62,8 +62,8 @@ def read_chunked(
     chunk_bytes: int | None = None,
 ) -> Iterator[ReadResult] | None:
     """The file's pieces, read and validated one after the other, their lines those of the file;
-    None when it is to be read whole (see `ranges`). A piece with a problem of the whole file
-    (or a row the exact reader had to find) raises Whole: the caller reads the file whole."""
+    None when it is to be read whole (see `ranges`). A piece with a problem of the whole file,
+    or one the exact reader had to read, raises Whole: the caller reads the file whole."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     with open(path, "rb") as f:
         if f.seek(0, 2) <= chunk_bytes:
@@ -86,15 +86,20 @@ def _pieces(data, spans, rel, units, encoding, today, headers) -> Iterator[ReadR
     try:
         for start, stop in spans:
             body = data[start:stop]
-            lines = body.count(b"\n") + body.count(b"\r") - body.count(b"\r\n")  # as the readers count
-            got = read_ledger_file(head + body, rel, units, encoding, today, False, headers)
+            lines = body.count(b"\n")  # as the fast reader counts: a piece the exact one read goes whole
+            got = read_ledger_file(head + body, rel, units, encoding, today, False, headers, fast_only=True)
             del body
-            if any(f.line is None or f.line < 2 or f.code.startswith("file.") for f in got.findings):
+            if got is None or any(_of_the_whole(f) for f in got.findings):
                 raise Whole(rel)
             yield _shifted(got, line - 2)
             line += lines
     finally:
         data.close()
+
+
+def _of_the_whole(finding) -> bool:
+    """A finding about the file rather than a line of it (the header, the encoding)."""
+    return finding.line is None or finding.line < 2 or finding.code.startswith("file.")
 
 
 def _shifted(got: ReadResult, by: int) -> ReadResult:

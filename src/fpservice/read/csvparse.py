@@ -248,9 +248,8 @@ def _read_exact(
             if header is None:
                 header = [c.strip() for c in record]
                 continue
-            if len(record) != len(header):
-                if any(c.strip() for c in record):
-                    ragged.append((start, len(record)))
+            if len(record) != len(header):  # blank or a footer? the caller looks (as at the fast reader's)
+                ragged.append((start, len(record)))
                 continue
             rows.append([record[i] for i in usecols])
             lines.append(start)

@@ -39,9 +39,11 @@ def read_ledger_file(
     today: dt.date,
     threads: bool = True,
     headers: Headers = DEFAULT,
-) -> ReadResult:
+    fast_only: bool = False,
+) -> ReadResult | None:
     """Read and validate one CSV file. A file-level problem rejects every row. `threads`: parse
-    it on all cores (see csvparse.read_table)."""
+    it on all cores (see csvparse.read_table); `fast_only`: None when the exact reader had to
+    read it (a piece of a file: chunks)."""
     account = FileAccount(rel, None, None)
     try:
         source = open_source(raw, encoding, headers)
@@ -60,9 +62,12 @@ def read_ledger_file(
     account.ledger = ltype.key
     try:
         table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
-        rows = _rows_of(table, source.header, mapping, ltype, rel, units, today, _csv_line_cells(source))
+        line_cells = _csv_line_cells(source, table)
+        rows = _rows_of(table, source.header, mapping, ltype, rel, units, today, line_cells)
     except FileProblem as p:
         return ReadResult([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
+    if fast_only and not rows.fast:
+        return None
     return _split(rows, ltype.key, [rel], np.array([2]))
 
 
@@ -170,7 +175,8 @@ def read_batch(
         if problem:
             return None
         table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
-        rows = _rows_of(table, source.header, mapping, ltype, rels[0], units, today, _csv_line_cells(source))
+        line_cells = _csv_line_cells(source, table)
+        rows = _rows_of(table, source.header, mapping, ltype, rels[0], units, today, line_cells)
     except FileProblem:
         return None
     if not rows.fast or any(f.line is None or f.line < 2 for f in rows.findings):
@@ -217,22 +223,23 @@ def _rows_of(
     footer = _footers(columns, lines, line_cells)
     notes = [Finding("row.repeated_header", rel, int(line)) for line in lines[repeated]]
     skip = repeated | footer
-    skipped_lines = np.concatenate([table.blank_lines, lines[skip]])
+    ragged, short = _short_rows(table.ragged, mapping, line_cells)
+    skipped_lines = np.concatenate([table.blank_lines, short, lines[skip]])
     if skip.any():
         keep = np.flatnonzero(~skip)
         columns, lines = {k: c.take(keep).compact() for k, c in columns.items()}, lines[keep]
     out, check = validate(ltype, rel, columns, lines, labels, units, today)
-    villages = _villages_on(line_cells, [line for line, _ in table.ragged], mapping, units)
-    ragged = [
+    villages = _villages_on(line_cells, [line for line, _ in ragged], mapping, units)
+    wrong_width = [
         Finding("row.ragged", rel, line, None, None, str(n), village)
-        for (line, n), village in zip(table.ragged, villages)
+        for (line, n), village in zip(ragged, villages)
     ]
     return _Rows(
         out,
-        ragged + notes + check.findings,
+        wrong_width + notes + check.findings,
         lines,
         check.reject,
-        table.ragged,
+        ragged,
         skipped_lines,
         table.above,
         check.villages,
@@ -288,15 +295,37 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, line_cells) -> np.nda
     return footer
 
 
-def _csv_line_cells(source: Source):
+def _short_rows(ragged: list[tuple[int, int]], mapping: dict[int, str], line_cells):
+    """-> (rows of the wrong width that are data, lines of those that are blank or footers).
+    A footer typed by hand has fewer cells than the header (`合计：120人` alone on its line, a
+    line of a few commas): skipped as every blank and footer row is (SPEC §8), not rejected."""
+    if not ragged:
+        return ragged, np.zeros(0, np.int64)
+    at = [i for i, key in mapping.items() if key in ("unit", "id")]
+    kept, short = [], []
+    for (line, n), cells in zip(ragged, line_cells([line for line, _ in ragged])):
+        first = next((c.strip() for c in cells if c.strip()), None)
+        unnamed = all(i >= len(cells) or not cells[i].strip() or is_footer(cells[i]) for i in at)
+        if first is None or (unnamed and is_footer(first)):
+            short.append(line)
+        else:
+            kept.append((line, n))
+    return kept, np.asarray(short, dtype=np.int64)
+
+
+def _csv_line_cells(source: Source, table: CsvTable):
     """The cells of whole physical lines of a CSV file, read again from its bytes. Lines end
-    where the readers end them: at a line feed, or at a carriage return on its own."""
+    where the reader that read the table ended them: the exact reader (Python's csv module) at
+    a carriage return on its own too, the fast one only at a line feed."""
 
     def line_cells(lines) -> list[list[str]]:
         data = np.frombuffer(source.text, np.uint8)
-        lone_cr = data == 13
-        lone_cr[:-1] &= data[1:] != 10
-        ends = np.flatnonzero((data == 10) | lone_cr)
+        breaks = data == 10
+        if not table.fast:
+            lone_cr = data == 13
+            lone_cr[:-1] &= data[1:] != 10
+            breaks |= lone_cr
+        ends = np.flatnonzero(breaks)
         starts = np.concatenate(([0], ends + 1))
         delim = delimiter(source.head().split(b"\n", 1)[0])
         out = []
