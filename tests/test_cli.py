@@ -213,9 +213,17 @@ def test_nothing_printed_or_written_shows_personal_data(sample_copy, tmp_path):
     # Make sure findings with values are printed too: add a bad row with a real ID.
     some_id = next(v for v in secrets if re.fullmatch(r"\d{17}[\dX]", v))
     wrong = some_id[:-1] + ("0" if some_id[-1] != "0" else "1")  # a wrong check digit: a warning
-    write_csv(
-        sample_copy / "extra.csv", SERVICES, [service(some_id, "2011-02-30"), service(wrong, "2011-07-01")]
-    )
+    other_id = next(v for v in secrets if re.fullmatch(r"\d{17}[\dX]", v) and v != some_id)
+    typed = [
+        service(some_id, "2011-02-30"),
+        service(wrong, "2011-07-01"),
+        # personal numbers where they do not belong: an ID as the service, a mobile as the place,
+        # an ID Excel turned into a number of 15 significant digits
+        service(some_id, "2011-07-01", item=other_id, place="电话13957400123"),
+        service("4.52123197005268E+17", "2011-07-01"),
+    ]
+    secrets |= {"13957400123", "452123197005268"}
+    write_csv(sample_copy / "extra.csv", SERVICES, typed)
     outputs = []
     commands = [["check", sample_copy, "-f", fmt] for fmt in ("table", "json")]
     commands += [

@@ -9,6 +9,23 @@ def codes(result):
     return sorted(f.code for f in result.findings)
 
 
+def test_an_id_or_a_mobile_typed_in_another_column_is_masked(ledger_dir):
+    write_csv(
+        ledger_dir / "s.csv",
+        SERVICES,
+        [
+            service(make_id(seq=1), "2011-07-01", item=make_id(seq=2)),
+            service(make_id(seq=1), "2011-07-01", item="电话13957400123"),
+            service("4.52123197005268E+17", "2011-07-01"),  # an ID Excel kept 15 digits of
+        ],
+    )
+    shown = {(f.code, f.line): f.value for f in read.load(ledger_dir).findings}
+    other = make_id(seq=2)
+    assert shown[("value.vocabulary", 2)] == other[:6] + "********" + other[-4:]
+    assert shown[("value.vocabulary", 3)] == "电话13********3"
+    assert shown[("id.excel_number", 4)] == "4.52123E+17"
+
+
 def test_field_findings_name_line_column_and_masked_value(ledger_dir):
     good = make_id(seq=5)
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
@@ -38,6 +55,7 @@ def test_field_findings_name_line_column_and_masked_value(ledger_dir):
     assert ("value.unit_malformed", 6, "村居代码") in found
     assert ("value.vocabulary", 7, "婚姻状况") in found
     assert ("value.sex_mismatch", 8, "性别") in found
+    assert found[("value.unit_malformed", 6, "村居代码")].value == "33020500100"  # a code, shown
     assert ("row.left_before_arrived", 9, "离开日期") in found
     assert ("value.unit_not_village", 10, "村居代码") in found
     account = result.accounts[0]

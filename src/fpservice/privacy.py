@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# An ID number (15 or 18 characters) or a mobile number (11 digits from 13 to 19) typed where
+# text was asked for; a unit code (12 digits, or a code typed a digit short) stays shown
+_PERSONAL_DIGITS = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|\d{13,}[Xx]?)(?![\dXx])")
+
 
 def mask_id(value: str) -> str:
     """`330205198001011234` -> `330205********1234`; short or odd values keep less."""
@@ -23,6 +29,17 @@ def mask_name(value: str) -> str:
 
 
 def mask_text(value: str, limit: int = 40) -> str:
-    """Non-personal values are shown as written, but never at unbounded length."""
+    """Non-personal values are shown as written, but never at unbounded length, and an ID or
+    mobile number inside them is masked (`电话13812345678` -> `电话13********8`)."""
     v = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(value)[: limit * 2])
+    v = _PERSONAL_DIGITS.sub(lambda m: mask_id(m.group()), v)
     return v if len(v) <= limit else v[: limit - 1] + "…"
+
+
+def mask_number(value: str) -> str:
+    """A long number in scientific notation with at most 6 significant digits, as Excel shows it
+    in a narrow cell (`4.52123197005268E+17` -> `4.52123E+17`): an ID's region, nothing more."""
+    try:
+        return f"{float(value):.5E}"
+    except (TypeError, ValueError, OverflowError):
+        return mask_text(value)

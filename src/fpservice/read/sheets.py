@@ -24,6 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from fpservice.privacy import mask_text
+
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 MAX_CELLS = 20_000_000  # a sheet's range (rows x columns); a ledger of a million rows has 15 million
 MAX_UNZIPPED = 1 << 30  # what a workbook may unpack to
@@ -68,7 +70,7 @@ def grids_of(raw: bytes) -> list[Grid] | tuple[str, str]:
     except calamine.PasswordError:
         return "file.encrypted", "工作簿设有打开密码"
     except Exception as exc:  # calamine's errors are many and untyped: any is an unreadable file
-        return "file.not_workbook", f"{type(exc).__name__}: {str(exc)[:200]}"
+        return "file.not_workbook", f"{type(exc).__name__}: {mask_text(str(exc), 200)}"
     grids = []
     for meta in book.sheets_metadata:
         try:
@@ -78,7 +80,7 @@ def grids_of(raw: bytes) -> list[Grid] | tuple[str, str]:
             if meta.typ != calamine.SheetTypeEnum.WorkSheet:  # a chart or dialog sheet: no cells
                 grids.append(Grid(meta.name, 1, []))
                 continue
-            return "file.not_workbook", f"工作表“{meta.name}”无法读取：{str(exc)[:200]}"
+            return "file.not_workbook", f"工作表“{meta.name}”无法读取：{mask_text(str(exc), 200)}"
         start = sheet.start or (0, 0)
         shown = [[v if v.__class__ is str else _shown(v) for v in row] for row in rows]  # mostly text
         for (r, c), text in errors.get(meta.name, {}).items():
@@ -127,7 +129,7 @@ def _zip_problem(raw: bytes, errors: dict) -> tuple[str, str] | None:
         z = zipfile.ZipFile(io.BytesIO(raw))
         members = z.infolist()
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        return "file.not_workbook", str(exc)[:200]
+        return "file.not_workbook", mask_text(str(exc), 200)
     if sum(m.file_size for m in members) > MAX_UNZIPPED:
         return "file.too_large", f"解压后超过 {MAX_UNZIPPED >> 20} MB"
     sheets = _sheet_members(z)
@@ -138,7 +140,7 @@ def _zip_problem(raw: bytes, errors: dict) -> tuple[str, str] | None:
                 # bomb unpack here), and a sheet larger than that limit is refused above.
                 xml = fh.read(min(z.getinfo(member).file_size, MAX_UNZIPPED) + 1)
         except (KeyError, zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-            return "file.not_workbook", str(exc)[:200]
+            return "file.not_workbook", mask_text(str(exc), 200)
         if len(xml) > z.getinfo(member).file_size:
             return "file.not_workbook", f"工作表“{name}”的压缩数据与其声明的大小不符"
         m = _DIMENSION.search(xml, 0, 4096)

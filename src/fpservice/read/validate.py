@@ -18,7 +18,7 @@ from fpservice import idnumber, schema
 from fpservice import units as units_mod
 from fpservice.arrowtext import value_bytes
 from fpservice.findings import CODES, ERROR, Finding
-from fpservice.privacy import mask_id, mask_name, mask_text
+from fpservice.privacy import mask_id, mask_name, mask_number, mask_text
 from fpservice.read.cells import Cells, lookup
 from fpservice.schema import LedgerType
 from fpservice.values import items_in, parse_dates, parse_yes_no
@@ -242,7 +242,7 @@ def _check_ids(check: Checker, cells: Cells, key: str, today: dt.date):
     own, never matched to a person."""
     number = _excel_numbers(cells.values)
     if number.any():
-        check.flag_values("id.excel_number", number, cells, key)
+        check.flag_values("id.excel_number", number, cells, key, masker=mask_number)
         cells = cells.without(number)
     ids = idnumber.parse_values(cells.values, today)
     malformed = np.not_equal(ids.problem, None)
