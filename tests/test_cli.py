@@ -5,6 +5,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -248,6 +250,19 @@ def test_nothing_printed_or_written_shows_personal_data(sample_copy, tmp_path):
     leaked = [v for v in secrets if v in everything and len(v) >= 3]
     assert not leaked, leaked[:5]
     assert wrong[:6] + "********" + wrong[-4:] in everything and wrong not in everything
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_reader_that_goes_away_is_no_error(fmt):
+    """`fpservice report … | head`: the reader closes the pipe; nothing is said about it."""
+    command = [sys.executable, "-m", "fpservice", "report", REPO / "sample_data", "-q", "2011Q3"]
+    command += ["--all-indicators", "--details" if fmt == "json" else "--trend", "-f", fmt]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as done:
+        done.stdout.read(10)
+        done.stdout.close()  # before fpservice has written all: its next write meets a broken pipe
+        err = done.stderr.read().decode("utf-8")
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err
+    assert done.returncode in (0, 1)
 
 
 def test_input_files_are_never_modified(sample_copy):

@@ -57,6 +57,21 @@ def test_wrong_options_are_one_plain_line(sample, tmp_path, args, message):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "-q", "0000Q1"],
+        ["report", "--due", "--date", "9999-12-31"],
+        ["due", "--date", "9999-12-31"],
+        ["check", "--as-of", "0001-01-01"],
+    ],
+)
+def test_a_year_no_report_is_for_is_one_plain_line(sample, args):
+    result = run([args[0], sample, *args[1:]])
+    assert result.exit_code == 3 and "年份应在 1900–2099 年之间" in result.stderr, result.stderr
+    assert "内部错误" not in result.stderr
+
+
 def test_a_binary_format_is_not_poured_onto_a_terminal(monkeypatch):
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     with pytest.raises(UsageError, match="不能输出到终端"):

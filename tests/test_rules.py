@@ -86,6 +86,7 @@ BROKEN = [
     ("plans/000_jiangbei_2011.yaml", "    start: 2011-06-01", "    start: 2011-03-01", "早于方案开始"),
     ("plans/000_jiangbei_2011.yaml", "    end: 2011-05-31", "    end: 2011-03-31", "结束早于开始"),
     ("plans/000_jiangbei_2011.yaml", "issuer:", "isuer:", "未知的键：isuer"),
+    ("plans/000_jiangbei_2011.yaml", "    start: 2011-06-01", "    start: 2011-06-31", "日期“2011-06-31”"),
     ("plans/000_jiangbei_2011.yaml", "targets:\n", "targets:\n  x: [1\n", "YAML 语法错误"),
     ("indicators.yaml", "      - sex: 女\n", "      - gender: 女\n", "没有字段 `gender`"),
     ("indicators.yaml", "            - item: 孕检\n", "            - item: 孕简\n", "不能取值“孕简”"),

@@ -10,6 +10,9 @@ from fpservice.errors import UsageError
 from fpservice.spelling import DATE_SPELLINGS, day_of
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")
+# Reports, deadlines and working days are worked out for these years: with a year or two either
+# side, a date outside them is a typo (0000Q1, 9999-12-31)
+YEARS = range(1900, 2100)
 
 
 @dataclass(frozen=True)
@@ -23,16 +26,15 @@ class Window:
     kind: str = "range"
     in_progress: bool = False
 
-    @property
-    def year_start(self) -> dt.date:
-        return dt.date(self.end.year, 1, 1)
-
 
 def parse_quarter(text: str) -> tuple[int, int]:
     m = _QUARTER.match(text or "")
     if not m:
         raise UsageError(f"季度应写作 2011Q3：{text}")
-    return int(m.group(1)), int(m.group(2))
+    year = int(m.group(1))
+    if year not in YEARS:
+        raise UsageError(f"季度的年份应在 {YEARS[0]}–{YEARS[-1]} 年之间：{text}")
+    return year, int(m.group(2))
 
 
 def parse_quarter_label(text: str) -> str:
@@ -76,4 +78,6 @@ def parse_date(text: str) -> dt.date:
     day = day_of(str(text))
     if day is None:
         raise UsageError(f"日期无法识别或不存在：{text}（可写作 {DATE_SPELLINGS}）")
+    if day.year not in YEARS:
+        raise UsageError(f"日期的年份应在 {YEARS[0]}–{YEARS[-1]} 年之间：{text}")
     return day

@@ -6,7 +6,6 @@ import re
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
 from fpservice.spelling import NO, YES, day_of
 
@@ -41,11 +40,6 @@ def parse_yes_no(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 ITEM_SEPARATORS = r"[;；,，、\s]+"
-
-
-def split_items(raw: pd.Series) -> pd.Series:
-    """`婚育证明;管理合同书` -> frozenset per row (blank -> empty set)."""
-    return raw.fillna("").map(items_in)
 
 
 def items_in(text: str) -> frozenset:

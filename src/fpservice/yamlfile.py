@@ -60,7 +60,11 @@ def _convert(loader, node, file: str, seen: set[int]):
         seq = Seq(_convert(loader, v, file, seen) for v in node.value)
         seq.line = node.start_mark.line + 1
         return seq
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # a date that does not exist (2011-02-30), and the like
+        what = "日期" if node.tag.endswith(":timestamp") else "值"
+        raise RuleError(f"{what}“{node.value[:40]}”无效：{exc}", file, node.start_mark.line + 1) from None
 
 
 def load(path: Path) -> object:

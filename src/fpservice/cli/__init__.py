@@ -8,6 +8,7 @@ too, as one line with exit 3.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -42,7 +43,10 @@ class _Group(click.Group):
         except FpserviceError as exc:
             click.echo(f"fpservice: {exc}", err=True)
             code = exc.exit_code
-        except BrokenPipeError:
+        except BrokenPipeError:  # the reader has gone (`| head`): what it took was all it wanted
+            # Python flushes stdout again at exit: to nothing, so that it says nothing more
+            with contextlib.suppress(OSError, ValueError):  # a stdout without a file (tests)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             code = 0
         except OSError as exc:
             if verbose:
