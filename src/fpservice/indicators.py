@@ -120,11 +120,6 @@ def _place(out: np.ndarray, counts: np.ndarray, where: np.ndarray) -> None:
     out[where[known]] = counts[known]
 
 
-def evaluate(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray]:
-    """-> (numerator, denominator) of every unit of the hierarchy's report, in its order."""
-    return finish(indicator, partial(indicator, scope, hierarchy), hierarchy)
-
-
 def partial(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, ...]:
     """Counts that add up across partitions of persons (every person's rows in one partition):
     numerator and denominator per report unit (distinct persons are disjoint between

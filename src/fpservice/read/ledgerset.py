@@ -16,8 +16,8 @@ from fpservice.schema import LEDGER_TYPES
 
 @dataclass
 class FileAccount:
-    """Rows of one file: read = used + rejected. Blank rows and repeated header rows are skipped
-    and counted apart."""
+    """Rows of one file: read = used + rejected + skipped (blank, title, footer and repeated
+    header rows are skipped, and counted)."""
 
     file: str
     ledger: str | None
