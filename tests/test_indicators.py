@@ -427,3 +427,18 @@ def test_windows_sharing_masks_give_what_each_window_gives_alone(plan):
     )
     assert len(windows) >= 4 and len(together) > 0 and together["numerator"].sum() > 0
     assert together.equals(alone)
+
+
+def test_a_registered_person_who_arrives_after_the_quarter_changes_nothing_in_it(tmp_path):
+    """The 户籍 columns of a report appear once a 户籍 person is in the ledgers by the quarter's end."""
+    header = PERSONS + ["人口类型"]
+    early = [person(id_=make_id(seq=i)) + ["流动"] for i in range(3)]
+    later = person(id_=make_id(seq=9), arrived="2011-11-01") + ["户籍"]
+    reports = []
+    for name, rows in (("without", early), ("with", [*early, later])):
+        write_csv(tmp_path / name / "流入人口.csv", header, rows)
+        for fmt in ("table", "json"):
+            got = run(["--no-cache", "report", tmp_path / name, "-q", "2011Q3", "--plan", "000", "-f", fmt])
+            assert got.exit_code == 1, got.output
+            reports.append(got.stdout)
+    assert reports[:2] == reports[2:]

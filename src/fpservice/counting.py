@@ -97,7 +97,11 @@ def partial(
 ) -> Partial:
     """Every count over these frames. The 户籍 variants are counted only when the frames hold a
     户籍 person (elsewhere they are zero, and left out of the sum)."""
-    holds_registered = bool((frames["persons"]["pop_type"] == REGISTERED).any())
+    persons, last = frames["persons"], max((c.window.end for c in counts), default=None)
+    registered_rows = (persons["pop_type"] == REGISTERED).to_numpy()
+    if last is not None:  # a 户籍 person who arrives after the report's last day changes nothing in it
+        registered_rows = registered_rows & ~(persons["arrived"] > pd.Timestamp(last)).to_numpy()
+    holds_registered = bool(registered_rows.any())
     shared: dict = {}  # masks that are the same in every window
     scopes: dict[Window, Scope] = {}
     parts, registered = [], []
