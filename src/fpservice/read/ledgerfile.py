@@ -62,12 +62,12 @@ def read_ledger_file(
     account.ledger = ltype.key
     try:
         table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
+        if fast_only and not table.fast:  # before its rows are checked: they would be thrown away
+            return None
         line_cells = _csv_line_cells(source, table)
         rows = _rows_of(table, source.header, mapping, ltype, rel, units, today, line_cells)
     except FileProblem as p:
         return ReadResult([account], findings=[Finding(p.code, rel, p.line, None, None, p.detail)])
-    if fast_only and not rows.fast:
-        return None
     return _split(rows, ltype.key, [rel], np.array([2]))
 
 
@@ -290,8 +290,7 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, line_cells) -> np.nda
             at = at[(codes < 0) | np.isin(codes, worded)] if worded else at[codes < 0]
     footer = np.zeros(len(lines), dtype=bool)
     if len(at):
-        firsts = [next((c.strip() for c in cells if c.strip()), None) for cells in line_cells(lines[at])]
-        footer[at] = [is_footer(cell) for cell in firsts]
+        footer[at] = [is_footer(_first_filled(cells)) for cells in line_cells(lines[at])]
     return footer
 
 
@@ -304,13 +303,17 @@ def _short_rows(ragged: list[tuple[int, int]], mapping: dict[int, str], line_cel
     at = [i for i, key in mapping.items() if key in ("unit", "id")]
     kept, short = [], []
     for (line, n), cells in zip(ragged, line_cells([line for line, _ in ragged])):
-        first = next((c.strip() for c in cells if c.strip()), None)
+        first = _first_filled(cells)
         unnamed = all(i >= len(cells) or not cells[i].strip() or is_footer(cells[i]) for i in at)
         if first is None or (unnamed and is_footer(first)):
             short.append(line)
         else:
             kept.append((line, n))
     return kept, np.asarray(short, dtype=np.int64)
+
+
+def _first_filled(cells: list[str]) -> str | None:
+    return next((c.strip() for c in cells if c.strip()), None)
 
 
 def _csv_line_cells(source: Source, table: CsvTable):
