@@ -1,11 +1,12 @@
 """Benchmark: fpservice report/check end to end at several district sizes, beside the bare
 pyarrow parse of the same files (the floor no CSV reader beats).
 
-    python bench/run.py                                  # 125k, 250k, 500k, 1M persons
+    python bench/run.py                                  # 125k … 1M persons; 1M, 2M in UTF-8
     python bench/run.py --sizes 125000 --village-sizes '' --no-write   # a quick look
 
 Ledgers are generated once per size under bench/out/ (deterministic, see scripts/make_ledgers.py)
-and reused; 250k and 1M are also measured split a file per village (`per_village`). Each
+and reused; 1M and 2M are also measured with every file in UTF-8 (`utf8_layout`), 250k and 1M
+split a file per village (`per_village`). Each
 measurement runs in a fresh process, three times; the median is kept. Peak memory
 is that process's max RSS. Results are written to docs/performance.md.
 """
@@ -13,6 +14,7 @@ is that process's max RSS. Results are written to docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import codecs
 import datetime as dt
 import json
 import platform
@@ -38,19 +40,36 @@ with open(sys.argv[1], "wb") as out:
 print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, done.returncode)
 """
 
+# The floor: the fastest parse pyarrow does of the same bytes, every column, in a fresh process
+# (interpreter and pyarrow's import included, as fpservice's are). Two ways, both measured and the
+# faster kept: files one after another, each parsed on every core (pyarrow's threads), or a file
+# per core at once, each parsed on one. A file's encoding is told from its first 64 KB; GB18030
+# is transcoded by pyarrow as it parses (it has to be: its parser reads UTF-8).
 PARSE_FLOOR = """
-import sys, pathlib, pyarrow.csv as pc
-rows = 0
-for p in sorted(pathlib.Path(sys.argv[1]).rglob("*.csv")):
-    data = p.read_bytes()
+import os, sys, pathlib, pyarrow.csv as pc
+from concurrent.futures import ThreadPoolExecutor
+
+def encoding(path):
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    head = head[: head.rfind(b"\\n") + 1] or head
     try:
-        data.decode("utf-8")
-        enc = "utf8"
+        head.decode("utf-8")
+        return "utf8"
     except UnicodeDecodeError:
-        enc = "gb18030"
-    rows += pc.read_csv(p, read_options=pc.ReadOptions(encoding=enc)).num_rows
-print(rows)
+        return "gb18030"
+
+files = sorted(pathlib.Path(sys.argv[1]).rglob("*.csv"), key=lambda p: -p.stat().st_size)
+if sys.argv[2] == "files-in-turn":
+    parse = lambda p: pc.read_csv(p, read_options=pc.ReadOptions(encoding=encoding(p))).num_rows
+    print(sum(map(parse, files)))
+else:  # "file-per-core"
+    options = lambda p: pc.ReadOptions(encoding=encoding(p), use_threads=False)
+    parse = lambda p: pc.read_csv(p, read_options=options(p)).num_rows
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        print(sum(pool.map(parse, files)))
 """
+FLOOR_WAYS = ("files-in-turn", "file-per-core")
 
 
 def measure(args: list[str], out: Path = Path("/dev/null")) -> tuple[float, float]:
@@ -116,6 +135,9 @@ def main() -> None:
         "--village-sizes", default="250000,1000000", help="sizes also measured with a file per village"
     )
     ap.add_argument(
+        "--utf8-sizes", default="1000000,2000000", help="sizes also measured with every file in UTF-8"
+    )
+    ap.add_argument(
         "--workbook-sizes", default="125000,1000000", help="sizes also measured with a workbook per village"
     )
     ap.add_argument(
@@ -140,16 +162,19 @@ def main() -> None:
         return dask_main([int(s) for s in args.dask_sizes.split(",") if s], args)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     village_sizes = [int(s) for s in args.village_sizes.split(",") if s]
+    utf8_sizes = [int(s) for s in args.utf8_sizes.split(",") if s]
     workbook_sizes = [int(s) for s in args.workbook_sizes.split(",") if s]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         results = [measure_set(ledgers_for(size), tmp, args.repeat) for size in sizes]
+        in_utf8 = [measure_set(utf8_layout(ledgers_for(size)), tmp, args.repeat) for size in utf8_sizes]
         by_village = [measure_set(per_village(ledgers_for(size)), tmp, args.repeat) for size in village_sizes]
         by_workbook = [
             measure_set(per_workbook(ledgers_for(size)), tmp, args.repeat) for size in workbook_sizes
         ]
         outputs = measure_outputs(args.outputs_size, tmp) if args.outputs_size else ""
-    tables = render(results), render(by_village), render_workbooks(by_workbook, results), outputs
+    workbooks = render_workbooks(by_workbook, results)
+    tables = render(results), render(in_utf8), render(by_village), workbooks, outputs
     print(*tables, sep="\n")
     if not args.no_write:
         write_doc(*tables)
@@ -173,11 +198,11 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
     fp = [sys.executable, "-m", "fpservice"]
     split = d.name.endswith(DERIVED)
     info = count_rows(d)
-    measure([sys.executable, "-c", PARSE_FLOOR, str(d)])  # the files into the page cache
+    measure([sys.executable, "-c", PARSE_FLOOR, str(d), FLOOR_WAYS[0]])  # the files into the page cache
     runs = []
     for i in range(repeat):
         report = [*fp, "--cache-dir", str(tmp / f"cache_{d.name}_{i}"), "report", str(d), "-q", "2011Q3"]
-        run = {"floor": measure([sys.executable, "-c", PARSE_FLOOR, str(d)])}
+        run = {way: measure([sys.executable, "-c", PARSE_FLOOR, str(d), way]) for way in FLOOR_WAYS}
         if not split:
             duckdb = [sys.executable, str(HERE / "duckdb_report.py"), str(d)]
             run["duckdb"] = measure(duckdb, tmp / "duck.json")
@@ -193,11 +218,33 @@ def measure_set(d: Path, tmp: Path, repeat: int) -> dict:
         other = "whole files" if split else "the DuckDB script"
         raise SystemExit(f"{d.name}: fpservice and {other} disagree")
     result = {**info, **{k: median(runs, k) for k in runs[0]}}
+    result["floor_way"] = min(FLOOR_WAYS, key=lambda way: result[way][0])
+    result["floor"] = result[result["floor_way"]]
     print(d.name, json.dumps(result), f"{len(ours)} rows equal", flush=True)
     return result
 
 
 DERIVED = ("_villages", "_workbooks")  # the same rows in other files: equal to the whole files' report
+
+
+def utf8_layout(d: Path) -> Path:
+    """The same ledgers with every file in UTF-8 (with a BOM, as Excel's "CSV UTF-8" writes),
+    what most exports give: the layout where the parse floor is fastest."""
+    out = d.with_name(d.name + "_utf8")
+    if (out / ".complete").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(d, out, ignore=lambda _, names: [n for n in names if n == ".complete"])
+    for path in out.rglob("*.csv"):
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            path.write_bytes(codecs.BOM_UTF8 + raw.decode("gb18030").encode("utf-8"))
+    (out / ".complete").write_text("ok")
+    return out
+
+
 OUTPUTS = ["table", "markdown", "csv", "json", "xlsx", "html"]
 
 
@@ -262,9 +309,9 @@ def per_workbook(d: Path) -> Path:
 def render(results: list[dict]) -> str:
     head = (
         "| persons | files | service rows | all rows | CSV MB | parse floor s | DuckDB s | report cold s "
-        "| report warm s | check s | cold / DuckDB | cold / floor | warm / DuckDB | cold s per M rows "
-        "| cold s per added M rows | peak MiB: DuckDB, cold, warm |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| report warm s | check s | cold / floor | warm / floor | cold / DuckDB | warm / DuckDB "
+        "| cold s per M rows | cold s per added M rows | peak MiB: DuckDB, cold, warm |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines, before = [], None
     for r in results:
@@ -276,10 +323,12 @@ def render(results: list[dict]) -> str:
         if duck:
             duck_s, duck_mib = f"{duck[0]:.1f}", f"{duck[1]:.0f}"
             cold_duck, warm_duck = f"{cold[0] / duck[0]:.2f}×", f"{warm[0] / duck[0]:.2f}×"
+        way = "¹" if r.get("floor_way") == FLOOR_WAYS[0] else "²"
         lines.append(
             f"| {r['persons']:,} | {r['files']:,} | {r['services']:,} | {r['rows']:,} | {r['mb']:.0f} "
-            f"| {f[0]:.1f} | {duck_s} | {cold[0]:.1f} | {warm[0]:.1f} | {chk[0]:.1f} | {cold_duck} "
-            f"| {cold[0] / f[0]:.1f}× | {warm_duck} | {cold[0] / (r['rows'] / 1e6):.2f} "
+            f"| {f[0]:.2f}{way} | {duck_s} | {cold[0]:.2f} | {warm[0]:.2f} | {chk[0]:.1f} "
+            f"| {cold[0] / f[0]:.2f}× | {warm[0] / f[0]:.2f}× | {cold_duck} | {warm_duck} "
+            f"| {cold[0] / (r['rows'] / 1e6):.2f} "
             f"| {'—' if added is None else f'{added:.2f}'} | {duck_mib}, {cold[1]:.0f}, {warm[1]:.0f} |"
         )
         before = r
@@ -318,7 +367,7 @@ def machine_line() -> str:
     )
 
 
-def write_doc(table: str, by_village: str, by_workbook: str, outputs: str) -> None:
+def write_doc(table: str, in_utf8: str, by_village: str, by_workbook: str, outputs: str) -> None:
     import duckdb  # for the record: the versions measured
 
     machine = machine_line() + f", duckdb {duckdb.__version__}"
@@ -326,7 +375,10 @@ def write_doc(table: str, by_village: str, by_workbook: str, outputs: str) -> No
     text = doc.read_text(encoding="utf-8")
     start, end = "<!-- results -->", "<!-- /results -->"
     block = (
-        f"{start}\nMeasured {dt.date.today()} on {machine}.\n\n{table}\n"
+        f"{start}\nMeasured {dt.date.today()} on {machine}. The floor's way: ¹ files in turn, each "
+        "on every core; ² a file per core at once.\n\n"
+        f"Mixed encodings, as generated (some files GB18030, the rest UTF-8):\n\n{table}\n"
+        f"The same ledgers with every file in UTF-8:\n\n{in_utf8}\n"
         f"The same ledgers with the persons and services ledgers a file per village (and quarter), "
         f"as village offices keep them:\n\n{by_village}\n"
         f"The same ledgers a workbook per village (persons and services sheets with titles, merged "

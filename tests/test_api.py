@@ -5,6 +5,7 @@ import datetime as dt
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -42,9 +43,27 @@ def test_cross_file_findings_are_the_outcomes_not_the_ledgers(ledger_dir):
     assert outcome.exit_code == 1  # warnings only: targets decide
 
 
+SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_data")
+
+
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["rules"], ["due", "--date", "2011-10-01"], ["report", "--help"], ["check", "--help"]],
+    [
+        ["--help"],
+        ["rules"],
+        ["due", "--date", "2011-10-01"],
+        ["report", "--help"],
+        ["check", "--help"],
+        # errors said before any ledger is read: at once, without the libraries that read them
+        ["report", "/no/such/dir", "-q", "2011Q3"],
+        ["report", SAMPLE, "-q", "2011Q9"],
+        ["report", SAMPLE, "-q", "2011Q3", "--plan", "no-such-plan"],
+        ["report", SAMPLE + "/units.csv", "-q", "2011Q3"],
+        ["check", "/no/such/dir"],
+        ["check", SAMPLE, "--date", "2011-02-30"],
+        ["due", "/no/such/dir"],
+        ["report", SAMPLE, "-q", "2011Q3", "--workers", "2"],
+    ],
 )
 def test_commands_that_read_no_ledger_do_not_load_pandas(args):
     probe = (

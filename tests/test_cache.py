@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
@@ -26,8 +27,22 @@ from fpservice import api
 from fpservice.read import cache as cache_mod
 from fpservice.read import load
 from fpservice.read.cache import LedgerCache
+from fpservice.schema import LEDGER_TYPES
 from scripts.make_ledgers import generate
-from tests.ledgerkit import PERSONS, REPO, SERVICES, V1, make_id, person, run, service, write_csv, write_units
+from tests.ledgerkit import (
+    PERSONS,
+    REPO,
+    SERVICES,
+    V1,
+    V2,
+    V3,
+    make_id,
+    person,
+    run,
+    service,
+    write_csv,
+    write_units,
+)
 
 
 @pytest.fixture
@@ -61,16 +76,53 @@ def test_warm_run_says_exactly_what_a_cold_run_says(sample, tmp_path):
 
 def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
     cache = LedgerCache(tmp_path / "cache", min_bytes=0)
-    load(sample, cache=cache)
+    cold = load(sample, cache=cache)
     reads = cache.misses  # a file, a batch of small files with one header, or a workbook
     files = len([p for p in sample.rglob("*") if p.suffix in (".csv", ".xlsx", ".xls")]) - 1  # not units.csv
     assert cache.hits == 0 and 1 < reads < files
     cache.close()  # entries are written in the background until then
     entries = len(list((tmp_path / "cache").rglob("*.arrow")))
     assert entries == reads + 3 + 3  # a workbook's entry lists its sheets, each an entry of its own
+    parts = len(list((tmp_path / "cache").rglob("*.set")))  # the whole set, a part per ledger type
+    assert parts == len(LEDGER_TYPES)
+    # Nothing changed: the whole set, as joined, in one entry per ledger type
     again = LedgerCache(tmp_path / "cache", min_bytes=0)
-    load(sample, cache=again)
-    assert (again.hits, again.misses) == (entries, 0)
+    warm = load(sample, cache=again)
+    assert (again.hits, again.misses) == (parts, 0)
+    assert_same_ledgers(warm, cold)
+    # One file changed: the set is read again, every other read from its own entry
+    with (sample / "services" / "服务登记簿_2011Q4.csv").open("ab") as fh:
+        fh.write(b"\r\n")  # a blank line more: skipped, and counted
+    changed = LedgerCache(tmp_path / "cache", min_bytes=0)
+    after = load(sample, cache=changed)
+    assert changed.misses == 1 and changed.hits > reads
+    assert_same_ledgers(after, load(sample), key=False)
+
+
+def test_the_whole_set_without_units_csv_knows_the_villages_seen(ledger_dir, tmp_path):
+    """Without units.csv the units are those written on rows, rejected ones too (a village is
+    seen even if its rows are bad): the whole set brings them back as the files' reads did."""
+    a = make_id(seq=1)
+    rows = [service(a, "2011-08-01"), service(a, "2011-13-01", unit=V3)]  # V3 only on a rejected row
+    write_csv(ledger_dir / "s.csv", SERVICES, rows)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=a), person(id_=make_id(seq=2), unit=V2)])
+    cold_cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    cold = load(ledger_dir, cache=cold_cache)
+    cold_cache.close()  # entries are written in the background until then
+    assert V3 in cold.units.table.index
+    warm_cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    warm = load(ledger_dir, cache=warm_cache)
+    assert warm_cache.hits == len(LEDGER_TYPES)
+    assert_same_ledgers(warm, cold)
+
+
+def assert_same_ledgers(a, b, key=True):
+    assert a.frames.keys() == b.frames.keys()
+    for ledger, frame in a.frames.items():
+        pd.testing.assert_frame_equal(frame, b.frames[ledger], check_exact=True)
+        assert frame.dtypes.equals(b.frames[ledger].dtypes), ledger
+    assert a.accounts == b.accounts and a.findings == b.findings and a.valid_days == b.valid_days
+    assert a.units.table.equals(b.units.table) and (a.key == b.key or not key)
 
 
 def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_dir, tmp_path):
@@ -125,8 +177,9 @@ def test_an_id_born_after_today_is_judged_again_once_that_day_has_come(ledger_di
     early = load(ledger_dir, today=dt.date(2011, 3, 1), cache=cache)
     assert [f.code for f in early.findings] == ["value.id_malformed"]
 
-    still_early = load(ledger_dir, today=dt.date(2011, 5, 31), cache=cache)
-    assert cache.hits == 1 and [f.code for f in still_early.findings] == ["value.id_malformed"]
+    still_early = load(ledger_dir, today=dt.date(2011, 5, 31), cache=cache)  # the whole set, unchanged
+    assert cache.hits == len(LEDGER_TYPES)
+    assert [f.code for f in still_early.findings] == ["value.id_malformed"]
 
     born = load(ledger_dir, today=dt.date(2011, 6, 1), cache=cache)
     assert cache.misses == 2 and born.findings == [] and born.accounts[0].used == 2
@@ -150,13 +203,20 @@ def test_a_damaged_cache_only_costs_a_re_read(sample, tmp_path):
 
 
 # Damage as a failing disk, a copy cut short or a backup tool does it: each trial damages every
-# entry of a filled cache (13 Arrow entries of files, batches, workbooks and their sheets, and the
-# findings across files), then a run must give exactly what a run without the cache gives, say
-# once that it read the ledgers again, and leave the cache whole for the next run.
+# entry of a filled cache (13 Arrow entries of files, batches, workbooks and their sheets, the
+# findings across files, and the whole set: its document and a part per ledger type), then a run
+# must give exactly what a run without the cache gives, say once that it read the ledgers again,
+# and leave the cache whole for the next run.
 
 
 def entries(cache):
-    return sorted(p for p in cache.rglob("*") if p.suffix in (".arrow", ".json"))
+    return sorted(p for p in cache.rglob("*") if p.suffix in (".arrow", ".json", ".set"))
+
+
+def without_whole_set(cache):
+    """Only the files' own entries: a run then reads each from its entry."""
+    for path in cache.rglob("*.set"):
+        path.unlink()
 
 
 def flip_three_bits(data: bytes, rng: random.Random) -> bytes:
@@ -198,7 +258,7 @@ def filled(tmp_path_factory):
     cache = base / "cache"
     uncached = damaged_run(d, None)
     assert damaged_run(d, cache) == uncached
-    assert len(entries(cache)) == 14
+    assert len(entries(cache)) == 14 + 1 + len(LEDGER_TYPES)  # the whole set: a document, a part per type
     return d, cache, uncached
 
 
@@ -220,6 +280,23 @@ def test_a_damaged_entry_never_changes_a_number_nor_crashes(filled, how):
     assert damaged_run(d, cache) == (code, stdout, 0)  # and the cache is whole again
 
 
+def test_a_damaged_part_of_the_whole_set_only_costs_a_re_read(filled):
+    """One part of the whole set damaged, the files' entries whole: the set is read from them,
+    said once, and stored anew; a part swapped for another is no better."""
+    d, cache, (code, stdout, _) = filled
+    parts = sorted(cache.rglob("*.set"), key=lambda p: p.stat().st_size)
+    largest = parts[-1]
+    largest.write_bytes(flip_three_bits(largest.read_bytes(), random.Random(11)))
+    assert damaged_run(d, cache) == (code, stdout, 1)
+    assert damaged_run(d, cache) == (code, stdout, 0)
+    parts = sorted(cache.rglob("*.set"), key=lambda p: p.stat().st_size)
+    small, large = parts[0].read_bytes(), parts[-1].read_bytes()
+    parts[0].write_bytes(reseal(parts[0], payload(large)))  # whole and checksummed, another part
+    parts[-1].write_bytes(reseal(parts[-1], payload(small)))
+    assert damaged_run(d, cache) == (code, stdout, 1)
+    assert damaged_run(d, cache) == (code, stdout, 0)
+
+
 def test_an_entry_of_another_format_or_of_another_file_is_not_trusted(filled):
     """Whole and checksummed, but not what this key holds: another format version, another
     file's entry (a backup tool restoring under the wrong names), rows without a column."""
@@ -229,6 +306,7 @@ def test_an_entry_of_another_format_or_of_another_file_is_not_trusted(filled):
     for path in paths:
         path.write_bytes(reseal(path, payload(path.read_bytes()), version=cache_mod.FORMAT + 1))
     assert damaged_run(d, cache) == (code, stdout, 1)
+    without_whole_set(cache)
     first, second = arrows[0].read_bytes(), arrows[1].read_bytes()
     arrows[0].write_bytes(second)
     arrows[1].write_bytes(first)
@@ -238,6 +316,7 @@ def test_an_entry_of_another_format_or_of_another_file_is_not_trusted(filled):
     sink = pa.BufferOutputStream()
     feather.write_feather(table.drop_columns([table.column_names[-1]]), sink, compression="uncompressed")
     largest.write_bytes(reseal(largest, sink.getvalue().to_pybytes()))
+    without_whole_set(cache)
     assert damaged_run(d, cache) == (code, stdout, 1)
     assert damaged_run(d, cache) == (code, stdout, 0)
 
@@ -256,11 +335,11 @@ def test_a_full_disk_under_the_cache_is_said_once_and_the_run_goes_on(sample, tm
     def full(fh, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cache_mod.feather, "write_feather", full)
+    monkeypatch.setattr(feather, "write_feather", full)
     result = run(["--cache-dir", tmp_path / "cache", "check", sample, "-f", "json", "--as-of", "2011-09-30"])
     assert (result.exit_code, result.stdout) == uncached[2:]
     assert result.stderr.count("磁盘已满") == 1
-    assert not [p for p in (tmp_path / "cache").rglob("*") if p.suffix in (".arrow", ".tmp")]
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.suffix in (".arrow", ".set", ".json", ".tmp")]
 
 
 def test_the_default_cache_directory_on_windows_is_under_local_app_data(monkeypatch, tmp_path):

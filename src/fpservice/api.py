@@ -27,7 +27,7 @@ from fpservice.status import ExitCode
 from fpservice.workdays import Calendar
 
 if TYPE_CHECKING:
-    from fpservice.partitioned import Engine
+    from fpservice.engine import Engine
     from fpservice.read import LedgerSet, Progress
     from fpservice.read.cache import LedgerCache
     from fpservice.report import Report
@@ -323,10 +323,9 @@ def report(
     """The quarterly report: 本期 and 累计 rows, then the phases that have started. With `change`,
     the previous quarter's year-to-date is counted too (`report.previous`, for 环比; none for a
     first quarter), apart from the rows."""
-    from fpservice import report as report_mod
-
     year, q = periods.parse_quarter(quarter)
     run = _start(ledger_dir, plan, rules_dir, encoding, loading, engine)
+    from fpservice import report as report_mod  # pandas: once the directory and plan are known good
     windows: list[Window] = list(periods.quarter_windows(year, q))
     if trend:
         windows += periods.trend_windows(year, q)

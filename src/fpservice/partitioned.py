@@ -30,6 +30,7 @@ import numpy as np
 
 from fpservice import consistency
 from fpservice import counting as counting_mod
+from fpservice.engine import Engine  # noqa: F401  (the engine a run is given, named here too)
 from fpservice.errors import FpserviceError, UsageError
 from fpservice.headers import Headers
 from fpservice.read import assemble, chunks
@@ -48,21 +49,6 @@ WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
 class EngineError(FpserviceError):
     """The cluster could not run the job: no scheduler at the address, workers lost for good."""
-
-
-@dataclass(frozen=True)
-class Engine:
-    """Where a run computes: `local` (this process), or `dask` on a cluster at `scheduler`, or
-    on a local cluster of `workers` processes; `partitions` of persons (default: from the size)."""
-
-    kind: str = "local"
-    scheduler: str | None = None
-    workers: int | None = None
-    partitions: int | None = None
-
-    @property
-    def distributed(self) -> bool:
-        return self.kind == "dask"
 
 
 @dataclass

@@ -53,7 +53,6 @@ def check(
 ):
     """检查台帐：逐行校验（文件、行、列、脱敏后的值），统计每个文件的行数，再判断截至某日的达标情况。"""
     from fpservice import api
-    from fpservice.output import problems, rows, tables
 
     fmt = (fmt or "table").lower()
     if fmt in ("xlsx", "csv") and output is None:
@@ -73,6 +72,8 @@ def check(
         loading=options.loading(obj),
         engine=cluster,
     )
+    from fpservice.output import problems, rows, tables  # pandas: loaded once there are ledgers to show
+
     if output is not None:
         _write_problem_lists(outcome, fmt, output)
     elif fmt == "json":

@@ -47,7 +47,7 @@ def engine(command):
 
 def engine_of(kind: str, scheduler: str | None, workers: int | None, partitions: int | None):
     """The engine the options name; the cluster options only with --engine dask."""
-    from fpservice.partitioned import Engine
+    from fpservice.engine import Engine
 
     kind = kind.lower()
     if kind != "dask" and (scheduler or workers or partitions):

@@ -80,7 +80,6 @@ def report(
 ):
     """季度达标报告：每个单位、每个指标的本期与累计数值、目标和状态。"""
     from fpservice import api
-    from fpservice.output import rows, tables
 
     if bool(quarter) == due_next:
         raise UsageError("请给出 --quarter 2011Q3 或 --due（二者选一）")
@@ -112,6 +111,8 @@ def report(
         loading=options.loading(obj),
         engine=cluster,
     )
+    from fpservice.output import rows, tables  # pandas: loaded once there are ledgers to show
+
     form = "_报表" if layout == "form" else ""
     output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}{form}")
 

@@ -14,7 +14,7 @@ from pandas.api.types import union_categoricals
 from fpservice import units as units_mod
 from fpservice.persons import number_persons
 from fpservice.read.ledgerset import ReadResult
-from fpservice.read.validate import validate
+from fpservice.read.validate import text_dtype, validate
 from fpservice.schema import LEDGER_TYPES
 
 
@@ -121,3 +121,40 @@ def empty_frame(key: str) -> pd.DataFrame:
         LEDGER_TYPES[key], "", {}, np.zeros(0, np.int64), {}, units_mod.empty(), dt.date.today()
     )[0]
     return pd.DataFrame({"file": pd.Categorical.from_codes([], ["-"]), **columns}, copy=False)
+
+
+def text_categories(frame: pd.DataFrame) -> None:
+    """Categories as text again where Arrow gave them back as objects (an empty category list)."""
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
+            categories = text_dtype(column.cat.categories)
+            frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=categories)
+
+
+def check_frame(frame: pd.DataFrame, ledger: str | None, files: set[str], numbered: bool = False) -> None:
+    """The rows of an entry have exactly the columns and types a read of its ledger type gives
+    (the frames of a type are joined column by column, their categories by position); with
+    `numbered`, the joined frame of a ledger set, whose persons carry their numbers too."""
+    if ledger is None:
+        raise ValueError("rows without a ledger type")
+    expected = empty_frame(ledger)
+    columns = list(expected.columns)
+    if numbered and "pid" in expected:
+        columns.append("person")
+        if frame.get("person") is None or frame["person"].dtype != np.int32 or (frame["person"] < 0).any():
+            raise ValueError("person")
+    if list(frame.columns) != columns:
+        raise ValueError("columns")
+    for name in expected.columns:
+        want, got = expected[name].dtype, frame[name].dtype
+        if not isinstance(want, pd.CategoricalDtype):
+            if got != want:
+                raise ValueError(name)
+        elif not isinstance(got, pd.CategoricalDtype) or got.ordered != want.ordered:
+            raise ValueError(name)
+        elif name == "file":  # the files of this read, by name
+            if not set(got.categories) <= files:
+                raise ValueError(name)
+        elif len(want.categories) and not got.categories.equals(want.categories):  # a vocabulary
+            raise ValueError(name)

@@ -1,6 +1,6 @@
 """A cache of validated ledger files, so that the quarterly re-run over unchanged files is fast.
 
-An entry is keyed by the SHA-256 of the file's bytes, its path in the ledger directory, the
+An entry is keyed by the xxh3-128 of the file's bytes, its path in the ledger directory, the
 encoding asked for, the units it was checked against and the code that checked it (every
 module of fpservice, and the versions of the libraries that read and wrote the entry): a
 changed byte, a new units.csv or a changed fpservice means a re-parse, never a stale result. An entry holds
@@ -40,10 +40,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.feather as feather
 import xxhash
 
 import fpservice
@@ -54,6 +50,9 @@ from fpservice.findings import CODES, Finding
 _UNUSED_DAYS = 120
 
 DAMAGED = "缓存文件已损坏，已重新读取台帐"
+
+# pyarrow is imported where entries are read and written: making a cache (the command line does,
+# before it knows whether there are ledgers to read) loads nothing heavy.
 
 # The header of every entry. FORMAT changes whenever the layout of an entry does; the code
 # fingerprint in the key changes with it, so an entry of another format at a key is damage.
@@ -107,9 +106,9 @@ def _code_fingerprint() -> str:
         h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     versions = (
         sys.version,
-        np.__version__,
-        pd.__version__,
-        pa.__version__,
+        _version("numpy"),
+        _version("pandas"),
+        _version("pyarrow"),
         xxhash.VERSION,
         _version("python-calamine"),  # reads the workbooks whose sheets are entries
         str(FORMAT),
@@ -119,7 +118,11 @@ def _code_fingerprint() -> str:
 
 
 def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    """What a file's bytes are, for a cache key. xxh3-128, not SHA-256: every run hashes every
+    ledger byte (480 MB at a million persons: 0.65 s of CPU with SHA-256, 0.03 s with xxh3), and
+    the key guards against change and accident, not against an attacker who can already write
+    the user's private cache."""
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 class Damaged(Exception):
@@ -157,9 +160,13 @@ class LedgerCache:
     def _path(self, key: str, suffix: str = ".arrow") -> Path:
         return self.directory / key[:2] / f"{key}{suffix}"
 
-    def get(self, key: str, today: dt.date):
-        """-> (frame, meta) or None (no entry, one for other days, or a damaged one)."""
-        path = self._path(key)
+    def get(self, key: str, today: dt.date, suffix: str = ".arrow"):
+        """-> (frame, meta) or None (no entry, one for other days, or a damaged one). `suffix`
+        tells a file's entries (.arrow) from the parts of a whole ledger set (.set)."""
+        import pyarrow as pa
+        import pyarrow.feather as feather
+
+        path = self._path(key, suffix)
         if path in self._writing:  # put by this cache a moment ago: let it land first
             self._writing.pop(path).exception()  # waits; a failed write is only a miss below
         try:
@@ -187,9 +194,9 @@ class LedgerCache:
         _touch(path)
         return frame, meta
 
-    def discard(self, key: str) -> None:
+    def discard(self, key: str, suffix: str = ".arrow") -> None:
         """An entry that read back but is not what its reader expects: damaged all the same."""
-        self._discard(key, self._path(key))
+        self._discard(key, self._path(key, suffix))
 
     def _discard(self, key: str, path: Path) -> None:
         self.misses += 1
@@ -197,9 +204,11 @@ class LedgerCache:
         with contextlib.suppress(OSError):  # the re-read writes it anew; if not, it stays a miss
             path.unlink()
 
-    def put(self, key: str, frame, meta: dict) -> None:
+    def put(self, key: str, frame, meta: dict, suffix: str = ".arrow") -> None:
         """Store a validated file. The rows are taken now (the frame may change afterwards) and
         written in the background."""
+        import pyarrow as pa
+
         if self.unwritable:
             return
         try:
@@ -211,7 +220,7 @@ class LedgerCache:
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
-        path = self._path(key)
+        path = self._path(key, suffix)
         self._writing[path] = self._writer.submit(self._write_entry, path, key, table)
 
     def close(self) -> None:
@@ -235,7 +244,23 @@ class LedgerCache:
 
     def get_findings(self, key: str, today: dt.date) -> list[Finding] | None:
         """Findings across files (consistency checks), stored under the key of all the files."""
+        doc = self.get_document(key, today)
+        if doc is None:
+            return None
+        try:
+            return [finding_from(f) for f in doc["findings"]]
+        except (ValueError, KeyError, TypeError):
+            return self.discard_document(key)
+
+    def put_findings(self, key: str, findings: list[Finding], valid_days) -> None:
+        self.put_document(key, {"valid_days": valid_days, "findings": [finding_fields(f) for f in findings]})
+
+    def get_document(self, key: str, today: dt.date) -> dict | None:
+        """A JSON entry (a dict with its `valid_days`) or None: none, one for other days, or a
+        damaged one (discarded)."""
         path = self._path(key, ".json")
+        if path in self._writing:
+            self._writing.pop(path).exception()
         try:
             data = path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
@@ -244,22 +269,28 @@ class LedgerCache:
             return self._discard(key, path)
         try:
             doc = json.loads(bytes(_payload(memoryview(data), key, JSON)).decode("utf-8"))
-            if not _is_days(doc["valid_days"]):
+            if not isinstance(doc, dict) or not _is_days(doc.get("valid_days")):
                 raise Damaged("valid_days")
-            findings = [finding_from(f) for f in doc["findings"]]
-        except (Damaged, ValueError, KeyError, TypeError):
+        except (Damaged, ValueError):
             return self._discard(key, path)
-        return findings if holds_on(doc["valid_days"], today) else None
+        return doc if holds_on(doc["valid_days"], today) else None
 
-    def put_findings(self, key: str, findings: list[Finding], valid_days) -> None:
+    def discard_document(self, key: str) -> None:
+        """A JSON entry that read back but holds what its reader cannot use: damaged."""
+        return self._discard(key, self._path(key, ".json"))
+
+    def put_document(self, key: str, doc: dict) -> None:
+        """Store a JSON entry, in the background after the entries put before it."""
         if self.unwritable:
             return
-        doc = {"valid_days": valid_days, "findings": [finding_fields(f) for f in findings]}
         try:
             text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError):
             return
-        self._write(self._path(key, ".json"), key, JSON, lambda sink: sink.write(text))
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
+        path = self._path(key, ".json")
+        self._writing[path] = self._writer.submit(self._write, path, key, JSON, lambda sink: sink.write(text))
 
     def prune(self) -> None:
         """Once a day at most: remove entries not used for a while (their files changed, or left
@@ -277,7 +308,9 @@ class LedgerCache:
         except OSError:
             pass
 
-    def _write_entry(self, path: Path, key: str, table: pa.Table) -> None:
+    def _write_entry(self, path: Path, key: str, table) -> None:
+        import pyarrow.feather as feather
+
         def payload(sink) -> None:
             feather.write_feather(table, sink, compression="uncompressed")
 
@@ -288,6 +321,10 @@ class LedgerCache:
         directory's (no space, no permission) stops the writing for the run and is said once; one
         that is this entry's (another fpservice reading it on Windows, where a file in use cannot
         be replaced) is not. An entry not written is only a miss next time."""
+        if self.unwritable:  # a write queued before an earlier one failed
+            return
+        import pyarrow as pa  # an Arrow payload fails with Arrow's own errors
+
         try:
             _private_dir(path.parent)
             write_atomically(path, lambda fh: _seal(fh, key, kind, payload), private=True, durable=False)
@@ -348,7 +385,7 @@ def _payload(entry, key: str, kind: int):
     h.update(view[HEADER_SIZE:])
     if h.digest() != checksum:
         raise Damaged("checksum")
-    return entry.slice(HEADER_SIZE) if isinstance(entry, pa.Buffer) else view[HEADER_SIZE:]
+    return view[HEADER_SIZE:] if isinstance(entry, memoryview) else entry.slice(HEADER_SIZE)
 
 
 def _is_days(valid_days) -> bool:

@@ -17,13 +17,12 @@ from fpservice import units as units_mod
 from fpservice.errors import InputError, os_reason
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
-from fpservice.read import assemble, discover
+from fpservice.read import assemble, discover, setentry
 from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
 from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_workbook
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
 from fpservice.read.unitsfile import load_units_file
-from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
 
 UNITS_FILE = "units.csv"
@@ -47,6 +46,20 @@ def load(
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
     workers = min(4, os.cpu_count() or 1)
     reader = reads.reader(encoding, today, cache, headers, share=reads.total / workers)
+    ledgers = LedgerSet(reads.root, {}, reads.units, list(reads.findings))
+    key = None
+    if cache and cache.worth_it(
+        reads.total
+    ):  # the whole set as the last run left it, when not one file has changed since
+        paths = [None if path in reads.unusable else path for path in reads.files]
+        key = setentry.key_of(cache, list(map(reader.rel, reads.files)), paths, reader.context, workers)
+        if key and setentry.get(cache, key, ledgers, today):
+            if progress:
+                progress.start(reads.total)
+                progress.advance(reads.total)
+                progress.finish()
+            cache.prune()
+            return ledgers
     jobs, job_sizes = reads.jobs, reads.job_sizes
     with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results
@@ -63,10 +76,13 @@ def load(
     accounts, found, parts, rels = reads.gathered(per_job)
     if cache:
         cache.prune()
-    frames = assemble.frames(parts, {rel: i for i, rel in enumerate(rels)})
-    ledgers = LedgerSet(reads.root, frames, reads.units, reads.findings + found, accounts)
-    ledgers.key = digest("".join(k or "-" for _, k in results).encode()) if cache else None
+    ledgers.frames = assemble.frames(parts, {rel: i for i, rel in enumerate(rels)})
+    ledgers.findings, ledgers.accounts = ledgers.findings + found, accounts
     ledgers.valid_days = assemble.common_days([got.valid_days for got, _ in results])
+    # A file that could not be read this time is no state to keep
+    if key and not any(f.code == "file.unreadable" for f in found):
+        ledgers.key = key
+        setentry.put(cache, key, ledgers, found, set().union(*(got.villages for got, _ in results)))
     return ledgers
 
 
@@ -331,32 +347,6 @@ def _from_cache(frame: pd.DataFrame, meta: dict):
     if meta["has_frame"] is not True:
         frame = None
     else:
-        for name in frame.columns:  # an empty category list comes back from Arrow as object dtype
-            column = frame[name]
-            if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype != "str":
-                categories = text_dtype(column.cat.categories)
-                frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=categories)
-        _check_frame(frame, accounts[0].ledger, {a.file for a in accounts})
+        assemble.text_categories(frame)
+        assemble.check_frame(frame, accounts[0].ledger, {a.file for a in accounts})
     return ReadResult(accounts, frame, findings, set(villages), tuple(meta["valid_days"]))
-
-
-def _check_frame(frame: pd.DataFrame, ledger: str | None, files: set[str]) -> None:
-    """The rows of an entry have exactly the columns and types a read of its ledger type gives
-    (the frames of a type are joined column by column, their categories by position)."""
-    if ledger is None:
-        raise ValueError("rows without a ledger type")
-    expected = assemble.empty_frame(ledger)
-    if list(frame.columns) != list(expected.columns):
-        raise ValueError("columns")
-    for name in expected.columns:
-        want, got = expected[name].dtype, frame[name].dtype
-        if not isinstance(want, pd.CategoricalDtype):
-            if got != want:
-                raise ValueError(name)
-        elif not isinstance(got, pd.CategoricalDtype) or got.ordered != want.ordered:
-            raise ValueError(name)
-        elif name == "file":  # the files of this read, by name
-            if not set(got.categories) <= files:
-                raise ValueError(name)
-        elif len(want.categories) and not got.categories.equals(want.categories):  # a vocabulary
-            raise ValueError(name)

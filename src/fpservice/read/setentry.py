@@ -1,0 +1,127 @@
+"""The whole ledger set as one cache entry: the frames of every ledger type as joined (persons
+numbered), with the accounts and findings of every file. A run over files that have not changed
+since the last one (what cron does before each deadline) then hashes the files and maps an
+entry per ledger type, instead of loading an entry per file, joining them and numbering persons
+again: at a million persons, 0.4 s instead of 2.2 s.
+
+The key is every file's name and content (and what the per-file entries are keyed by: the code,
+the encoding asked for, units.csv, the header aliases): one changed byte anywhere misses it, and
+the per-file entries then serve the files that did not change. Each part is checked as a file's
+entry is (checksum, Arrow's validation, the columns and types a read gives); a part that fails
+means the set is read as if there were no such entry, and written anew.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from fpservice.read import assemble
+from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
+from fpservice.read.ledgerset import FileAccount, LedgerSet
+from fpservice.read.validate import text_dtype
+from fpservice.schema import LEDGER_TYPES
+
+SUFFIX = ".set"  # the parts' files, beside the .arrow entries of single reads
+
+
+def key_of(cache: LedgerCache, names: list[str], paths: list[Path | None], context: str, threads: int):
+    """The key of the files (`names`, and their bytes at `paths`; None for what is not a file to
+    open, whose finding depends on its name only), or None when a file cannot be read now (its
+    read says why)."""
+
+    def content(path: Path | None) -> str | None:
+        if path is None:
+            return "-"
+        try:
+            return digest(path.read_bytes())
+        except OSError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        contents = list(pool.map(content, paths))
+    if None in contents:
+        return None
+    text = "\0".join(f"{name}\0{c}" for name, c in zip(names, contents))
+    return cache.key(digest(text.encode("utf-8", "surrogatepass")), "ledger set", context)
+
+
+def get(cache: LedgerCache, key: str, ledgers: LedgerSet, today) -> LedgerSet | None:
+    """The set stored at `key`, into `ledgers` (its root, units and units.csv findings), or None."""
+    doc = cache.get_document(key, today)
+    if doc is None:
+        return None
+    try:
+        accounts = [FileAccount(**a) for a in doc["accounts"]]
+        findings = [finding_from(f) for f in doc["findings"]]
+        seen = doc["villages"]
+        if not all(isinstance(v, str) for v in seen) or not all(isinstance(a.file, str) for a in accounts):
+            raise ValueError("villages")
+    except (ValueError, KeyError, TypeError):
+        return cache.discard_document(key)
+    files = {a.file for a in accounts}
+    names = list(LEDGER_TYPES)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow validates and converts without the GIL
+        hits = list(pool.map(lambda ledger: cache.get(_part(cache, key, ledger), today, SUFFIX), names))
+    frames = {}
+    for ledger, hit in zip(names, hits):
+        if hit is None:
+            return None
+        frame, meta = hit
+        try:
+            _empty_categories(frame, meta.get("categories"))
+            assemble.text_categories(frame)
+            assemble.check_frame(frame, ledger, files | {"-"}, numbered=True)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            cache.discard(_part(cache, key, ledger), SUFFIX)
+            return None
+        frames[ledger] = frame
+    if not ledgers.units.listed:
+        ledgers.units.add_seen(sorted(seen))
+    ledgers.frames, ledgers.accounts = frames, accounts
+    ledgers.findings = ledgers.findings + findings
+    ledgers.key, ledgers.valid_days = key, tuple(doc["valid_days"])
+    return ledgers
+
+
+def put(cache: LedgerCache, key: str, ledgers: LedgerSet, found: list, seen: set) -> None:
+    """Store the set read: its frames, then the document that names its files' accounts and
+    findings (`found`: the files' own, not units.csv's) and the villages seen. The entries are
+    written in that order, so a set whose document is there has had its frames written."""
+    days = list(ledgers.valid_days)
+    for ledger, frame in ledgers.frames.items():
+        meta = {"valid_days": days}
+        if not len(frame):  # Arrow keeps no dictionary for no rows: the categories are kept here
+            meta["categories"] = {
+                name: frame[name].cat.categories.tolist()
+                for name in frame.columns
+                if isinstance(frame[name].dtype, pd.CategoricalDtype)
+            }
+        cache.put(_part(cache, key, ledger), frame, meta, SUFFIX)
+    cache.put_document(
+        key,
+        {
+            "valid_days": days,
+            "accounts": [vars(a) for a in ledgers.accounts],
+            "findings": [finding_fields(f) for f in found],
+            "villages": sorted(seen),
+        },
+    )
+
+
+def _part(cache: LedgerCache, key: str, ledger: str) -> str:
+    return cache.key(key, ledger, "ledger set part")
+
+
+def _empty_categories(frame: pd.DataFrame, categories) -> None:
+    """The categories of a part without rows, as `put` kept them."""
+    if categories is None:
+        return
+    if len(frame) or not isinstance(categories, dict):
+        raise ValueError("categories")
+    for name, values in categories.items():
+        if name not in frame or not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError("categories")
+        frame[name] = pd.Categorical.from_codes([], dtype=text_dtype(values))
