@@ -326,6 +326,7 @@ def report(
     year, q = periods.parse_quarter(quarter)
     run = _start(ledger_dir, plan, rules_dir, encoding, loading, engine)
     from fpservice import report as report_mod  # pandas: once the directory and plan are known good
+
     windows: list[Window] = list(periods.quarter_windows(year, q))
     if trend:
         windows += periods.trend_windows(year, q)

@@ -5,13 +5,15 @@ villages of a township counts once in their township). Rows are summed. A requir
 is computed per village and its staff and required counts are summed up the hierarchy.
 
 Counting runs on integers: each ledger row is coded once with its village's position, and every
-person has a dense number (`person`, given at load), so a distinct count is a bitmap over
-persons, or a unique over int64 (village * persons + person) for people in two villages.
+person has a dense number (`person`, given at load). A frame's distinct (village, person) pairs,
+and a level's (unit, person) pairs above them, are found once (`Hierarchy.pairs`; a pair is a
+person when everyone is in one village), so a distinct count is a bit set over pairs.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,12 +37,12 @@ class Hierarchy:
             at, codes = pd.factorize(ancestry[level].to_numpy(dtype=object))
             self.levels[level] = (at, len(codes), units.get_indexer(codes))
         self._coded: dict[int, tuple] = {}
-        self._homes: dict[int, tuple] = {}
+        self._pairs: dict[int, tuple] = {}
 
     def fresh(self) -> Hierarchy:
         """The same units, with none of the frames coded yet (the codings hold their frames)."""
         other = copy.copy(self)
-        other._coded, other._homes = {}, {}
+        other._coded, other._pairs = {}, {}
         return other
 
     def coded(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -58,47 +60,51 @@ class Hierarchy:
             self._coded[key] = (frame, (village.astype(np.int32), person, n))  # keeps `frame` alive
         return self._coded[key][1]
 
-    def _homes_of(self, frame: pd.DataFrame):
-        """When every person of the frame is in one village only (as nearly always): each person's
-        village, and per row its person, or n for rows without a village. Else None."""
+    def pairs(self, frame: pd.DataFrame) -> _Pairs:
+        """The frame's distinct (village, person) pairs, and above them each level's distinct
+        (unit, person) pairs: found once per frame, and shared by every count over it."""
         key = id(frame)
-        if key not in self._homes:
+        if key not in self._pairs:
             village, person, n = self.coded(frame)
             valid = village >= 0
             home = np.full(n, -1, dtype=np.int32)
             home[person[valid]] = village[valid]
-            single = bool((home[person[valid]] == village[valid]).all())
-            self._homes[key] = (home, np.where(valid, person, n)) if single else None
-        return self._homes[key]
-
-    def _pairs(self, frame: pd.DataFrame, mask: np.ndarray):
-        """Distinct (village, person) pairs among the rows in `mask`, and whether every person is
-        in one village only (then each person is one pair, and a count per level needs no unique)."""
-        village, person, n = self.coded(frame)
-        homes = self._homes_of(frame)
-        if homes is not None:  # mark the persons with a row in `mask`: each is one pair
-            home, row_person = homes
-            hit = np.zeros(n + 1, dtype=bool)
-            hit[row_person[mask]] = True
-            p = np.flatnonzero(hit[:n])
-            return home[p], p, n, True
-        sel = mask & (village >= 0)  # someone is in two villages: unique (village, person) pairs
-        v, p = np.divmod(pd.unique(village[sel].astype(np.int64) * n + person[sel]), n)
-        return v, p, n, False
+            if (home[person[valid]] == village[valid]).all():  # as nearly always: a pair is a person
+                pairs = _Pairs(np.where(valid, person, n).astype(np.int32), home, {})
+            else:  # someone is in two villages: pairs found once, and at each level above
+                found, uniques = pd.factorize(village[valid].astype(np.int64) * n + person[valid])
+                row = np.full(len(village), len(uniques), dtype=np.int32)
+                row[valid] = found
+                pair_village, pair_person = np.divmod(uniques, n)
+                above = {}
+                for level in LEVELS:
+                    if level != VILLAGE:
+                        at = self.levels[level][0][pair_village]
+                        up, unit_pairs = pd.factorize(at.astype(np.int64) * n + pair_person)
+                        above[level] = (up.astype(np.int32), (unit_pairs // n).astype(np.int32))
+                pairs = _Pairs(row, pair_village.astype(np.int32), above)
+            self._pairs[key] = (frame, pairs)  # keeps `frame` alive, as `coded` does
+        return self._pairs[key][1]
 
     def distinct_per_village(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
-        v = self._pairs(frame, mask)[0]
-        return np.bincount(v, minlength=len(self.villages))
+        pairs = self.pairs(frame)
+        return np.bincount(pairs.village[pairs.hit(mask)], minlength=len(self.villages))
 
     def distinct_persons(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
-        v, p, n, single = self._pairs(frame, mask)
+        pairs = self.pairs(frame)
+        hit = pairs.hit(mask)
+        village = pairs.village[hit]
         out = np.zeros(self.size, dtype=np.int64)
         for level in LEVELS:
             at, size, where = self.levels[level]
-            if level == VILLAGE or single:  # `at` of villages is their own position
-                counts = np.bincount(at[v], minlength=size)
+            up = pairs.above.get(level)
+            if up is None:  # villages, or persons each in one village: a pair is counted once
+                counts = np.bincount(at[village], minlength=size)
             else:
-                counts = np.bincount(pd.unique(at[v].astype(np.int64) * n + p) // n, minlength=size)
+                found, unit = up
+                mark = np.zeros(len(unit), dtype=bool)
+                mark[found[hit]] = True
+                counts = np.bincount(unit[mark], minlength=size)
             _place(out, counts, where)
         return out
 
@@ -118,6 +124,24 @@ def _place(out: np.ndarray, counts: np.ndarray, where: np.ndarray) -> None:
     a report unit without villages keeps 0)."""
     known = where >= 0
     out[where[known]] = counts[known]
+
+
+@dataclass
+class _Pairs:
+    """A frame's distinct (village, person) pairs: each row's pair (the number of pairs for a row
+    without a village), each pair's village, and for each level above the village, when a person
+    is in two villages, each pair's (unit, person) pair there and that pair's unit. With every
+    person in one village, a pair is a person and is one pair at every level (`above` is empty)."""
+
+    row: np.ndarray
+    village: np.ndarray
+    above: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def hit(self, mask: np.ndarray) -> np.ndarray:
+        """The pairs with a row in `mask`: a bit set over the pairs, not a hash of them."""
+        mark = np.zeros(len(self.village) + 1, dtype=bool)
+        mark[self.row[mask]] = True
+        return np.flatnonzero(mark[:-1])
 
 
 def partial(indicator: Indicator, scope: Scope, hierarchy: Hierarchy) -> tuple[np.ndarray, ...]:
