@@ -17,7 +17,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
-from fpservice import api  # noqa: E402
+from fpservice import api, partitioned  # noqa: E402
 from fpservice.output import rows  # noqa: E402
 from fpservice.partitioned import Engine  # noqa: E402
 from scripts import office_files  # noqa: E402
@@ -91,36 +91,55 @@ def test_persons_who_move_between_villages_and_townships(cluster, movers):
     assert "row.two_units" in codes  # registered in two villages at once: found across partitions
 
 
-def _in_pieces_of(size):
-    """On a worker: pieces of `size` bytes (None: as shipped), and a count of the files merged
-    from pieces since."""
+def in_pieces(monkeypatch, size):
+    """Pieces of `size` bytes; -> (file, number of pieces) of each file put together, and whether
+    each read task the client started was a piece."""
     from fpservice.read import chunks
 
-    if not hasattr(chunks, "shipped"):
-        chunks.shipped, chunks.whole_merged, chunks.merged_files = chunks.CHUNK_BYTES, chunks.merged, []
-        chunks.merged = lambda parts: chunks.merged_files.append(len(parts)) or chunks.whole_merged(parts)
-    chunks.CHUNK_BYTES = size or chunks.shipped
-    chunks.merged_files.clear()
+    merged, whole_merged, tasks, reading = [], chunks.merged, [], partitioned._Reading
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", size)
+
+    def merging(parts):
+        merged.append((parts[0].accounts[0].file, len(parts)))
+        return whole_merged(parts)
+
+    monkeypatch.setattr(chunks, "merged", merging)
+    monkeypatch.setattr(
+        partitioned, "_Reading", lambda *a, **kw: tasks.append(kw.get("piece", False)) or reading(*a, **kw)
+    )
+    return merged, tasks
 
 
-def _files_merged():
-    from fpservice.read import chunks
-
-    return list(chunks.merged_files)
-
-
-def test_large_files_read_in_pieces_on_the_workers(cluster, movers):
-    """Workers read files larger than a piece in pieces (a quarter's services at 10 million
-    persons is 600 MB); here pieces of 20 kB, so that the district's larger files are."""
-    client = cluster[1]
-    client.run(_in_pieces_of, 20_000)
-    try:
-        local, dask = both(movers, cluster[0].scheduler_address)
-        merged = [n for per_worker in client.run(_files_merged).values() for n in per_worker]
-    finally:
-        client.run(_in_pieces_of, None)
+def test_large_files_read_in_pieces_on_the_workers(cluster, movers, monkeypatch):
+    """Workers read files larger than a piece in pieces, a task each, so that none holds a whole
+    file's rows (a quarter's services at 10 million persons is 1 GB); here pieces of 20 kB."""
+    merged, tasks = in_pieces(monkeypatch, 20_000)
+    local, dask = both(movers, cluster[0].scheduler_address)
     same(local, dask)
-    assert len(merged) >= 3 and all(n > 1 for n in merged)
+    assert len(merged) >= 3 and all(n > 1 for _, n in merged)
+    assert sum(tasks) == sum(n for _, n in merged)  # each piece a task of its own
+
+
+def test_a_large_file_its_pieces_cannot_take_is_read_whole(cluster, movers, tmp_path, monkeypatch):
+    """A lone carriage return in the middle of a large file: only the exact reader ends a line
+    there, so the piece that holds it cannot say what the file says; the file is read whole by
+    a task of its own, and the report is the local engine's."""
+    d = tmp_path / "ledgers"
+    shutil.copytree(movers, d)
+    from fpservice.read import chunks
+    from fpservice.read.loader import reads_of
+
+    alone = [job[0] for job in reads_of(d, None).jobs if len(job) == 1 and job[0].suffix == ".csv"]
+    largest = max((p for p in alone if chunks.plan(p, chunk_bytes=20_000)), key=lambda p: p.stat().st_size)
+    data = largest.read_bytes()
+    middle = data.index(b"\n", len(data) // 2)
+    largest.write_bytes(data[:middle] + b"\r,extra" + data[middle:])
+    merged, tasks = in_pieces(monkeypatch, 20_000)
+    local, dask = both(d, cluster[0].scheduler_address)
+    same(local, dask)
+    name = largest.relative_to(d).as_posix()
+    assert merged and name not in {file for file, _ in merged}  # read whole instead
+    assert sum(tasks) > sum(n for _, n in merged)  # its pieces were read, then let go
 
 
 def test_the_cli_through_a_scheduler_and_a_local_cluster(cluster, tmp_path):

@@ -83,7 +83,6 @@ def count(
     # Workers open the files by path, from a working directory of their own: paths are absolute
     reads = reads_of(Path(ledger_dir).absolute(), encoding)
     cache_dir = str(Path(cache_dir).absolute()) if cache_dir else None
-    groups = _groups(reads)
     k = engine.partitions or max(1, -(-reads.total // PARTITION_BYTES))
     with _client(engine) as client:
         try:
@@ -91,20 +90,19 @@ def count(
             common = dict(
                 reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers, k=k
             )
-            read = client.map(_read_group, groups, **common, pure=False)
-            metas = client.gather(client.map(_meta_of, read, pure=False))
-            per_job = [pairs for group, _ in metas for pairs in group]
-            latest = max((day for _, day in metas if day is not None), default=None)
+            readings = _start_reading(client, reads, common)
+            per_job, latest = _gathered(client, reads, readings, common)
             counts = counts_for(latest, reads.units)
-            accounts, found, _, rels = reads.gathered(per_job)  # the groups keep the reads' order
+            accounts, found, _, rels = reads.gathered(per_job)  # in the reads' order
             ledgers = LedgerSet(Path(ledger_dir), {}, reads.units, reads.findings + found, accounts)
             rank = {rel: i for i, rel in enumerate(rels)}
             report_hierarchy = hierarchy_of(reads.units)
             hierarchy = client.scatter(report_hierarchy, broadcast=True)
             lost = consistency.lost_persons(ledgers)
             any_persons = any(a.ledger == "persons" and a.used for a in ledgers.accounts)
+            read = [r.future for r in readings]
             pieces = [client.map(_piece, read, p=p, pure=False) for p in range(k)]
-            del read  # a read group is let go once its pieces are taken: only they wait for partitions
+            del read, readings  # a read is let go once its pieces are taken: only they wait for partitions
             parts = [
                 client.submit(
                     _count_partition,
@@ -139,15 +137,91 @@ def count(
     return Gathered(ledgers, counts, report_hierarchy, total, cross, calendar.notes())
 
 
-def _groups(reads: Reads) -> list[list[list[Path]]]:
+@dataclass
+class _Reading:
+    """A read task and the reads (jobs) it gives the results of, in order: a group of them read
+    whole, or one piece of a large file (`piece`)."""
+
+    future: object
+    jobs: list[int]
+    piece: bool = False
+
+
+def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
+    """A task per group of reads, and a task per piece of each CSV file too large to hold whole
+    on a worker (a quarter's services of a province is several GB): its worker plans the pieces
+    first (read.chunks). A file the plan says to read whole is in a group of its own."""
+    large = [
+        i
+        for i, job in enumerate(reads.jobs)
+        if len(job) == 1
+        and job[0] not in reads.unusable
+        and not is_workbook(job[0].name)
+        and reads.sizes.get(job[0], 0) > chunks.CHUNK_BYTES
+    ]
+    plans = client.gather(
+        client.map(
+            _plan, [reads.jobs[i][0] for i in large], headers=common["headers"], size=chunks.CHUNK_BYTES
+        )
+    )
+    in_pieces = {i: plan for i, plan in zip(large, plans) if plan}
+    readings = [
+        _Reading(client.submit(_read_group, [reads.jobs[i] for i in group], **common, pure=False), group)
+        for group in _groups(reads, set(in_pieces))
+    ]
+    for i, plan in in_pieces.items():
+        path = reads.jobs[i][0]
+        futures = client.map(_read_piece, [path] * len(plan), plan, **common, pure=False)
+        readings += [_Reading(future, [i], piece=True) for future in futures]
+    return readings
+
+
+def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
+    """-> what each read gave (no rows), in the reads' order, and the latest event date. A large
+    file's pieces are put together as the file read whole says it (chunks.merged); one whose
+    pieces cannot say that is read whole by a task of its own, which takes the pieces' place."""
+    metas = client.gather(client.map(_meta_of, [r.future for r in readings], pure=False))
+    per_job: list = [None] * len(reads.jobs)
+    pieces: dict[int, list] = {}
+    for reading, (got, _) in zip(readings, metas):
+        if reading.piece:
+            pieces.setdefault(reading.jobs[0], []).append(got)
+        else:
+            for i, pairs in zip(reading.jobs, got):
+                per_job[i] = pairs
+    again = []
+    for i, parts in pieces.items():
+        try:
+            if any(part is None for part in parts):
+                raise chunks.Whole(str(i))
+            per_job[i] = [(chunks.merged([part[0][0][0] for part in parts]), None)]
+        except chunks.Whole:  # what is wrong with it is said as for any file
+            again.append(i)
+    if again:
+        readings[:] = [r for r in readings if not (r.piece and r.jobs[0] in again)]
+        whole = [
+            _Reading(client.submit(_read_group, [reads.jobs[i]], **common, pure=False), [i]) for i in again
+        ]
+        more = client.gather(client.map(_meta_of, [r.future for r in whole], pure=False))
+        for reading, (got, _) in zip(whole, more):
+            per_job[reading.jobs[0]] = got[0]
+        readings += whole
+        metas += more
+    latest = max((day for _, day in metas if day is not None), default=None)
+    return per_job, latest
+
+
+def _groups(reads: Reads, apart: set[int]) -> list[list[int]]:
     """The reads (jobs) in groups of about GROUP_BYTES, in order, so that a few hundred tasks read
-    a province's files: each group one task."""
+    a province's files: each group one task. Jobs in `apart` (read in pieces) are left out."""
     groups, current, size = [], [], 0
-    for job, job_size in zip(reads.jobs, reads.job_sizes):
+    for i, job_size in enumerate(reads.job_sizes):
+        if i in apart:
+            continue
         if current and size + job_size > GROUP_BYTES:
             groups.append(current)
             current, size = [], 0
-        current.append(job)
+        current.append(i)
         size += job_size
     return [*groups, current] if current else groups
 
@@ -181,13 +255,6 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: i
                 _split(got.frame, ledger, k, mine)
             return replace(got, frame=None)
 
-        parts = _in_pieces(job[0], reader, encoding, today, headers) if len(job) == 1 else None
-        if parts is not None:
-            try:
-                got = chunks.merged([take(part) for part in parts])
-                return [(got, None)], mine, days
-            except chunks.Whole:  # what is wrong with it is said as for any file
-                mine, days = [dict() for _ in range(k)], []
         return [(take(got), None) for got, _ in reader.read(job)], mine, days
 
     metas, latest = [], []
@@ -207,14 +274,31 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: i
     return _Group(metas, pieces, max(known, default=None))
 
 
-def _in_pieces(path: Path, reader, encoding, today, headers):
-    """The pieces of a CSV file too large to hold whole on a worker (read.chunks), or None."""
-    if path in reader.unusable or is_workbook(path.name):
-        return None
+def _plan(path: Path, *, headers, size: int):
+    """On a worker: the pieces of a large file (read.chunks), or None to read it whole."""
     try:
-        return chunks.read_chunked(path, reader.rel(path), reader.units, encoding, today, headers)
+        return chunks.plan(path, headers, size)
     except (OSError, ValueError):  # read whole: what is wrong is said as for any file
         return None
+
+
+def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, headers, k: int) -> _Group:
+    """One piece of a large file, its rows split into the K partitions: a worker holds a piece's
+    rows, never the whole file's. Its metas are None when the file is to be read whole."""
+    rel = reads.reader(encoding, today, None, headers, share=float("inf")).rel(path)
+    try:
+        got = chunks.read_piece(path, piece, rel, reads.units, encoding, today, headers)
+    except (chunks.Whole, OSError, ValueError):
+        return _Group(None, [], None)
+    pieces = [dict() for _ in range(k)]
+    latest = None
+    if got.frame is not None and len(got.frame):
+        ledger = got.accounts[0].ledger
+        event = LEDGER_TYPES[ledger].event_date
+        latest = got.frame[event].max() if event else None
+        _split(got.frame, ledger, k, pieces)
+    latest = latest if latest is not None and latest == latest else None  # NaT: no dates
+    return _Group([[(replace(got, frame=None), None)]], pieces, latest)
 
 
 def _split(frame, ledger: str, k: int, pieces: list[dict]) -> None:

@@ -1,5 +1,7 @@
 """A large CSV file read in pieces, each under the file's header, so that a Dask worker holds one
-piece's rows at a time and not a whole quarter of a county's services (docs/partitioned.md).
+piece's rows at a time and not a whole quarter of a county's services (docs/partitioned.md): a
+worker plans the pieces (`plan`), each piece is a task of its own (`read_piece`), and the client
+puts their accounts and findings together (`merged`).
 
 A piece ends at a line break with the file's quotes closed before it; its findings, rows and
 accounts are those of the file read whole, line for line (tests/test_chunks.py). A file that
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import mmap
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fpservice.headers import DEFAULT, Headers
@@ -52,6 +54,60 @@ def ranges(data, headers: Headers = DEFAULT, chunk_bytes: int = CHUNK_BYTES) -> 
     return out if len(out) > 1 else None
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a file: its body's bytes [start, stop), the file's line it starts on, and
+    where the file's header line ends (a piece is read under it)."""
+
+    start: int
+    stop: int
+    line: int
+    head: int
+
+
+def plan(path: Path, headers: Headers = DEFAULT, chunk_bytes: int | None = None) -> list[Piece] | None:
+    """The pieces of a file, or None when it is to be read whole (see `ranges`). One pass over
+    the file's pages (mapped, never held), to count each piece's lines."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    with open(path, "rb") as f:
+        if f.seek(0, 2) <= chunk_bytes:
+            return None
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        spans = ranges(data, headers, chunk_bytes)
+        if spans is None:
+            return None
+        out, line = [], 2
+        for start, stop in spans:
+            out.append(Piece(start, stop, line, spans[0][0]))
+            line += data[start:stop].count(b"\n")  # as the fast reader counts lines
+        return out
+    finally:
+        data.close()
+
+
+def read_piece(
+    path: Path,
+    piece: Piece,
+    rel: str,
+    units,
+    encoding: str | None,
+    today: dt.date,
+    headers: Headers = DEFAULT,
+) -> ReadResult:
+    """One piece, read and validated under the file's header, its lines the file's. Raises Whole
+    when the piece cannot say what the file says there (a problem of the whole file, or rows
+    the exact reader had to find): the caller reads the file whole."""
+    with open(path, "rb") as f:
+        head = f.read(piece.head)
+        f.seek(piece.start)
+        body = f.read(piece.stop - piece.start)
+    got = read_ledger_file(head + body, rel, units, encoding, today, False, headers, fast_only=True)
+    if got is None or any(_of_the_whole(f) for f in got.findings):
+        raise Whole(rel)
+    return _shifted(got, piece.line - 2)
+
+
 def read_chunked(
     path: Path,
     rel: str,
@@ -61,40 +117,15 @@ def read_chunked(
     headers: Headers = DEFAULT,
     chunk_bytes: int | None = None,
 ) -> Iterator[ReadResult] | None:
-    """The file's pieces, read and validated one after the other, their lines those of the file;
-    None when it is to be read whole (see `ranges`). A piece with a problem of the whole file,
-    or one the exact reader had to read, raises Whole: the caller reads the file whole."""
-    chunk_bytes = chunk_bytes or CHUNK_BYTES
-    with open(path, "rb") as f:
-        if f.seek(0, 2) <= chunk_bytes:
-            return None
-        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    spans = ranges(data, headers, chunk_bytes)
-    if spans is None:
-        data.close()
+    """The file's pieces, read one after the other; None when it is to be read whole."""
+    pieces = plan(path, headers, chunk_bytes)
+    if pieces is None:
         return None
-    return _pieces(data, spans, rel, units, encoding, today, headers)
+    return (read_piece(path, piece, rel, units, encoding, today, headers) for piece in pieces)
 
 
 class Whole(Exception):
     """A piece could not be read as the file's own lines: read the file whole."""
-
-
-def _pieces(data, spans, rel, units, encoding, today, headers) -> Iterator[ReadResult]:
-    head = data[: spans[0][0]]
-    line = 2
-    try:
-        for start, stop in spans:
-            body = data[start:stop]
-            lines = body.count(b"\n")  # as the fast reader counts: a piece the exact one read goes whole
-            got = read_ledger_file(head + body, rel, units, encoding, today, False, headers, fast_only=True)
-            del body
-            if got is None or any(_of_the_whole(f) for f in got.findings):
-                raise Whole(rel)
-            yield _shifted(got, line - 2)
-            line += lines
-    finally:
-        data.close()
 
 
 def _of_the_whole(finding) -> bool:
