@@ -96,7 +96,7 @@ def in_pieces(monkeypatch, size):
     each read task the client started was a piece."""
     from fpservice.read import chunks
 
-    merged, whole_merged, tasks, reading = [], chunks.merged, [], partitioned._Reading
+    merged, whole_merged, tasks, reading = [], chunks.merged, [], partitioned._reading
     monkeypatch.setattr(chunks, "CHUNK_BYTES", size)
 
     def merging(parts):
@@ -105,7 +105,7 @@ def in_pieces(monkeypatch, size):
 
     monkeypatch.setattr(chunks, "merged", merging)
     monkeypatch.setattr(
-        partitioned, "_Reading", lambda *a, **kw: tasks.append(kw.get("piece", False)) or reading(*a, **kw)
+        partitioned, "_reading", lambda *a, **kw: tasks.append(kw.get("piece", False)) or reading(*a, **kw)
     )
     return merged, tasks
 
@@ -167,9 +167,11 @@ def test_the_cli_through_a_scheduler_and_a_local_cluster(cluster, tmp_path):
     )
 
 
-def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers):
+@pytest.mark.parametrize("every", [False, True], ids=["one worker", "every worker at once"])
+def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers, every):
     """Dask runs the lost worker's tasks again (its read groups from the files): the result is the
-    one a run without the kill gives, or there is none."""
+    one a run without the kill gives, or there is none. With every worker killed at once, nothing
+    the tasks need may have lived only on them (the file list, the hierarchy): it is made again."""
     local_cluster, client = cluster
     expected = api.report(movers, "2011Q3")
     got, killed = {}, []
@@ -185,9 +187,10 @@ def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers):
     while worker.is_alive() and not killed and time.monotonic() < deadline:
         busy = [w for w, tasks in client.processing().items() if tasks]
         if busy:
-            pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-            os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; its tasks are lost
-            killed.append(pid)
+            victims = list(client.scheduler_info()["workers"]) if every else busy[:1]
+            for pid in client.run(os.getpid, workers=victims).values():
+                os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; its tasks are lost
+                killed.append(pid)
         time.sleep(0.01)
     worker.join(120)
     assert killed, "the run ended before a worker could be killed"

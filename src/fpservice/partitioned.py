@@ -40,9 +40,13 @@ from fpservice.read.sheets import is_workbook
 from fpservice.schema import LEDGER_TYPES
 from fpservice.workdays import Calendar
 
-GROUP_BYTES = 64 << 20  # ledger bytes a read task takes at once: well under a worker's memory
-PARTITION_BYTES = 200 << 20  # ledger bytes per partition: about 400,000 persons, ~0.5 GB computed
-WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker: past it Dask spills to disk
+GROUP_BYTES = 32 << 20  # ledger bytes a read task takes at once: well under a worker's memory
+PARTITION_BYTES = 100 << 20  # ledger bytes per partition: about 200,000 persons, ~0.25 GB computed
+WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker
+# Rows waiting for their partition are spilled to disk past 40 % of the limit, so that a partition
+# being counted (rows joined, masks) has the rest: with Dask's default (60 %) the workers reached
+# the limit at 10 million persons and were killed
+WORKER_MEMORY_CONFIG = {"distributed.worker.memory.target": 0.4, "distributed.worker.memory.spill": 0.5}
 READ_THREADS = 2  # files a read task parses at once
 WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
@@ -86,7 +90,7 @@ def count(
     k = engine.partitions or max(1, -(-reads.total // PARTITION_BYTES))
     with _client(engine) as client:
         try:
-            shared = client.scatter(reads, broadcast=True)  # the file list once per worker, not per task
+            shared = _kept(client, reads)  # the file list once, not in every task
             common = dict(
                 reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers, k=k
             )
@@ -97,12 +101,11 @@ def count(
             ledgers = LedgerSet(Path(ledger_dir), {}, reads.units, reads.findings + found, accounts)
             rank = {rel: i for i, rel in enumerate(rels)}
             report_hierarchy = hierarchy_of(reads.units)
-            hierarchy = client.scatter(report_hierarchy, broadcast=True)
+            hierarchy = _kept(client, report_hierarchy)
             lost = consistency.lost_persons(ledgers)
             any_persons = any(a.ledger == "persons" and a.used for a in ledgers.accounts)
-            read = [r.future for r in readings]
-            pieces = [client.map(_piece, read, p=p, pure=False) for p in range(k)]
-            del read, readings  # a read is let go once its pieces are taken: only they wait for partitions
+            pieces = [[r.pieces[p] for r in readings] for p in range(k)]
+            del readings  # only the pieces wait for their partitions
             parts = [
                 client.submit(
                     _count_partition,
@@ -137,14 +140,43 @@ def count(
     return Gathered(ledgers, counts, report_hierarchy, total, cross, calendar.notes())
 
 
+def _kept(client, value):
+    """`value` on the cluster as the result of a task, not scattered: a task's result that a
+    dying worker takes with it is computed again from the task, while scattered data is lost
+    for good (and every task that needs it with it)."""
+    return client.submit(_same, value, pure=False)
+
+
+def _same(value):
+    return value
+
+
+def _release_arrow_memory() -> None:
+    """Give back to the system what Arrow's allocator keeps of the memory a task freed: kept, it
+    is memory Dask cannot spill, and at 10 million persons it held workers at their limit."""
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+
+
 @dataclass
 class _Reading:
-    """A read task and the reads (jobs) it gives the results of, in order: a group of them read
-    whole, or one piece of a large file (`piece`)."""
+    """What a read task gives, as tasks of their own: its metas (no rows) and its rows' K pieces,
+    and the reads (jobs) it gave them for, in order: a group of them read whole, or one piece of
+    a large file (`piece`)."""
 
-    future: object
+    meta: object
+    pieces: list
     jobs: list[int]
     piece: bool = False
+
+
+def _reading(client, read, jobs: list[int], k: int, piece: bool = False) -> _Reading:
+    """A read task's metas and pieces asked for as soon as it is: each is taken while the read's
+    rows are still in memory, and the read is let go once they are (never spilled and read back
+    whole, which at 10 million persons drove the workers past their limit)."""
+    meta = client.submit(_meta_of, read, pure=False)
+    return _Reading(meta, client.map(_piece, [read] * k, range(k), pure=False), jobs, piece)
 
 
 def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
@@ -165,14 +197,14 @@ def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
         )
     )
     in_pieces = {i: plan for i, plan in zip(large, plans) if plan}
-    readings = [
-        _Reading(client.submit(_read_group, [reads.jobs[i] for i in group], **common, pure=False), group)
-        for group in _groups(reads, set(in_pieces))
-    ]
+    k, readings = common["k"], []
+    for group in _groups(reads, set(in_pieces)):
+        read = client.submit(_read_group, [reads.jobs[i] for i in group], **common, pure=False)
+        readings.append(_reading(client, read, group, k))
     for i, plan in in_pieces.items():
         path = reads.jobs[i][0]
-        futures = client.map(_read_piece, [path] * len(plan), plan, **common, pure=False)
-        readings += [_Reading(future, [i], piece=True) for future in futures]
+        for read in client.map(_read_piece, [path] * len(plan), plan, **common, pure=False):
+            readings.append(_reading(client, read, [i], k, piece=True))
     return readings
 
 
@@ -180,7 +212,7 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
     """-> what each read gave (no rows), in the reads' order, and the latest event date. A large
     file's pieces are put together as the file read whole says it (chunks.merged); one whose
     pieces cannot say that is read whole by a task of its own, which takes the pieces' place."""
-    metas = client.gather(client.map(_meta_of, [r.future for r in readings], pure=False))
+    metas = client.gather([r.meta for r in readings])
     per_job: list = [None] * len(reads.jobs)
     pieces: dict[int, list] = {}
     for reading, (got, _) in zip(readings, metas):
@@ -200,9 +232,12 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
     if again:
         readings[:] = [r for r in readings if not (r.piece and r.jobs[0] in again)]
         whole = [
-            _Reading(client.submit(_read_group, [reads.jobs[i]], **common, pure=False), [i]) for i in again
+            _reading(
+                client, client.submit(_read_group, [reads.jobs[i]], **common, pure=False), [i], common["k"]
+            )
+            for i in again
         ]
-        more = client.gather(client.map(_meta_of, [r.future for r in whole], pure=False))
+        more = client.gather([r.meta for r in whole])
         for reading, (got, _) in zip(whole, more):
             per_job[reading.jobs[0]] = got[0]
         readings += whole
@@ -270,6 +305,7 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: i
                     pieces[p].setdefault(ledger, []).extend(frames)
     if cache is not None:
         cache.close()
+    _release_arrow_memory()
     known = [d for d in latest if d is not None and d == d]  # NaT: a file without dates
     return _Group(metas, pieces, max(known, default=None))
 
@@ -297,8 +333,11 @@ def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, 
         event = LEDGER_TYPES[ledger].event_date
         latest = got.frame[event].max() if event else None
         _split(got.frame, ledger, k, pieces)
+    got_meta = replace(got, frame=None)
     latest = latest if latest is not None and latest == latest else None  # NaT: no dates
-    return _Group([[(replace(got, frame=None), None)]], pieces, latest)
+    del got
+    _release_arrow_memory()
+    return _Group([[(got_meta, None)]], pieces, latest)
 
 
 def _split(frame, ledger: str, k: int, pieces: list[dict]) -> None:
@@ -324,7 +363,7 @@ def _meta_of(group: _Group):
 
 
 def _piece(group: _Group, p: int) -> dict[str, list]:
-    return group.pieces[p]
+    return group.pieces[p] if group.pieces else {}  # none: a piece of a file to be read whole
 
 
 def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost, any_persons):
@@ -340,6 +379,8 @@ def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost, any_p
     calendar = Calendar()
     total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar)
     checks = consistency.partial(frames, lost, any_persons)
+    del frames, parts, hierarchy
+    _release_arrow_memory()
     return total, checks, calendar.outside_years
 
 
@@ -359,7 +400,7 @@ class _client:
         import dask
 
         # for the run only (restored on exit): Dask's own log lines are not for the user
-        self.config = dask.config.set({"logging.distributed": "error"})
+        self.config = dask.config.set({"logging.distributed": "error", **WORKER_MEMORY_CONFIG})
         if self.engine.scheduler:
             try:
                 self.client = Client(self.engine.scheduler, timeout="10s")

@@ -25,7 +25,7 @@ from fpservice.read.ledgerfile import read_ledger_file
 from fpservice.read.ledgerset import FileAccount, ReadResult
 from fpservice.read.recognise import recognise
 
-CHUNK_BYTES = 64 << 20  # a piece: about 400,000 rows of services, ~0.3 GB once read
+CHUNK_BYTES = 32 << 20  # a piece: about 200,000 rows of services, ~0.15 GB once read
 
 
 def ranges(data, headers: Headers = DEFAULT, chunk_bytes: int = CHUNK_BYTES) -> list[tuple[int, int]] | None:
