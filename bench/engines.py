@@ -131,7 +131,9 @@ def projection(results: list[dict]) -> str:
     for n in (16, 64, 256, 1024):
         hours = rows / 1e6 * worker_seconds_per_m_rows / n / 3600
         per_worker = nation / 1e6 * mb_per_m_persons / n / 1e3
-        lines.append(f"| {n:,} | {hours * 60:.0f} min | {per_worker:.1f} GB |")
+        minutes = hours * 60
+        took = f"{minutes:.1f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
+        lines.append(f"| {n:,} | {took} | {per_worker:.1f} GB |")
     return "\n".join(lines) + "\n"
 
 
