@@ -116,6 +116,29 @@ def test_the_whole_set_without_units_csv_knows_the_villages_seen(ledger_dir, tmp
     assert_same_ledgers(warm, cold)
 
 
+def test_a_file_replaced_while_it_is_read_leaves_no_whole_set(sample, tmp_path, monkeypatch):
+    """The whole set is keyed by the files' bytes as hashed before reading: when a file's bytes
+    then read are other bytes (replaced in between), the set read is not kept under that key."""
+    from fpservice.read import setentry
+
+    real = setentry.contents_of
+
+    def hashed_before_a_change(paths, threads):
+        contents = real(paths, threads)
+        return ["0" * 32 if i == 0 else c for i, c in enumerate(contents)]  # what the first file was
+
+    monkeypatch.setattr(setentry, "contents_of", hashed_before_a_change)
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    read = load(sample, cache=cache)
+    cache.close()
+    assert read.key is None and not list((tmp_path / "cache").rglob("*.set"))
+    monkeypatch.setattr(setentry, "contents_of", real)
+    again = LedgerCache(tmp_path / "cache", min_bytes=0)
+    load(sample, cache=again)
+    again.close()
+    assert len(list((tmp_path / "cache").rglob("*.set"))) == len(LEDGER_TYPES)
+
+
 def assert_same_ledgers(a, b, key=True):
     assert a.frames.keys() == b.frames.keys()
     for ledger, frame in a.frames.items():

@@ -229,6 +229,8 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
             per_job[i] = [(chunks.merged([part[0][0][0] for part in parts]), None)]
         except chunks.Whole:  # what is wrong with it is said as for any file
             again.append(i)
+    # the latest date of what is used: a file read whole again may reject rows its pieces kept
+    days = [day for r, (_, day) in zip(readings, metas) if not (r.piece and r.jobs[0] in again)]
     if again:
         readings[:] = [r for r in readings if not (r.piece and r.jobs[0] in again)]
         whole = [
@@ -241,8 +243,8 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
         for reading, (got, _) in zip(whole, more):
             per_job[reading.jobs[0]] = got[0]
         readings += whole
-        metas += more
-    latest = max((day for _, day in metas if day is not None), default=None)
+        days += [day for _, day in more]
+    latest = max((day for day in days if day is not None), default=None)
     return per_job, latest
 
 

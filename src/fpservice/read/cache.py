@@ -273,7 +273,10 @@ class LedgerCache:
                 raise Damaged("valid_days")
         except (Damaged, ValueError):
             return self._discard(key, path)
-        return doc if holds_on(doc["valid_days"], today) else None
+        if not holds_on(doc["valid_days"], today):
+            return None
+        _touch(path)  # used: not pruned while runs keep using it
+        return doc
 
     def discard_document(self, key: str) -> None:
         """A JSON entry that read back but holds what its reader cannot use: damaged."""

@@ -47,12 +47,11 @@ def load(
     workers = min(4, os.cpu_count() or 1)
     reader = reads.reader(encoding, today, cache, headers, share=reads.total / workers)
     ledgers = LedgerSet(reads.root, {}, reads.units, list(reads.findings))
-    key = None
-    if cache and cache.worth_it(
-        reads.total
-    ):  # the whole set as the last run left it, when not one file has changed since
-        paths = [None if path in reads.unusable else path for path in reads.files]
-        key = setentry.key_of(cache, list(map(reader.rel, reads.files)), paths, reader.context, workers)
+    key = contents = None
+    # The whole set as the last run left it, when not one file has changed since
+    if cache and cache.worth_it(reads.total):
+        contents = setentry.contents_of([None if p in reads.unusable else p for p in reads.files], workers)
+        key = setentry.key_of(cache, list(map(reader.rel, reads.files)), contents, reader.context)
         if key and setentry.get(cache, key, ledgers, today):
             if progress:
                 progress.start(reads.total)
@@ -79,8 +78,10 @@ def load(
     ledgers.frames = assemble.frames(parts, {rel: i for i, rel in enumerate(rels)})
     ledgers.findings, ledgers.accounts = ledgers.findings + found, accounts
     ledgers.valid_days = assemble.common_days([got.valid_days for got, _ in results])
-    # A file that could not be read this time is no state to keep
-    if key and not any(f.code == "file.unreadable" for f in found):
+    # Kept only when the bytes read are those the key was made of: a file replaced or unreadable
+    # in between is no state to keep under that key
+    read = ["-" if p in reads.unusable else reader.digests.get(p) for p in reads.files]
+    if key and read == contents:
         ledgers.key = key
         setentry.put(cache, key, ledgers, found, set().union(*(got.villages for got, _ in results)))
     return ledgers
@@ -182,6 +183,7 @@ class _Reader:
         self.unusable = unusable  # path -> (finding code, detail): not a file to open
         self.context = json.dumps([encoding, units.listed, units.fingerprint, headers.fingerprint])
         self.workbooks = WorkbookReader((os.cpu_count() or 1) if workbook_processes else 0)
+        self.digests: dict[Path, str] = {}  # of the bytes each file was read from (with a cache)
 
     def rel(self, path: Path) -> str:
         return _relative(self.root)(path)
@@ -210,7 +212,7 @@ class _Reader:
         if path.suffix.lower() == ".xls" and not looks_like_workbook(raw):
             return [self._one(path, raw)]  # a CSV or tab-separated file that a web system named .xls
         cache, kind = self.cache, path.suffix.lower().lstrip(".")
-        key = cache.key(digest(raw), rel, self.context) if cache else None
+        key = cache.key(self._digest(path, raw), rel, self.context) if cache else None
         hit = self._entry(key) if cache else None
         if isinstance(hit, ReadResult):  # a workbook that could not be read at all
             return [(hit, key)]
@@ -249,7 +251,7 @@ class _Reader:
                 raw = path.read_bytes()
             except OSError as exc:
                 return ReadResult([FileAccount(rel, None, None)], findings=[_unreadable(rel, exc)]), None
-        key = self.cache.key(content or digest(raw), rel, self.context) if self.cache else None
+        key = self.cache.key(self._digest(path, raw, content), rel, self.context) if self.cache else None
         threads = len(raw) > self.share
         return self._cached(
             key,
@@ -265,7 +267,7 @@ class _Reader:
         rels = [self.rel(path) for path in paths]
         key, digests = None, [None] * len(raws)
         if self.cache:
-            digests = [digest(raw) for raw in raws]
+            digests = [self._digest(path, raw) for path, raw in zip(paths, raws)]
             key = self.cache.key(digest("".join(digests).encode()), "\n".join(rels), self.context)
         size = sum(map(len, raws))
         got, key = self._cached(
@@ -274,6 +276,11 @@ class _Reader:
         if got is None:  # not plain enough to read as one: file by file
             return [self._one(*file) for file in zip(paths, raws, digests)]
         return [(got, key)]
+
+    def _digest(self, path: Path, raw: bytes, known: str | None = None) -> str:
+        """The digest of the bytes `path` is read from, remembered (see `load`)."""
+        self.digests[path] = known or digest(raw)
+        return self.digests[path]
 
     def _cached(self, key: str | None, size: int, read) -> tuple[ReadResult | None, str | None]:
         """`read()` or its entry. A batch that had to be read file by file (None) is remembered

@@ -27,10 +27,10 @@ from fpservice.schema import LEDGER_TYPES
 SUFFIX = ".set"  # the parts' files, beside the .arrow entries of single reads
 
 
-def key_of(cache: LedgerCache, names: list[str], paths: list[Path | None], context: str, threads: int):
-    """The key of the files (`names`, and their bytes at `paths`; None for what is not a file to
-    open, whose finding depends on its name only), or None when a file cannot be read now (its
-    read says why)."""
+def contents_of(paths: list[Path | None], threads: int) -> list[str | None]:
+    """What each file's bytes are now (a digest, as a file's entry is keyed by): "-" for what is
+    not a file to open (its finding depends on its name only), None for a file that cannot be
+    read (its read says why)."""
 
     def content(path: Path | None) -> str | None:
         if path is None:
@@ -41,7 +41,11 @@ def key_of(cache: LedgerCache, names: list[str], paths: list[Path | None], conte
             return None
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        contents = list(pool.map(content, paths))
+        return list(pool.map(content, paths))
+
+
+def key_of(cache: LedgerCache, names: list[str], contents: list[str | None], context: str) -> str | None:
+    """The key of the files, by name and content; None when a file could not be read."""
     if None in contents:
         return None
     text = "\0".join(f"{name}\0{c}" for name, c in zip(names, contents))
