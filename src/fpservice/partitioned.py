@@ -229,10 +229,11 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
             per_job[i] = [(chunks.merged([part[0][0][0] for part in parts]), None)]
         except chunks.Whole:  # what is wrong with it is said as for any file
             again.append(i)
-    # the latest date of what is used: a file read whole again may reject rows its pieces kept
-    days = [day for r, (_, day) in zip(readings, metas) if not (r.piece and r.jobs[0] in again)]
+    # What is used: a file read whole again may reject rows its pieces kept (the latest date too)
+    used = [not (r.piece and r.jobs[0] in again) for r in readings]
+    days = [day for keep, (_, day) in zip(used, metas) if keep]
     if again:
-        readings[:] = [r for r in readings if not (r.piece and r.jobs[0] in again)]
+        readings[:] = [r for keep, r in zip(used, readings) if keep]
         whole = [
             _reading(
                 client, client.submit(_read_group, [reads.jobs[i]], **common, pure=False), [i], common["k"]
@@ -323,7 +324,7 @@ def _plan(path: Path, *, headers, size: int):
 def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, headers, k: int) -> _Group:
     """One piece of a large file, its rows split into the K partitions: a worker holds a piece's
     rows, never the whole file's. Its metas are None when the file is to be read whole."""
-    rel = reads.reader(encoding, today, None, headers, share=float("inf")).rel(path)
+    rel = reads.rel(path)
     try:
         got = chunks.read_piece(path, piece, rel, reads.units, encoding, today, headers)
     except (chunks.Whole, OSError, ValueError):

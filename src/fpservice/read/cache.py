@@ -218,10 +218,13 @@ class LedgerCache:
             )
         except (TypeError, ValueError, pa.ArrowException):
             return
+        self._queue(self._path(key, suffix), self._write_entry, key, table)
+
+    def _queue(self, path: Path, write, *args) -> None:
+        """`write(path, *args)` on the writing thread, after the writes queued before it."""
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
-        path = self._path(key, suffix)
-        self._writing[path] = self._writer.submit(self._write_entry, path, key, table)
+        self._writing[path] = self._writer.submit(write, path, *args)
 
     def close(self) -> None:
         """Wait until every entry is written."""
@@ -290,10 +293,7 @@ class LedgerCache:
             text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError):
             return
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
-        path = self._path(key, ".json")
-        self._writing[path] = self._writer.submit(self._write, path, key, JSON, lambda sink: sink.write(text))
+        self._queue(self._path(key, ".json"), self._write, key, JSON, lambda sink: sink.write(text))
 
     def prune(self) -> None:
         """Once a day at most: remove entries not used for a while (their files changed, or left

@@ -28,6 +28,18 @@ class FileAccount:
     skipped: int = 0
 
 
+def account_from(fields) -> FileAccount:
+    """An account as a cache entry stored it, checked field by field: a known ledger type and
+    counts that add up (ValueError or TypeError when it is not one)."""
+    a = FileAccount(**fields)
+    counts = (a.read, a.used, a.rejected, a.skipped)
+    if not (isinstance(a.file, str) and (a.ledger is None or a.ledger in LEDGER_TYPES)):
+        raise ValueError("account")
+    if not all(type(n) is int and n >= 0 for n in counts) or a.read != sum(counts[1:]):
+        raise ValueError("account counts")
+    return a
+
+
 class FileProblem(Exception):
     """A file as a whole cannot be read: carries a finding code, line and detail."""
 

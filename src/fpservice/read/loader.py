@@ -20,10 +20,9 @@ from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover, setentry
 from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
 from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_workbook
-from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult
+from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult, account_from
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
 from fpservice.read.unitsfile import load_units_file
-from fpservice.schema import LEDGER_TYPES
 
 UNITS_FILE = "units.csv"
 
@@ -100,6 +99,10 @@ class Reads:
     unusable: dict[Path, str]  # what is not a regular file: never opened, a finding each
     jobs: list[list[Path]]
     sizes: dict[Path, int]
+
+    def rel(self, path: Path) -> str:
+        """A file's name in findings and accounts."""
+        return _relative(self.root)(path)
 
     @property
     def job_sizes(self) -> list[int]:
@@ -340,13 +343,7 @@ def _from_cache(frame: pd.DataFrame, meta: dict):
         return sheets
     if meta.get("alone") is True:
         return ALONE
-    accounts = [FileAccount(**a) for a in meta["accounts"]]
-    for a in accounts:
-        counts = (a.read, a.used, a.rejected, a.skipped)
-        if not (isinstance(a.file, str) and (a.ledger is None or a.ledger in LEDGER_TYPES)):
-            raise ValueError("account")
-        if not all(type(n) is int and n >= 0 for n in counts) or a.read != sum(counts[1:]):
-            raise ValueError("account counts")
+    accounts = [account_from(a) for a in meta["accounts"]]
     findings = [finding_from(f) for f in meta["findings"]]
     villages = meta["villages"]
     if not accounts or not isinstance(villages, list) or not all(isinstance(v, str) for v in villages):

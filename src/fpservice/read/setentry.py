@@ -20,7 +20,7 @@ import pandas as pd
 
 from fpservice.read import assemble
 from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
-from fpservice.read.ledgerset import FileAccount, LedgerSet
+from fpservice.read.ledgerset import LedgerSet, account_from
 from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
 
@@ -58,10 +58,10 @@ def get(cache: LedgerCache, key: str, ledgers: LedgerSet, today) -> LedgerSet | 
     if doc is None:
         return None
     try:
-        accounts = [FileAccount(**a) for a in doc["accounts"]]
+        accounts = [account_from(a) for a in doc["accounts"]]
         findings = [finding_from(f) for f in doc["findings"]]
         seen = doc["villages"]
-        if not all(isinstance(v, str) for v in seen) or not all(isinstance(a.file, str) for a in accounts):
+        if not all(isinstance(v, str) for v in seen):
             raise ValueError("villages")
     except (ValueError, KeyError, TypeError):
         return cache.discard_document(key)
