@@ -102,7 +102,8 @@ def ledgers_for(persons: int) -> Path:
     d = HERE / "out" / f"persons_{persons}"
     if not (d / ".complete").exists():
         villages = max(12, persons // 500)  # a village or community keeps a few hundred floating persons
-        townships = max(3, villages // 15)
+        # a unit code holds three digits for the township and three for the village
+        townships = min(999, max(3, villages // 15))
         generate(d, persons, townships=townships, villages_per=max(3, villages // townships), seed=2011)
         (d / ".complete").write_text("ok")
     return d

@@ -65,6 +65,8 @@ SIX = ["孕检", "长效节育", "婚育证明", "联系方式", "管理协议",
 
 
 def make_units(townships: int, villages_per: int, rng) -> pd.DataFrame:
+    if townships > 999 or villages_per > 998:  # three digits each in a 12-digit unit code
+        raise ValueError(f"{townships} townships of {villages_per} villages do not fit 12-digit unit codes")
     rows = [(COUNTY + "000000", "江北区", "县", "")]
     for t in range(townships):
         tcode = f"{COUNTY}{t + 1:03d}000"

@@ -18,6 +18,7 @@ finished is one message, never a partial report.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from fpservice import consistency
 from fpservice import counting as counting_mod
@@ -37,6 +39,7 @@ from fpservice.read import assemble, chunks
 from fpservice.read.ledgerset import LedgerSet, ReadResult
 from fpservice.read.loader import Reads, reads_of
 from fpservice.read.sheets import is_workbook
+from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
 from fpservice.workdays import Calendar
 
@@ -46,7 +49,15 @@ WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker
 # Rows waiting for their partition are spilled to disk past 40 % of the limit, so that a partition
 # being counted (rows joined, masks) has the rest: with Dask's default (60 %) the workers reached
 # the limit at 10 million persons and were killed
-WORKER_MEMORY_CONFIG = {"distributed.worker.memory.target": 0.4, "distributed.worker.memory.spill": 0.5}
+# The shuffle's buffers (Dask's defaults: 1 GiB of shards waiting to be sent, 100 MiB to be
+# written) are held besides: at 2 GiB per worker, 10 million persons killed the workers as the
+# shuffle began. Smaller buffers send and write more often, in smaller messages.
+WORKER_MEMORY_CONFIG = {
+    "distributed.worker.memory.target": 0.4,
+    "distributed.worker.memory.spill": 0.5,
+    "distributed.p2p.comm.buffer": "128 MiB",
+    "distributed.p2p.storage.buffer": "64 MiB",
+}
 READ_THREADS = 2  # files a read task parses at once
 WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
@@ -91,9 +102,7 @@ def count(
     with _client(engine) as client:
         try:
             shared = _kept(client, reads)  # the file list once, not in every task
-            common = dict(
-                reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers, k=k
-            )
+            common = dict(reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers)
             readings = _start_reading(client, reads, common)
             per_job, latest = _gathered(client, reads, readings, common)
             counts = counts_for(latest, reads.units)
@@ -104,28 +113,23 @@ def count(
             hierarchy = _kept(client, report_hierarchy)
             lost = consistency.lost_persons(ledgers)
             any_persons = any(a.ledger == "persons" and a.used for a in ledgers.accounts)
-            pieces = [[r.pieces[p] for r in readings] for p in range(k)]
-            del readings  # only the pieces wait for their partitions
-            parts = [
-                client.submit(
-                    _count_partition,
-                    piece,
-                    counts=counts,
-                    hierarchy=hierarchy,
-                    rank=rank,
-                    plan_start=plan_start,
-                    lost=lost,
-                    any_persons=any_persons,
-                    pure=False,
-                )
-                for piece in pieces
-            ]
-            del pieces
-            results = client.gather(parts)
+            results = _counted(
+                client,
+                readings,
+                k,
+                rank,
+                counts=counts,
+                hierarchy=hierarchy,
+                plan_start=plan_start,
+                lost=lost,
+                any_persons=any_persons,
+            )
+            del readings
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"Dask 集群连接中断，或计算节点读写失败：{exc}") from None
         except Exception as exc:
-            if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError"):
+            lost_for_good = ("KilledWorker", "FutureCancelledError", "CancelledError")
+            if type(exc).__name__ in lost_for_good or _shuffle_failed(exc):
                 raise EngineError(
                     f"Dask 计算节点多次中断，任务未能完成（{type(exc).__name__}）：未写出任何报告。"
                     "请检查各节点的内存与日志后重试。"
@@ -161,22 +165,21 @@ def _release_arrow_memory() -> None:
 
 @dataclass
 class _Reading:
-    """What a read task gives, as tasks of their own: its metas (no rows) and its rows' K pieces,
-    and the reads (jobs) it gave them for, in order: a group of them read whole, or one piece of
-    a large file (`piece`)."""
+    """A read task (`read`, its result a _Group on a worker), the task of its metas (no rows), and
+    the reads (jobs) it was given, in order: a group of them read whole, or one piece of a large
+    file (`piece`)."""
 
+    read: object
     meta: object
-    pieces: list
     jobs: list[int]
     piece: bool = False
+    shape: dict | None = None  # per ledger type, each frame's categories of text (from its meta)
 
 
-def _reading(client, read, jobs: list[int], k: int, piece: bool = False) -> _Reading:
-    """A read task's metas and pieces asked for as soon as it is: each is taken while the read's
-    rows are still in memory, and the read is let go once they are (never spilled and read back
-    whole, which at 10 million persons drove the workers past their limit)."""
-    meta = client.submit(_meta_of, read, pure=False)
-    return _Reading(meta, client.map(_piece, [read] * k, range(k), pure=False), jobs, piece)
+def _reading(client, read, jobs: list[int], piece: bool = False) -> _Reading:
+    """A read and the task of its metas, ahead of any other read (`priority`): taken while the
+    read's rows are in memory, not after they were spilled to disk (and back, whole, for it)."""
+    return _Reading(read, client.submit(_meta_of, read, pure=False, priority=1), jobs, piece)
 
 
 def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
@@ -197,14 +200,14 @@ def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
         )
     )
     in_pieces = {i: plan for i, plan in zip(large, plans) if plan}
-    k, readings = common["k"], []
+    readings = []
     for group in _groups(reads, set(in_pieces)):
         read = client.submit(_read_group, [reads.jobs[i] for i in group], **common, pure=False)
-        readings.append(_reading(client, read, group, k))
+        readings.append(_reading(client, read, group))
     for i, plan in in_pieces.items():
         path = reads.jobs[i][0]
         for read in client.map(_read_piece, [path] * len(plan), plan, **common, pure=False):
-            readings.append(_reading(client, read, [i], k, piece=True))
+            readings.append(_reading(client, read, [i], piece=True))
     return readings
 
 
@@ -215,7 +218,8 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
     metas = client.gather([r.meta for r in readings])
     per_job: list = [None] * len(reads.jobs)
     pieces: dict[int, list] = {}
-    for reading, (got, _) in zip(readings, metas):
+    for reading, (got, _, shape) in zip(readings, metas):
+        reading.shape = shape
         if reading.piece:
             pieces.setdefault(reading.jobs[0], []).append(got)
         else:
@@ -231,20 +235,19 @@ def _gathered(client, reads: Reads, readings: list[_Reading], common: dict):
             again.append(i)
     # What is used: a file read whole again may reject rows its pieces kept (the latest date too)
     used = [not (r.piece and r.jobs[0] in again) for r in readings]
-    days = [day for keep, (_, day) in zip(used, metas) if keep]
+    days = [day for keep, (_, day, _) in zip(used, metas) if keep]
     if again:
         readings[:] = [r for keep, r in zip(used, readings) if keep]
         whole = [
-            _reading(
-                client, client.submit(_read_group, [reads.jobs[i]], **common, pure=False), [i], common["k"]
-            )
+            _reading(client, client.submit(_read_group, [reads.jobs[i]], **common, pure=False), [i])
             for i in again
         ]
         more = client.gather([r.meta for r in whole])
-        for reading, (got, _) in zip(whole, more):
+        for reading, (got, _, shape) in zip(whole, more):
             per_job[reading.jobs[0]] = got[0]
+            reading.shape = shape
         readings += whole
-        days += [day for _, day in more]
+        days += [day for _, day, _ in more]
     latest = max((day for day in days if day is not None), default=None)
     return per_job, latest
 
@@ -266,31 +269,37 @@ def _groups(reads: Reads, apart: set[int]) -> list[list[int]]:
 
 @dataclass
 class _Group:
-    """A read group's results on its worker: per read, what the client needs (no rows), and the
-    rows split into the K partitions (per partition, per ledger type, a list of frames)."""
+    """A read task's results on its worker: per read, what the client needs (no rows), and the
+    rows, per ledger type a frame per file (or piece) in the order read."""
 
-    metas: list[list[tuple[ReadResult, None]]]
-    pieces: list[dict[str, list]]
+    metas: list[list[tuple[ReadResult, None]]] | None
+    frames: dict[str, list[pd.DataFrame]]
     latest: object  # the latest event date of its rows (a Timestamp, as LedgerSet.latest_date)
 
+    def __sizeof__(self) -> int:
+        """The bytes of its rows: what Dask counts to spill to disk in time (without it, a
+        worker's read groups seemed a few hundred bytes each)."""
+        return sum(int(f.memory_usage(index=False).sum()) for fs in self.frames.values() for f in fs)
 
-def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: int) -> _Group:
+
+def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers) -> _Group:
     from fpservice.read.cache import LedgerCache
 
     cache = LedgerCache(cache_dir) if cache_dir else None
     reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
-    pieces = [dict() for _ in range(k)]
+    frames: dict[str, list[pd.DataFrame]] = {}
 
     def read(job: list[Path]):
-        """A job's metas, its rows split into its own K pieces, the latest date of each read."""
-        mine, days = [dict() for _ in range(k)], []
+        """A job's metas, its rows per ledger type, the latest date of each read."""
+        mine: dict[str, list[pd.DataFrame]] = {}
+        days = []
 
         def take(got: ReadResult) -> ReadResult:
             if got.frame is not None and len(got.frame):
                 ledger = got.accounts[0].ledger
                 event = LEDGER_TYPES[ledger].event_date
                 days.append(got.frame[event].max() if event else None)
-                _split(got.frame, ledger, k, mine)
+                mine.setdefault(ledger, []).append(got.frame)
             return replace(got, frame=None)
 
         return [(take(got), None) for got, _ in reader.read(job)], mine, days
@@ -303,14 +312,13 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers, k: i
         for pairs, mine, days in pool.map(read, jobs):
             metas.append(pairs)
             latest += days
-            for p in range(k):
-                for ledger, frames in mine[p].items():
-                    pieces[p].setdefault(ledger, []).extend(frames)
+            for ledger, got in mine.items():
+                frames.setdefault(ledger, []).extend(got)
     if cache is not None:
         cache.close()
     _release_arrow_memory()
     known = [d for d in latest if d is not None and d == d]  # NaT: a file without dates
-    return _Group(metas, pieces, max(known, default=None))
+    return _Group(metas, frames, max(known, default=None))
 
 
 def _plan(path: Path, *, headers, size: int):
@@ -321,63 +329,169 @@ def _plan(path: Path, *, headers, size: int):
         return None
 
 
-def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, headers, k: int) -> _Group:
-    """One piece of a large file, its rows split into the K partitions: a worker holds a piece's
-    rows, never the whole file's. Its metas are None when the file is to be read whole."""
+def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, headers) -> _Group:
+    """One piece of a large file: a worker holds a piece's rows, never the whole file's. Its
+    metas are None when the file is to be read whole."""
     rel = reads.rel(path)
     try:
         got = chunks.read_piece(path, piece, rel, reads.units, encoding, today, headers)
     except (chunks.Whole, OSError, ValueError):
-        return _Group(None, [], None)
-    pieces = [dict() for _ in range(k)]
-    latest = None
+        return _Group(None, {}, None)
+    frames, latest = {}, None
     if got.frame is not None and len(got.frame):
         ledger = got.accounts[0].ledger
         event = LEDGER_TYPES[ledger].event_date
         latest = got.frame[event].max() if event else None
-        _split(got.frame, ledger, k, pieces)
-    got_meta = replace(got, frame=None)
+        frames[ledger] = [got.frame]
     latest = latest if latest is not None and latest == latest else None  # NaT: no dates
+    meta = replace(got, frame=None)
     del got
     _release_arrow_memory()
-    return _Group([[(got_meta, None)]], pieces, latest)
-
-
-def _split(frame, ledger: str, k: int, pieces: list[dict]) -> None:
-    """A frame's rows into the K partitions: by a hash of the person's ID (every row of a person
-    in one partition), or, in ledgers without persons (surveys, requests, staff), by row."""
-    if "pid" in frame:
-        # Fibonacci hashing: ID keys share their structure (area codes, birth dates); the
-        # product's high bits spread them evenly
-        h = (frame["pid"].to_numpy().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-        part = (h % np.uint64(k)).astype(np.int64)
-    else:
-        part = np.arange(len(frame)) % k
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(k + 1))
-    for p in range(k):
-        rows = order[bounds[p] : bounds[p + 1]]
-        if len(rows):
-            pieces[p].setdefault(ledger, []).append(frame.take(rows))
+    return _Group([[(meta, None)]], frames, latest)
 
 
 def _meta_of(group: _Group):
-    return group.metas, group.latest
+    shape = {
+        ledger: [{name: list(frame[name].cat.categories) for name in _texts(ledger)} for frame in frames]
+        for ledger, frames in group.frames.items()
+    }
+    return group.metas, group.latest, shape
 
 
-def _piece(group: _Group, p: int) -> dict[str, list]:
-    return group.pieces[p] if group.pieces else {}  # none: a piece of a file to be read whole
+@functools.cache
+def _texts(ledger: str) -> list[str]:
+    """A ledger's categorical columns whose categories are the data's (unit codes, a destination,
+    the file), not a vocabulary's."""
+    expected = assemble.empty_frame(ledger)
+    data = [
+        name
+        for name in expected.columns
+        if isinstance(expected[name].dtype, pd.CategoricalDtype) and not len(expected[name].dtype.categories)
+    ]
+    return [*[name for name in data if name != "file"], "file"]
 
 
-def _count_partition(pieces, *, counts, hierarchy, rank, plan_start, lost, any_persons):
+def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **counting) -> list:
+    """Every partition counted (`_count_partition`): -> per partition, its partial counts, its
+    checks across rows, the years the calendar did not cover."""
+    import dask
+
+    shuffled, direct, held, texts = _partitioned(client, readings, k, rank)
+    count_one = dask.delayed(_count_partition, pure=False)
+    parts = [
+        count_one(
+            {ledger: frames[p] for ledger, frames in shuffled.items()},
+            {ledger: frames[p::k] for ledger, frames in direct.items()},
+            texts=texts,
+            rank=rank,
+            **counting,
+        )
+        for p in range(k)
+    ]
+    counted = client.compute(parts)
+    # The graph holds the reads' rows by key only: let go of them once it is the scheduler's
+    del shuffled, direct, held, parts
+    return client.gather(counted)
+
+
+def _shuffle_failed(exc: Exception) -> bool:
+    """A P2P shuffle Dask gave up on (it starts one again when a worker leaves)."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith("P2P ")
+
+
+def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int]):
+    """The rows of every read, in K partitions: of a ledger of persons, by Dask's P2P shuffle on
+    the ID number (every row of a person in one partition; shards wait on the workers' disks, not
+    in their memory); of a ledger without persons (surveys, requests, staff), a read's frame
+    whole to one partition, in turn. -> per ledger type, the K partitions (tasks) of a shuffled
+    ledger, or the frames (tasks) of a ledger dealt out; the tasks of the reads' rows (to be held
+    until the partitions are asked for); the categories of text of every shuffled ledger (a task).
+
+    A shuffled frame's categories of text go as codes among every read's (the shuffle's Arrow
+    tables unite dictionaries only up to their index type: 127 unit codes for most files)."""
+    import dask
+    import dask.dataframe as dd
+
+    texts: dict[str, dict[str, list]] = {}
+    for reading in readings:
+        for ledger, frames in reading.shape.items():
+            if "pid" in assemble.empty_frame(ledger):
+                seen = texts.setdefault(ledger, {name: set() for name in _texts(ledger)})
+                for categories in frames:
+                    for name, values in categories.items():
+                        seen[name].update(values)
+    in_order = {"file": rank.__getitem__}  # the files in the order found; codes sorted
+    texts = {
+        ledger: {name: sorted(values, key=in_order.get(name)) for name, values in seen.items()}
+        for ledger, seen in texts.items()
+    }
+    shared = _kept(client, texts)
+    # Tasks of the graph the shuffle is part of, not futures of their own: Dask then takes a read's
+    # rows just before the shuffle does, not every read's at once (which at 10 million persons
+    # held all the rows twice and killed the workers)
+    rows_of = dask.delayed(_rows, pure=False)
+    inputs: dict[str, list] = {}
+    for reading in readings:  # in the reads' order: a file's pieces stay in line order
+        for ledger, frames in reading.shape.items():
+            inputs.setdefault(ledger, []).extend(
+                rows_of(reading.read, ledger, i, shared) for i in range(len(frames))
+            )
+    shuffled, direct = {}, {}
+    for ledger, frames in inputs.items():
+        if ledger in texts:
+            meta = _coded(assemble.empty_frame(ledger), texts[ledger])
+            rows = dd.from_delayed(frames, meta=meta, verify_meta=False)
+            shuffled[ledger] = rows.shuffle(on="pid", npartitions=k, shuffle_method="p2p").to_delayed()
+        else:
+            direct[ledger] = frames
+    return shuffled, direct, [readings, shared], shared
+
+
+def _rows(group: _Group, ledger: str, i: int, texts: dict) -> pd.DataFrame:
+    frame = group.frames[ledger][i]
+    return _coded(frame, texts[ledger]) if ledger in texts else frame
+
+
+def _coded(frame: pd.DataFrame, texts: dict[str, list]) -> pd.DataFrame:
+    """`frame` with its categories of text as codes (int32) among `texts`'."""
+    coded = {}
+    for name, values in texts.items():
+        column = frame[name].cat.set_categories(values)
+        coded[name] = column.cat.codes.to_numpy().astype(np.int32)
+    return frame.assign(**coded)
+
+
+def _as_read(frame: pd.DataFrame, ledger: str, texts: dict[str, list]) -> pd.DataFrame:
+    """A shuffled partition's rows with the columns and types a read gives: its codes of text as
+    categories again (in the order a read's are: sorted, the files in the order found), its
+    vocabularies in their own order (Arrow's round trip unites them in the order met)."""
+    expected = assemble.empty_frame(ledger)
+    columns = {}
+    for name in expected.columns:
+        column, want = frame[name], expected[name].dtype
+        if name in texts:
+            column = pd.Categorical.from_codes(column.to_numpy(), dtype=text_dtype(texts[name]))
+        elif isinstance(want, pd.CategoricalDtype):
+            if not column.cat.categories.equals(want.categories):
+                column = column.cat.set_categories(want.categories)
+        elif column.dtype != want:
+            column = column.astype(want)
+        columns[name] = column if name in texts else column.array
+    return pd.DataFrame(columns, copy=False)
+
+
+def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_start, lost, any_persons):
     """One partition: its frames (persons numbered within it), the partial counts, the checks
     across rows, the years the calendar did not cover. The hierarchy is the worker's shared copy:
     its codings of this partition's frames are let go with them."""
     hierarchy = hierarchy.fresh()
     parts: dict[str, list] = {key: [] for key in assemble.LEDGER_TYPES}
-    for piece in pieces:
-        for ledger, frames in piece.items():
-            parts[ledger] += frames
+    for ledger, frame in shuffled.items():
+        if len(frame):
+            parts[ledger].append(_as_read(frame, ledger, texts[ledger]))
+    for ledger, frames in direct.items():
+        parts[ledger] += frames
+    del shuffled, direct
     frames = assemble.frames(parts, rank)
     calendar = Calendar()
     total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar)
