@@ -244,3 +244,13 @@ def test_a_relative_ledger_directory_is_found_by_the_workers(cluster, tmp_path, 
     dask = api.report("ledgers", "2011Q3", engine=Engine("dask", cluster[0].scheduler_address, None, 3))
     assert rows.to_json(dask.report) == rows.to_json(local.report)
     assert not any(f.code == "file.unreadable" for f in dask.findings)
+
+
+def test_more_unit_codes_than_one_file_holds_cross_the_shuffle(cluster, tmp_path):
+    """Each township's file has 60 villages; the county's 180 do not fit the 8-bit dictionary a
+    file's categories become in Arrow, which the shuffle's tables cannot unite: the rows cross it
+    as codes among the county's units, and come out as the local engine joins them."""
+    d = tmp_path / "ledgers"
+    generate(d, 3000, townships=3, villages_per=60, seed=7)
+    local, dask = both(d, cluster[0].scheduler_address)
+    same(local, dask)

@@ -1,10 +1,10 @@
 """The Dask engine (`--engine dask`): a province's or the nation's ledgers on a cluster, each
 worker holding a partition of the persons, never the whole (docs/partitioned.md).
 
-    read groups (on the workers, where the files are)   ledger files -> validated rows, split by
-                                                        a hash of the person's ID into K pieces
-    partitions (on the workers)                         the K-th pieces of every group -> frames,
-                                                        partial counts, checks across rows
+    reads (on the workers, where the files are)         ledger files -> validated rows
+    Dask's P2P shuffle (on the workers)                 the rows of persons' ledgers into K
+                                                        partitions by the ID number
+    partitions (on the workers)                         frames, partial counts, checks across rows
     the client                                          accounts and findings of every file; the
                                                         sum of the partial counts -> the report
 
@@ -185,7 +185,8 @@ def _reading(client, read, jobs: list[int], piece: bool = False) -> _Reading:
 def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
     """A task per group of reads, and a task per piece of each CSV file too large to hold whole
     on a worker (a quarter's services of a province is several GB): its worker plans the pieces
-    first (read.chunks). A file the plan says to read whole is in a group of its own."""
+    first (read.chunks) while the groups are read. A file the plan says to read whole is a group
+    of its own."""
     large = [
         i
         for i, job in enumerate(reads.jobs)
@@ -194,18 +195,19 @@ def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
         and not is_workbook(job[0].name)
         and reads.sizes.get(job[0], 0) > chunks.CHUNK_BYTES
     ]
-    plans = client.gather(
-        client.map(
-            _plan, [reads.jobs[i][0] for i in large], headers=common["headers"], size=chunks.CHUNK_BYTES
-        )
+    plans = client.map(
+        _plan, [reads.jobs[i][0] for i in large], headers=common["headers"], size=chunks.CHUNK_BYTES
     )
-    in_pieces = {i: plan for i, plan in zip(large, plans) if plan}
     readings = []
-    for group in _groups(reads, set(in_pieces)):
+    for group in _groups(reads, set(large)):
         read = client.submit(_read_group, [reads.jobs[i] for i in group], **common, pure=False)
         readings.append(_reading(client, read, group))
-    for i, plan in in_pieces.items():
+    for i, plan in zip(large, client.gather(plans)):
         path = reads.jobs[i][0]
+        if not plan:
+            read = client.submit(_read_group, [reads.jobs[i]], **common, pure=False)
+            readings.append(_reading(client, read, [i]))
+            continue
         for read in client.map(_read_piece, [path] * len(plan), plan, **common, pure=False):
             readings.append(_reading(client, read, [i], piece=True))
     return readings
@@ -433,9 +435,12 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     inputs: dict[str, list] = {}
     for reading in readings:  # in the reads' order: a file's pieces stay in line order
         for ledger, frames in reading.shape.items():
-            inputs.setdefault(ledger, []).extend(
-                rows_of(reading.read, ledger, i, shared) for i in range(len(frames))
-            )
+            if ledger in texts:  # a read's frames of the ledger, joined: one input of the shuffle
+                inputs.setdefault(ledger, []).append(rows_of(reading.read, ledger, shared))
+            else:
+                inputs.setdefault(ledger, []).extend(
+                    dask.delayed(_frame, pure=False)(reading.read, ledger, i) for i in range(len(frames))
+                )
     shuffled, direct = {}, {}
     for ledger, frames in inputs.items():
         if ledger in texts:
@@ -447,9 +452,14 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     return shuffled, direct, [readings, shared], shared
 
 
-def _rows(group: _Group, ledger: str, i: int, texts: dict) -> pd.DataFrame:
-    frame = group.frames[ledger][i]
-    return _coded(frame, texts[ledger]) if ledger in texts else frame
+def _rows(group: _Group, ledger: str, texts: dict) -> pd.DataFrame:
+    """A read's rows of a ledger of persons, its files' frames joined, its text as codes."""
+    coded = [_coded(frame, texts[ledger]) for frame in group.frames[ledger]]
+    return coded[0] if len(coded) == 1 else pd.concat(coded, ignore_index=True)
+
+
+def _frame(group: _Group, ledger: str, i: int) -> pd.DataFrame:
+    return group.frames[ledger][i]
 
 
 def _coded(frame: pd.DataFrame, texts: dict[str, list]) -> pd.DataFrame:
