@@ -254,3 +254,22 @@ def test_more_unit_codes_than_one_file_holds_cross_the_shuffle(cluster, tmp_path
     generate(d, 3000, townships=3, villages_per=60, seed=7)
     local, dask = both(d, cluster[0].scheduler_address)
     same(local, dask)
+
+
+def test_a_shuffle_dask_gives_up_on_is_one_line(cluster, monkeypatch):
+    """Dask wraps what went wrong in a shuffle's task as "P2P … failed": one line that names the
+    cause, exit 3, no report."""
+
+    def failing(*args, **kwargs):
+        try:
+            raise ValueError("disk full on worker 2")
+        except ValueError as cause:
+            raise RuntimeError("P2P 4f2a failed during transfer phase") from cause
+
+    monkeypatch.setattr(partitioned, "_counted", failing)
+    address = cluster[0].scheduler_address
+    result = run(["report", REPO / "sample_data", "-q", "2011Q3", "--engine", "dask", "--scheduler", address])
+    assert result.exit_code == 3 and not result.stdout
+    assert result.stderr.strip() == (
+        "fpservice: Dask 按人重分数据（P2P shuffle）失败，未写出任何报告：ValueError: disk full on worker 2"
+    )

@@ -128,8 +128,14 @@ def count(
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"Dask 集群连接中断，或计算节点读写失败：{exc}") from None
         except Exception as exc:
+            if _shuffle_failed(exc):
+                cause = exc.__cause__ or exc  # Dask's wrapper says only which phase failed
+                said = str(cause).strip().split("\n")[0]
+                raise EngineError(
+                    f"Dask 按人重分数据（P2P shuffle）失败，未写出任何报告：{type(cause).__name__}: {said}"
+                ) from None
             lost_for_good = ("KilledWorker", "FutureCancelledError", "CancelledError")
-            if type(exc).__name__ in lost_for_good or _shuffle_failed(exc):
+            if type(exc).__name__ in lost_for_good:
                 raise EngineError(
                     f"Dask 计算节点多次中断，任务未能完成（{type(exc).__name__}）：未写出任何报告。"
                     "请检查各节点的内存与日志后重试。"
@@ -353,8 +359,13 @@ def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, 
 
 
 def _meta_of(group: _Group):
+    """A read's metas, latest date, and per ledger type its frames' categories of text (which the
+    shuffle's codes need; of a ledger not shuffled, its frames only: a request number is text)."""
     shape = {
-        ledger: [{name: list(frame[name].cat.categories) for name in _texts(ledger)} for frame in frames]
+        ledger: [
+            {name: list(frame[name].cat.categories) for name in _texts(ledger)} if "pid" in frame else {}
+            for frame in frames
+        ]
         for ledger, frames in group.frames.items()
     }
     return group.metas, group.latest, shape
@@ -363,14 +374,14 @@ def _meta_of(group: _Group):
 @functools.cache
 def _texts(ledger: str) -> list[str]:
     """A ledger's categorical columns whose categories are the data's (unit codes, a destination,
-    the file), not a vocabulary's."""
+    the file), not a vocabulary's. (An empty ledger's file column has a stand-in category.)"""
     expected = assemble.empty_frame(ledger)
     data = [
         name
         for name in expected.columns
         if isinstance(expected[name].dtype, pd.CategoricalDtype) and not len(expected[name].dtype.categories)
     ]
-    return [*[name for name in data if name != "file"], "file"]
+    return [*data, "file"]
 
 
 def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **counting) -> list:
@@ -378,7 +389,7 @@ def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **c
     checks across rows, the years the calendar did not cover."""
     import dask
 
-    shuffled, direct, held, texts = _partitioned(client, readings, k, rank)
+    shuffled, direct, texts = _partitioned(client, readings, k, rank)
     count_one = dask.delayed(_count_partition, pure=False)
     parts = [
         count_one(
@@ -391,23 +402,27 @@ def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **c
         for p in range(k)
     ]
     counted = client.compute(parts)
-    # The graph holds the reads' rows by key only: let go of them once it is the scheduler's
-    del shuffled, direct, held, parts
+    # The graph holds the reads by key: let go of them here, so that each is released once the
+    # shuffle and the partitions have taken its rows, not at the end of the run
+    readings.clear()
+    del shuffled, direct, parts
     return client.gather(counted)
 
 
 def _shuffle_failed(exc: Exception) -> bool:
     """A P2P shuffle Dask gave up on (it starts one again when a worker leaves)."""
+    if type(exc).__name__ in ("P2PConsistencyError", "ShuffleClosedError", "P2PIllegalStateError"):
+        return True
     return isinstance(exc, RuntimeError) and str(exc).startswith("P2P ")
 
 
 def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int]):
     """The rows of every read, in K partitions: of a ledger of persons, by Dask's P2P shuffle on
     the ID number (every row of a person in one partition; shards wait on the workers' disks, not
-    in their memory); of a ledger without persons (surveys, requests, staff), a read's frame
-    whole to one partition, in turn. -> per ledger type, the K partitions (tasks) of a shuffled
-    ledger, or the frames (tasks) of a ledger dealt out; the tasks of the reads' rows (to be held
-    until the partitions are asked for); the categories of text of every shuffled ledger (a task).
+    in their memory); of a ledger without persons (surveys, requests, staff), each file's (or
+    piece's) rows whole to one partition, in turn. -> per ledger type, the K partitions (tasks)
+    of a shuffled ledger, or the frames (tasks) of a ledger dealt out; the categories of text of
+    every shuffled ledger (a task).
 
     A shuffled frame's categories of text go as codes among every read's (the shuffle's Arrow
     tables unite dictionaries only up to their index type: 127 unit codes for most files)."""
@@ -449,7 +464,7 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
             shuffled[ledger] = rows.shuffle(on="pid", npartitions=k, shuffle_method="p2p").to_delayed()
         else:
             direct[ledger] = frames
-    return shuffled, direct, [readings, shared], shared
+    return shuffled, direct, shared
 
 
 def _rows(group: _Group, ledger: str, texts: dict) -> pd.DataFrame:
@@ -543,7 +558,8 @@ class _client:
                 ) from None
             return self.client
         workers = self.engine.workers or os.cpu_count() or 1
-        # Spilled pieces hold ID numbers: in a directory of the run's own (0700), removed after it
+        # Spilled reads and the shuffle's shards hold ID numbers: in a directory of the run's own
+        # (0700), removed after it
         self.scratch = tempfile.mkdtemp(prefix="fpservice-dask-")
         try:
             with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
