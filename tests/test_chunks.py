@@ -31,13 +31,22 @@ SERVICE_LINES = [
 ]
 
 
+def read_chunked(path, rel, units, encoding, today, chunk_bytes=None):
+    """A file's pieces, read one after the other, as the Dask engine's tasks read them; None when
+    it is to be read whole."""
+    pieces = chunks.plan(path, chunk_bytes=chunk_bytes)
+    if pieces is None:
+        return None
+    return (chunks.read_piece(path, piece, rel, units, encoding, today) for piece in pieces)
+
+
 def units(d: Path):
     return no_units()  # no units.csv: village codes are checked by their form
 
 
 def read_both(path: Path, size: int):
     whole = read_ledger_file(path.read_bytes(), path.name, units(path.parent), None, TODAY, False)
-    pieces = chunks.read_chunked(path, path.name, units(path.parent), None, TODAY, chunk_bytes=size)
+    pieces = read_chunked(path, path.name, units(path.parent), None, TODAY, chunk_bytes=size)
     return whole, pieces
 
 
@@ -146,10 +155,10 @@ def test_a_file_the_pieces_cannot_take_is_read_whole(tmp_path):
 def test_small_files_and_titled_files_are_read_whole(tmp_path):
     small = tmp_path / "small.csv"
     small.write_text("\n".join([HEADER, *GOOD]) + "\n", encoding="utf-8")
-    assert chunks.read_chunked(small, "small.csv", units(tmp_path), None, TODAY, chunk_bytes=1 << 20) is None
+    assert read_chunked(small, "small.csv", units(tmp_path), None, TODAY, chunk_bytes=1 << 20) is None
     titled = tmp_path / "titled.csv"
     titled.write_text("\n".join(["流入人口信息登记簿", HEADER, *GOOD * 20]) + "\n", encoding="utf-8")
-    assert chunks.read_chunked(titled, "titled.csv", units(tmp_path), None, TODAY, chunk_bytes=100) is None
+    assert read_chunked(titled, "titled.csv", units(tmp_path), None, TODAY, chunk_bytes=100) is None
 
 
 def test_pieces_end_at_line_breaks_outside_quotes():

@@ -212,9 +212,9 @@ def test_a_scheduler_that_is_not_there_is_one_line(tmp_path):
 
 
 def test_a_scheduler_without_workers_is_one_line(tmp_path, monkeypatch):
-    from fpservice import partitioned
+    from fpservice import cluster
 
-    monkeypatch.setattr(partitioned, "WAIT_FOR_WORKERS", 1)
+    monkeypatch.setattr(cluster, "WAIT_FOR_WORKERS", 1)
     with LocalCluster(n_workers=0, dashboard_address=":0") as empty:
         address = empty.scheduler_address
         result = run(["check", REPO / "sample_data", "--engine", "dask", "--scheduler", address])

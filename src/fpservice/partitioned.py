@@ -18,52 +18,27 @@ finished is one message, never a partial report.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import os
-import shutil
-import tempfile
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from fpservice import consistency
+from fpservice import cluster, consistency, shufflecodes
 from fpservice import counting as counting_mod
+from fpservice.cluster import EngineError
 from fpservice.engine import Engine  # noqa: F401  (the engine a run is given, named here too)
-from fpservice.errors import FpserviceError, UsageError
 from fpservice.headers import Headers
 from fpservice.read import assemble, chunks
 from fpservice.read.ledgerset import LedgerSet, ReadResult
 from fpservice.read.loader import Reads, reads_of
 from fpservice.read.sheets import is_workbook
-from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
 from fpservice.workdays import Calendar
 
 GROUP_BYTES = 32 << 20  # ledger bytes a read task takes at once: well under a worker's memory
 PARTITION_BYTES = 100 << 20  # ledger bytes per partition: about 200,000 persons, ~0.25 GB computed
-WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker
-# Rows waiting for their partition are spilled to disk past 40 % of the limit, so that a partition
-# being counted (rows joined, masks) has the rest: with Dask's default (60 %) the workers reached
-# the limit at 10 million persons and were killed
-# The shuffle's buffers (Dask's defaults: 1 GiB of shards waiting to be sent, 100 MiB to be
-# written) are held besides: at 2 GiB per worker, 10 million persons killed the workers as the
-# shuffle began. Smaller buffers send and write more often, in smaller messages.
-WORKER_MEMORY_CONFIG = {
-    "distributed.worker.memory.target": 0.4,
-    "distributed.worker.memory.spill": 0.5,
-    "distributed.p2p.comm.buffer": "128 MiB",
-    "distributed.p2p.storage.buffer": "64 MiB",
-}
 READ_THREADS = 2  # files a read task parses at once
-WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
-
-
-class EngineError(FpserviceError):
-    """The cluster could not run the job: no scheduler at the address, workers lost for good."""
 
 
 @dataclass
@@ -99,7 +74,7 @@ def count(
     reads = reads_of(Path(ledger_dir).absolute(), encoding)
     cache_dir = str(Path(cache_dir).absolute()) if cache_dir else None
     k = engine.partitions or max(1, -(-reads.total // PARTITION_BYTES))
-    with _client(engine) as client:
+    with cluster.connected(engine) as client:
         try:
             shared = _kept(client, reads)  # the file list once, not in every task
             common = dict(reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers)
@@ -128,19 +103,10 @@ def count(
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"Dask 集群连接中断，或计算节点读写失败：{exc}") from None
         except Exception as exc:
-            if _shuffle_failed(exc):
-                cause = exc.__cause__ or exc  # Dask's wrapper says only which phase failed
-                said = str(cause).strip().split("\n")[0]
-                raise EngineError(
-                    f"Dask 按人重分数据（P2P shuffle）失败，未写出任何报告：{type(cause).__name__}: {said}"
-                ) from None
-            lost_for_good = ("KilledWorker", "FutureCancelledError", "CancelledError")
-            if type(exc).__name__ in lost_for_good:
-                raise EngineError(
-                    f"Dask 计算节点多次中断，任务未能完成（{type(exc).__name__}）：未写出任何报告。"
-                    "请检查各节点的内存与日志后重试。"
-                ) from None
-            raise
+            said = cluster.failed(exc)
+            if said is None:
+                raise
+            raise said from None
     total = results[0][0]
     for partial, *_ in results[1:]:
         total = total + partial
@@ -295,37 +261,31 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers) -> _
 
     cache = LedgerCache(cache_dir) if cache_dir else None
     reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
-    frames: dict[str, list[pd.DataFrame]] = {}
-
-    def read(job: list[Path]):
-        """A job's metas, its rows per ledger type, the latest date of each read."""
-        mine: dict[str, list[pd.DataFrame]] = {}
-        days = []
-
-        def take(got: ReadResult) -> ReadResult:
-            if got.frame is not None and len(got.frame):
-                ledger = got.accounts[0].ledger
-                event = LEDGER_TYPES[ledger].event_date
-                days.append(got.frame[event].max() if event else None)
-                mine.setdefault(ledger, []).append(got.frame)
-            return replace(got, frame=None)
-
-        return [(take(got), None) for got, _ in reader.read(job)], mine, days
-
-    metas, latest = [], []
     # Files on two threads, as the local loader reads them: pyarrow parses without the GIL while
     # the other thread checks values (one thread alone left half of it idle: 6 s against 3.5 s
     # for a million persons).
     with reader.workbooks, ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        for pairs, mine, days in pool.map(read, jobs):
-            metas.append(pairs)
-            latest += days
-            for ledger, got in mine.items():
-                frames.setdefault(ledger, []).extend(got)
+        per_job = list(pool.map(lambda job: [got for got, _ in reader.read(job)], jobs))
     if cache is not None:
         cache.close()
+    return _grouped(per_job)
+
+
+def _grouped(per_job: list[list[ReadResult]]) -> _Group:
+    """What a read task gives of its reads (a list per job): their metas (no rows), their rows
+    per ledger type, the latest event date among them."""
+    metas, frames, days = [], {}, []
+    for results in per_job:
+        for got in results:
+            if got.frame is not None and len(got.frame):
+                ledger = got.accounts[0].ledger
+                event = LEDGER_TYPES[ledger].event_date
+                days.append(got.frame[event].max() if event else None)
+                frames.setdefault(ledger, []).append(got.frame)
+        metas.append([(replace(got, frame=None), None) for got in results])
+    del per_job
     _release_arrow_memory()
-    known = [d for d in latest if d is not None and d == d]  # NaT: a file without dates
+    known = [d for d in days if d is not None and d == d]  # NaT: a file without dates
     return _Group(metas, frames, max(known, default=None))
 
 
@@ -340,48 +300,18 @@ def _plan(path: Path, *, headers, size: int):
 def _read_piece(path: Path, piece, *, reads: Reads, encoding, today, cache_dir, headers) -> _Group:
     """One piece of a large file: a worker holds a piece's rows, never the whole file's. Its
     metas are None when the file is to be read whole."""
-    rel = reads.rel(path)
     try:
-        got = chunks.read_piece(path, piece, rel, reads.units, encoding, today, headers)
+        got = chunks.read_piece(path, piece, reads.rel(path), reads.units, encoding, today, headers)
     except (chunks.Whole, OSError, ValueError):
         return _Group(None, {}, None)
-    frames, latest = {}, None
-    if got.frame is not None and len(got.frame):
-        ledger = got.accounts[0].ledger
-        event = LEDGER_TYPES[ledger].event_date
-        latest = got.frame[event].max() if event else None
-        frames[ledger] = [got.frame]
-    latest = latest if latest is not None and latest == latest else None  # NaT: no dates
-    meta = replace(got, frame=None)
-    del got
-    _release_arrow_memory()
-    return _Group([[(meta, None)]], frames, latest)
+    return _grouped([[got]])
 
 
 def _meta_of(group: _Group):
     """A read's metas, latest date, and per ledger type its frames' categories of text (which the
     shuffle's codes need; of a ledger not shuffled, its frames only: a request number is text)."""
-    shape = {
-        ledger: [
-            {name: list(frame[name].cat.categories) for name in _texts(ledger)} if "pid" in frame else {}
-            for frame in frames
-        ]
-        for ledger, frames in group.frames.items()
-    }
+    shape = {ledger: shufflecodes.categories_of(ledger, frames) for ledger, frames in group.frames.items()}
     return group.metas, group.latest, shape
-
-
-@functools.cache
-def _texts(ledger: str) -> list[str]:
-    """A ledger's categorical columns whose categories are the data's (unit codes, a destination,
-    the file), not a vocabulary's. (An empty ledger's file column has a stand-in category.)"""
-    expected = assemble.empty_frame(ledger)
-    data = [
-        name
-        for name in expected.columns
-        if isinstance(expected[name].dtype, pd.CategoricalDtype) and not len(expected[name].dtype.categories)
-    ]
-    return [*data, "file"]
 
 
 def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **counting) -> list:
@@ -409,13 +339,6 @@ def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **c
     return client.gather(counted)
 
 
-def _shuffle_failed(exc: Exception) -> bool:
-    """A P2P shuffle Dask gave up on (it starts one again when a worker leaves)."""
-    if type(exc).__name__ in ("P2PConsistencyError", "ShuffleClosedError", "P2PIllegalStateError"):
-        return True
-    return isinstance(exc, RuntimeError) and str(exc).startswith("P2P ")
-
-
 def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int]):
     """The rows of every read, in K partitions: of a ledger of persons, by Dask's P2P shuffle on
     the ID number (every row of a person in one partition; shards wait on the workers' disks, not
@@ -424,24 +347,11 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     of a shuffled ledger, or the frames (tasks) of a ledger dealt out; the categories of text of
     every shuffled ledger (a task).
 
-    A shuffled frame's categories of text go as codes among every read's (the shuffle's Arrow
-    tables unite dictionaries only up to their index type: 127 unit codes for most files)."""
+    A shuffled frame's categories of text go as codes among every read's (shufflecodes)."""
     import dask
     import dask.dataframe as dd
 
-    texts: dict[str, dict[str, list]] = {}
-    for reading in readings:
-        for ledger, frames in reading.shape.items():
-            if "pid" in assemble.empty_frame(ledger):
-                seen = texts.setdefault(ledger, {name: set() for name in _texts(ledger)})
-                for categories in frames:
-                    for name, values in categories.items():
-                        seen[name].update(values)
-    in_order = {"file": rank.__getitem__}  # the files in the order found; codes sorted
-    texts = {
-        ledger: {name: sorted(values, key=in_order.get(name)) for name, values in seen.items()}
-        for ledger, seen in texts.items()
-    }
+    texts = shufflecodes.united([reading.shape for reading in readings], rank)
     shared = _kept(client, texts)
     # Tasks of the graph the shuffle is part of, not futures of their own: Dask then takes a read's
     # rows just before the shuffle does, not every read's at once (which at 10 million persons
@@ -459,7 +369,7 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     shuffled, direct = {}, {}
     for ledger, frames in inputs.items():
         if ledger in texts:
-            meta = _coded(assemble.empty_frame(ledger), texts[ledger])
+            meta = shufflecodes.coded(assemble.empty_frame(ledger), texts[ledger])
             rows = dd.from_delayed(frames, meta=meta, verify_meta=False)
             shuffled[ledger] = rows.shuffle(on="pid", npartitions=k, shuffle_method="p2p").to_delayed()
         else:
@@ -469,40 +379,12 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
 
 def _rows(group: _Group, ledger: str, texts: dict) -> pd.DataFrame:
     """A read's rows of a ledger of persons, its files' frames joined, its text as codes."""
-    coded = [_coded(frame, texts[ledger]) for frame in group.frames[ledger]]
+    coded = [shufflecodes.coded(frame, texts[ledger]) for frame in group.frames[ledger]]
     return coded[0] if len(coded) == 1 else pd.concat(coded, ignore_index=True)
 
 
 def _frame(group: _Group, ledger: str, i: int) -> pd.DataFrame:
     return group.frames[ledger][i]
-
-
-def _coded(frame: pd.DataFrame, texts: dict[str, list]) -> pd.DataFrame:
-    """`frame` with its categories of text as codes (int32) among `texts`'."""
-    coded = {}
-    for name, values in texts.items():
-        column = frame[name].cat.set_categories(values)
-        coded[name] = column.cat.codes.to_numpy().astype(np.int32)
-    return frame.assign(**coded)
-
-
-def _as_read(frame: pd.DataFrame, ledger: str, texts: dict[str, list]) -> pd.DataFrame:
-    """A shuffled partition's rows with the columns and types a read gives: its codes of text as
-    categories again (in the order a read's are: sorted, the files in the order found), its
-    vocabularies in their own order (Arrow's round trip unites them in the order met)."""
-    expected = assemble.empty_frame(ledger)
-    columns = {}
-    for name in expected.columns:
-        column, want = frame[name], expected[name].dtype
-        if name in texts:
-            column = pd.Categorical.from_codes(column.to_numpy(), dtype=text_dtype(texts[name]))
-        elif isinstance(want, pd.CategoricalDtype):
-            if not column.cat.categories.equals(want.categories):
-                column = column.cat.set_categories(want.categories)
-        elif column.dtype != want:
-            column = column.astype(want)
-        columns[name] = column if name in texts else column.array
-    return pd.DataFrame(columns, copy=False)
 
 
 def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_start, lost, any_persons):
@@ -513,7 +395,7 @@ def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_s
     parts: dict[str, list] = {key: [] for key in assemble.LEDGER_TYPES}
     for ledger, frame in shuffled.items():
         if len(frame):
-            parts[ledger].append(_as_read(frame, ledger, texts[ledger]))
+            parts[ledger].append(shufflecodes.as_read(frame, ledger, texts[ledger]))
     for ledger, frames in direct.items():
         parts[ledger] += frames
     del shuffled, direct
@@ -524,67 +406,3 @@ def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_s
     del frames, parts, hierarchy
     _release_arrow_memory()
     return total, checks, calendar.outside_years
-
-
-class _client:
-    """A client to the scheduler at `engine.scheduler`, or to a local cluster of worker processes
-    started for the run (and stopped after it)."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.cluster = self.client = self.scratch = self.config = None
-
-    def __enter__(self):
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise UsageError("--engine dask 需要 Dask：pip install 'fpservice[dask]'") from None
-        import dask
-
-        # for the run only (restored on exit): Dask's own log lines are not for the user
-        self.config = dask.config.set({"logging.distributed": "error", **WORKER_MEMORY_CONFIG})
-        if self.engine.scheduler:
-            try:
-                self.client = Client(self.engine.scheduler, timeout="10s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise EngineError(f"无法连接 Dask 调度器 {self.engine.scheduler}：{exc}") from None
-            try:
-                self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS)
-            except TimeoutError:
-                self.client.close()
-                raise EngineError(
-                    f"Dask 调度器 {self.engine.scheduler} 在 {WAIT_FOR_WORKERS} 秒内没有任何计算节点"
-                    "（dask worker）接入"
-                ) from None
-            return self.client
-        workers = self.engine.workers or os.cpu_count() or 1
-        # Spilled reads and the shuffle's shards hold ID numbers: in a directory of the run's own
-        # (0700), removed after it
-        self.scratch = tempfile.mkdtemp(prefix="fpservice-dask-")
-        try:
-            with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
-                warnings.simplefilter("ignore")
-                self.cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    memory_limit=WORKER_MEMORY,
-                    dashboard_address=":0",  # None still binds 8787 (dask/distributed#8136)
-                    silence_logs=50,
-                    local_directory=self.scratch,
-                )
-            self.client = Client(self.cluster)
-        except Exception as exc:  # ports, processes, memory: the cluster could not start
-            self.__exit__()
-            raise EngineError(f"无法启动本机 Dask 集群：{type(exc).__name__}: {exc}") from None
-        return self.client
-
-    def __exit__(self, *exc):
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-        if self.config is not None:
-            self.config.__exit__(None, None, None)

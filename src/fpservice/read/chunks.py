@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import mmap
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -106,22 +105,6 @@ def read_piece(
     if got is None or any(_of_the_whole(f) for f in got.findings):
         raise Whole(rel)
     return _shifted(got, piece.line - 2)
-
-
-def read_chunked(
-    path: Path,
-    rel: str,
-    units,
-    encoding: str | None,
-    today: dt.date,
-    headers: Headers = DEFAULT,
-    chunk_bytes: int | None = None,
-) -> Iterator[ReadResult] | None:
-    """The file's pieces, read one after the other; None when it is to be read whole."""
-    pieces = plan(path, headers, chunk_bytes)
-    if pieces is None:
-        return None
-    return (read_piece(path, piece, rel, units, encoding, today, headers) for piece in pieces)
 
 
 class Whole(Exception):
