@@ -54,7 +54,7 @@ def movers(tmp_path_factory):
     return d
 
 
-def both(d, cluster_address, **kw):
+def both(d, cluster_address, partitions=5, **kw):
     local = api.report(d, "2011Q3", trend=True, all_indicators=True, change=True, **kw)
     dask = api.report(
         d,
@@ -62,7 +62,7 @@ def both(d, cluster_address, **kw):
         trend=True,
         all_indicators=True,
         change=True,
-        engine=Engine("dask", cluster_address, None, 5),
+        engine=Engine("dask", cluster_address, None, partitions),
         **kw,
     )
     return local, dask
@@ -89,6 +89,62 @@ def test_persons_who_move_between_villages_and_townships(cluster, movers):
     same(local, dask)
     codes = {f.code for f in dask.findings}
     assert "row.two_units" in codes  # registered in two villages at once: found across partitions
+
+
+def test_ledgers_within_a_worker_are_one_partition_never_shuffled(cluster, movers, monkeypatch):
+    """By default, ledgers within a quarter of a worker's memory (these are a few MB) are one
+    partition: read by one task and counted where they were read, with no pieces and no
+    shuffle. The report is the local engine's; with partitions asked for, the rows are shuffled."""
+    import dask.dataframe as dd
+
+    shuffles, shuffle, start_reading = [], dd.DataFrame.shuffle, partitioned._start_reading
+    monkeypatch.setattr(dd.DataFrame, "shuffle", lambda *a, **kw: shuffles.append(1) or shuffle(*a, **kw))
+    monkeypatch.setattr(partitioned, "_start_reading", lambda *a: shuffles.append(0) or start_reading(*a))
+    local, dask = both(movers, cluster[0].scheduler_address, partitions=None)
+    same(local, dask)
+    assert shuffles == []
+    _, dask = both(movers, cluster[0].scheduler_address, partitions=2)
+    same(local, dask)
+    assert shuffles == [0, 1, 1, 1, 1]  # reads in groups, the four ledgers of persons shuffled
+
+
+def test_the_default_partitions_follow_the_ledgers_and_the_workers():
+    gib = 1 << 30
+    assert partitioned.partitions_for(483_000_000, 2 * gib) == 1  # a million persons, read whole
+    assert partitioned.partitions_for(2 * gib // 4 + 1, 2 * gib) == 6  # of PARTITION_BYTES each
+    assert partitioned.partitions_for(5_400_000_000, 2 * gib) == 52
+    assert partitioned.partitions_for(5_400_000_000, 32 * gib) == 1
+
+
+def test_the_memory_of_the_smallest_worker_decides():
+    from fpservice import cluster
+
+    class Client:
+        def __init__(self, *limits):
+            self.limits = limits
+
+        def scheduler_info(self):
+            return {"workers": {f"tcp://w{i}": {"memory_limit": m} for i, m in enumerate(self.limits)}}
+
+    assert cluster.worker_memory(Client(8 << 30, 4 << 30)) == 4 << 30
+    assert cluster.worker_memory(Client(8 << 30, 0)) == 2 << 30  # one without a limit: a local one's
+    assert cluster.worker_memory(Client()) == 2 << 30
+
+
+def test_a_local_clusters_workers_keep_glibcs_own_memory_thresholds(monkeypatch):
+    """Dask's MALLOC_TRIM_THRESHOLD_ fixes glibc's mmap threshold, which doubled the time of
+    reading: a local cluster's workers start without it."""
+    from fpservice import cluster
+
+    # A Dask nanny puts its variables in its own process's environment before it starts a worker:
+    # the module's cluster left the value here, where a new cluster's workers would inherit it (a
+    # command's process starts without it)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+
+    with cluster.connected(Engine("dask", None, 1, None)) as client:
+        assert list(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
+        assert list(client.run(os.environ.get, "MALLOC_ARENA_MAX").values()) == ["2"]
+        assert list(client.run(os.environ.get, "OMP_NUM_THREADS").values()) == ["1"]  # Dask's others
 
 
 def in_pieces(monkeypatch, size):

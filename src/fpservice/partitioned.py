@@ -73,12 +73,12 @@ def count(
     # Workers open the files by path, from a working directory of their own: paths are absolute
     reads = reads_of(Path(ledger_dir).absolute(), encoding)
     cache_dir = str(Path(cache_dir).absolute()) if cache_dir else None
-    k = engine.partitions or max(1, -(-reads.total // PARTITION_BYTES))
     with cluster.connected(engine) as client:
         try:
+            k = engine.partitions or partitions_for(reads.total, cluster.worker_memory(client))
             shared = _kept(client, reads)  # the file list once, not in every task
             common = dict(reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers)
-            readings = _start_reading(client, reads, common)
+            readings = _read_whole(client, reads, common) if k == 1 else _start_reading(client, reads, common)
             per_job, latest = _gathered(client, reads, readings, common)
             counts = counts_for(latest, reads.units)
             accounts, found, _, rels = reads.gathered(per_job)  # in the reads' order
@@ -114,6 +114,17 @@ def count(
     calendar = Calendar()
     calendar.outside_years |= set().union(*(r[2] for r in results))
     return Gathered(ledgers, counts, report_hierarchy, total, cross, calendar.notes())
+
+
+def partitions_for(total: int, worker_memory: int) -> int:
+    """The default number of partitions for ledgers of `total` bytes. Ledgers within a quarter
+    of a worker's memory are one partition, read and counted whole by one worker as the local
+    engine does (whose peak is about twice the ledgers' bytes): a million persons on 2 GiB
+    workers. Beyond, partitions of PARTITION_BYTES, shuffled: the shuffle's cost (its passes
+    over every row, its tasks) buys a bounded memory that ledgers so small do not need."""
+    if total <= worker_memory // 4:
+        return 1
+    return max(2, -(-total // PARTITION_BYTES))
 
 
 def _kept(client, value):
@@ -152,6 +163,15 @@ def _reading(client, read, jobs: list[int], piece: bool = False) -> _Reading:
     """A read and the task of its metas, ahead of any other read (`priority`): taken while the
     read's rows are in memory, not after they were spilled to disk (and back, whole, for it)."""
     return _Reading(read, client.submit(_meta_of, read, pure=False, priority=1), jobs, piece)
+
+
+def _read_whole(client, reads: Reads, common: dict) -> list[_Reading]:
+    """One partition: every read by one task on its threads, as the local loader reads them, no
+    file in pieces. Its rows stay on that worker, where the partition is counted: nothing is
+    shuffled or sent."""
+    jobs = list(range(len(reads.jobs)))
+    read = client.submit(_read_group, reads.jobs, **common, pure=False)
+    return [_reading(client, read, jobs)]
 
 
 def _start_reading(client, reads: Reads, common: dict) -> list[_Reading]:
@@ -261,11 +281,16 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers) -> _
 
     cache = LedgerCache(cache_dir) if cache_dir else None
     reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
+    sizes = [sum(reads.sizes.get(path, 0) for path in job) for job in jobs]
     # Files on two threads, as the local loader reads them: pyarrow parses without the GIL while
     # the other thread checks values (one thread alone left half of it idle: 6 s against 3.5 s
-    # for a million persons).
-    with reader.workbooks, ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        per_job = list(pool.map(lambda job: [got for got, _ in reader.read(job)], jobs))
+    # for a million persons). The largest first, so that none starts last; results in order.
+    # Each file is parsed on one core: splitting one over both was slower (3.8 s against 3.2 s
+    # for a million persons read by one task), with the other thread parsing too.
+    with reader.workbooks, ThreadPoolExecutor(READ_THREADS) as pool:
+        largest_first = sorted(range(len(jobs)), key=sizes.__getitem__, reverse=True)
+        submitted = {i: pool.submit(reader.read, jobs[i]) for i in largest_first}
+        per_job = [[got for got, _ in submitted[i].result()] for i in range(len(jobs))]
     if cache is not None:
         cache.close()
     return _grouped(per_job)
@@ -351,7 +376,8 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     import dask
     import dask.dataframe as dd
 
-    texts = shufflecodes.united([reading.shape for reading in readings], rank)
+    # One partition needs no shuffle: every read's rows go to it as they are
+    texts = shufflecodes.united([reading.shape for reading in readings], rank) if k > 1 else {}
     shared = _kept(client, texts)
     # Tasks of the graph the shuffle is part of, not futures of their own: Dask then takes a read's
     # rows just before the shuffle does, not every read's at once (which at 10 million persons
