@@ -23,7 +23,8 @@ def engine(command):
         "--partitions",
         type=click.IntRange(1),
         metavar="K",
-        help="dask：按人分成 K 份（默认按台帐大小，约每份 20 万人）。",
+        help="dask：按人分成 K 份（默认按台帐大小：不超过计算节点内存四分之一时为 1 份，不重分；"
+        "更大时约每份 20 万人）。",
     )(command)
     command = click.option(
         "--workers",
