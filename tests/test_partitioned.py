@@ -223,18 +223,23 @@ def test_the_cli_through_a_scheduler_and_a_local_cluster(cluster, tmp_path):
     )
 
 
-@pytest.mark.parametrize("every", [False, True], ids=["one worker", "every worker at once"])
-def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers, every):
+@pytest.mark.parametrize(
+    "every, partitions",
+    [(False, 12), (True, 12), (False, None)],
+    ids=["one worker", "every worker at once", "the worker of the one partition"],
+)
+def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers, every, partitions):
     """Dask runs the lost worker's tasks again (its read groups from the files): the result is the
     one a run without the kill gives, or there is none. With every worker killed at once, nothing
-    the tasks need may have lived only on them (the file list, the hierarchy): it is made again."""
+    the tasks need may have lived only on them (the file list, the hierarchy): it is made again.
+    With one partition, the busy worker is the one reading every file: all of it is read again."""
     local_cluster, client = cluster
     expected = api.report(movers, "2011Q3")
     got, killed = {}, []
 
     def go():
         got["outcome"] = api.report(
-            movers, "2011Q3", engine=Engine("dask", local_cluster.scheduler_address, None, 12)
+            movers, "2011Q3", engine=Engine("dask", local_cluster.scheduler_address, None, partitions)
         )
 
     worker = threading.Thread(target=go)
