@@ -349,7 +349,7 @@ def _counted(client, readings: list[_Reading], k: int, rank: dict[str, int], **c
     parts = [
         count_one(
             {ledger: frames[p] for ledger, frames in shuffled.items()},
-            {ledger: frames[p::k] for ledger, frames in direct.items()},
+            direct[p],
             texts=texts,
             rank=rank,
             **counting,
@@ -369,37 +369,45 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     the ID number (every row of a person in one partition; shards wait on the workers' disks, not
     in their memory); of a ledger without persons (surveys, requests, staff), each file's (or
     piece's) rows whole to one partition, in turn. -> per ledger type, the K partitions (tasks)
-    of a shuffled ledger, or the frames (tasks) of a ledger dealt out; the categories of text of
-    every shuffled ledger (a task).
+    of a shuffled ledger; per partition, the frames of the other ledgers dealt to it (tasks, one
+    per read); the categories of text of every shuffled ledger (a task). One partition needs no
+    shuffle: every read's frames are dealt to it as they are.
 
     A shuffled frame's categories of text go as codes among every read's (shufflecodes)."""
     import dask
-    import dask.dataframe as dd
 
-    # One partition needs no shuffle: every read's rows go to it as they are
     texts = shufflecodes.united([reading.shape for reading in readings], rank) if k > 1 else {}
     shared = _kept(client, texts)
     # Tasks of the graph the shuffle is part of, not futures of their own: Dask then takes a read's
     # rows just before the shuffle does, not every read's at once (which at 10 million persons
     # held all the rows twice and killed the workers)
     rows_of = dask.delayed(_rows, pure=False)
+    dealt_of = dask.delayed(_dealt, pure=False)
     inputs: dict[str, list] = {}
+    direct: list[list] = [[] for _ in range(k)]
+    dealt: dict[str, int] = {}  # frames of each ledger dealt so far: frame after frame, in turn
     for reading in readings:  # in the reads' order: a file's pieces stay in line order
+        picks: list[dict[str, list[int]]] = [{} for _ in range(k)]
         for ledger, frames in reading.shape.items():
             if ledger in texts:  # a read's frames of the ledger, joined: one input of the shuffle
                 inputs.setdefault(ledger, []).append(rows_of(reading.read, ledger, shared))
-            else:
-                inputs.setdefault(ledger, []).extend(
-                    dask.delayed(_frame, pure=False)(reading.read, ledger, i) for i in range(len(frames))
-                )
-    shuffled, direct = {}, {}
+                continue
+            first = dealt.get(ledger, 0)
+            dealt[ledger] = first + len(frames)
+            for i in range(len(frames)):
+                picks[(first + i) % k].setdefault(ledger, []).append(i)
+        for p, chosen in enumerate(picks):
+            if chosen:
+                direct[p].append(dealt_of(reading.read, chosen))
+    if not inputs:
+        return {}, direct, shared
+    import dask.dataframe as dd  # only for a shuffle: importing it takes 0.4 s
+
+    shuffled = {}
     for ledger, frames in inputs.items():
-        if ledger in texts:
-            meta = shufflecodes.coded(assemble.empty_frame(ledger), texts[ledger])
-            rows = dd.from_delayed(frames, meta=meta, verify_meta=False)
-            shuffled[ledger] = rows.shuffle(on="pid", npartitions=k, shuffle_method="p2p").to_delayed()
-        else:
-            direct[ledger] = frames
+        meta = shufflecodes.coded(assemble.empty_frame(ledger), texts[ledger])
+        rows = dd.from_delayed(frames, meta=meta, verify_meta=False)
+        shuffled[ledger] = rows.shuffle(on="pid", npartitions=k, shuffle_method="p2p").to_delayed()
     return shuffled, direct, shared
 
 
@@ -409,8 +417,9 @@ def _rows(group: _Group, ledger: str, texts: dict) -> pd.DataFrame:
     return coded[0] if len(coded) == 1 else pd.concat(coded, ignore_index=True)
 
 
-def _frame(group: _Group, ledger: str, i: int) -> pd.DataFrame:
-    return group.frames[ledger][i]
+def _dealt(group: _Group, picks: dict[str, list[int]]) -> dict[str, list[pd.DataFrame]]:
+    """A read's frames dealt to one partition, per ledger type."""
+    return {ledger: [group.frames[ledger][i] for i in at] for ledger, at in picks.items()}
 
 
 def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_start, lost, any_persons):
@@ -422,8 +431,9 @@ def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_s
     for ledger, frame in shuffled.items():
         if len(frame):
             parts[ledger].append(shufflecodes.as_read(frame, ledger, texts[ledger]))
-    for ledger, frames in direct.items():
-        parts[ledger] += frames
+    for dealt in direct:  # per read, its frames dealt to this partition
+        for ledger, frames in dealt.items():
+            parts[ledger] += frames
     del shuffled, direct
     frames = assemble.frames(parts, rank)
     calendar = Calendar()
