@@ -10,6 +10,7 @@ import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -76,11 +77,12 @@ def same(local, dask):
     assert local.report.previous.equals(dask.report.previous)
 
 
+@pytest.mark.parametrize("partitions", [None, 5], ids=["one partition", "five"])
 @pytest.mark.parametrize(
     "directory", ["sample_data", "tests/corpus/excel_mangled_cells", "tests/corpus/ragged_rows"]
 )
-def test_both_engines_give_the_same_report(cluster, directory):
-    local, dask = both(REPO / directory, cluster[0].scheduler_address, plan="000")
+def test_both_engines_give_the_same_report(cluster, directory, partitions):
+    local, dask = both(REPO / directory, cluster[0].scheduler_address, partitions, plan="000")
     same(local, dask)
 
 
@@ -109,11 +111,17 @@ def test_ledgers_within_a_worker_are_one_partition_never_shuffled(cluster, mover
 
 
 def test_the_default_partitions_follow_the_ledgers_and_the_workers():
+    from types import SimpleNamespace
+
     gib = 1 << 30
     assert partitioned.partitions_for(483_000_000, 2 * gib) == 1  # a million persons, read whole
     assert partitioned.partitions_for(2 * gib // 4 + 1, 2 * gib) == 6  # of PARTITION_BYTES each
+    assert partitioned.partitions_for(300_000_000, gib) == 3  # a smaller worker's quarter
     assert partitioned.partitions_for(5_400_000_000, 2 * gib) == 52
-    assert partitioned.partitions_for(5_400_000_000, 32 * gib) == 1
+    # however large the workers, a large district keeps them all busy: not one task on one of them
+    assert partitioned.partitions_for(5_400_000_000, 64 * gib) == 52
+    zipped = SimpleNamespace(sizes={Path("村.xlsx"): 10, Path("服务.csv"): 5})
+    assert partitioned._csv_bytes(zipped) == 10 * partitioned.WORKBOOK_EXPANSION + 5
 
 
 def test_the_memory_of_the_smallest_worker_decides():
@@ -128,6 +136,7 @@ def test_the_memory_of_the_smallest_worker_decides():
 
     assert cluster.worker_memory(Client(8 << 30, 4 << 30)) == 4 << 30
     assert cluster.worker_memory(Client(8 << 30, 0)) == 2 << 30  # one without a limit: a local one's
+    assert cluster.worker_memory(Client(1 << 30, 0)) == 1 << 30
     assert cluster.worker_memory(Client()) == 2 << 30
 
 
@@ -141,10 +150,14 @@ def test_a_local_clusters_workers_keep_glibcs_own_memory_thresholds(monkeypatch)
     # command's process starts without it)
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
 
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with cluster.connected(Engine("dask", None, 1, None)) as client:
         assert list(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
         assert list(client.run(os.environ.get, "MALLOC_ARENA_MAX").values()) == ["2"]
         assert list(client.run(os.environ.get, "OMP_NUM_THREADS").values()) == ["1"]  # Dask's others
+    # what the nanny put in this process's environment for its workers is taken back
+    assert "MALLOC_ARENA_MAX" not in os.environ and "OMP_NUM_THREADS" not in os.environ
 
 
 def in_pieces(monkeypatch, size):
@@ -247,6 +260,8 @@ def test_a_worker_killed_in_the_middle_gives_the_same_result(cluster, movers, ev
     deadline = time.monotonic() + 60
     while worker.is_alive() and not killed and time.monotonic() < deadline:
         busy = [w for w, tasks in client.processing().items() if tasks]
+        if partitions is None:  # the worker reading every file
+            busy = [w for w in busy if any("_read_group" in str(t) for t in client.processing()[w])]
         if busy:
             victims = list(client.scheduler_info()["workers"]) if every else busy[:1]
             for pid in client.run(os.getpid, workers=victims).values():

@@ -8,9 +8,13 @@ import os
 import shutil
 import tempfile
 import warnings
+from typing import TYPE_CHECKING
 
 from fpservice.engine import Engine
 from fpservice.errors import FpserviceError, UsageError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 WORKER_MEMORY = "2GiB"  # a local cluster's limit per worker
 # Rows waiting for their partition are spilled to disk past 40 % of the limit, so that a partition
@@ -37,14 +41,14 @@ WORKER_MEMORY_CONFIG = {
 WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
 
-def worker_memory(client) -> int:
+def worker_memory(client: Client) -> int:
     """The memory limit of the cluster's smallest worker, in bytes (a worker without a limit is
     taken to have a local one's)."""
     from dask.utils import parse_bytes
 
-    limits = [w.get("memory_limit") or 0 for w in client.scheduler_info()["workers"].values()]
-    known = [limit for limit in limits if limit > 0]
-    return min(known) if len(known) == len(limits) and known else parse_bytes(WORKER_MEMORY)
+    local = parse_bytes(WORKER_MEMORY)
+    limits = [w.get("memory_limit") or local for w in client.scheduler_info()["workers"].values()]
+    return min(limits, default=local)
 
 
 class EngineError(FpserviceError):
@@ -81,7 +85,7 @@ class connected:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.cluster = self.client = self.scratch = self.config = None
+        self.cluster = self.client = self.scratch = self.config = self.environ = None
 
     def __enter__(self):
         try:
@@ -110,6 +114,9 @@ class connected:
         # Spilled reads and the shuffle's shards hold ID numbers: in a directory of the run's own
         # (0700), removed after it
         self.scratch = tempfile.mkdtemp(prefix="fpservice-dask-")
+        # A nanny puts its workers' variables in this process's environment too, before it starts
+        # them (OMP_NUM_THREADS=1 and the like): they are put back as they were after the run
+        self.environ = dict(os.environ)
         try:
             with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
                 warnings.simplefilter("ignore")
@@ -135,5 +142,9 @@ class connected:
             self.cluster.close()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.environ is not None:
+            for name in set(os.environ) - set(self.environ):
+                del os.environ[name]
+            os.environ.update(self.environ)
         if self.config is not None:
             self.config.__exit__(None, None, None)

@@ -1,5 +1,6 @@
 """The Dask engine (`--engine dask`): a province's or the nation's ledgers on a cluster, each
-worker holding a partition of the persons, never the whole (docs/partitioned.md).
+worker holding a partition of the persons, never the whole (docs/partitioned.md). Ledgers small
+enough for one worker are one partition, read and counted there, with no shuffle.
 
     reads (on the workers, where the files are)         ledger files -> validated rows
     Dask's P2P shuffle (on the workers)                 the rows of persons' ledgers into K
@@ -38,6 +39,8 @@ from fpservice.workdays import Calendar
 
 GROUP_BYTES = 32 << 20  # ledger bytes a read task takes at once: well under a worker's memory
 PARTITION_BYTES = 100 << 20  # ledger bytes per partition: about 200,000 persons, ~0.25 GB computed
+ONE_PARTITION_BYTES = 512 << 20  # at most this is one partition (about a million persons)
+WORKBOOK_EXPANSION = 8  # a workbook's rows take about this many times its (zipped) bytes as CSV
 READ_THREADS = 2  # files a read task parses at once
 
 
@@ -75,7 +78,7 @@ def count(
     cache_dir = str(Path(cache_dir).absolute()) if cache_dir else None
     with cluster.connected(engine) as client:
         try:
-            k = engine.partitions or partitions_for(reads.total, cluster.worker_memory(client))
+            k = engine.partitions or partitions_for(_csv_bytes(reads), cluster.worker_memory(client))
             shared = _kept(client, reads)  # the file list once, not in every task
             common = dict(reads=shared, encoding=encoding, today=today, cache_dir=cache_dir, headers=headers)
             readings = _read_whole(client, reads, common) if k == 1 else _start_reading(client, reads, common)
@@ -117,14 +120,20 @@ def count(
 
 
 def partitions_for(total: int, worker_memory: int) -> int:
-    """The default number of partitions for ledgers of `total` bytes. Ledgers within a quarter
-    of a worker's memory are one partition, read and counted whole by one worker as the local
-    engine does (whose peak is about twice the ledgers' bytes): a million persons on 2 GiB
-    workers. Beyond, partitions of PARTITION_BYTES, shuffled: the shuffle's cost (its passes
-    over every row, its tasks) buys a bounded memory that ledgers so small do not need."""
-    if total <= worker_memory // 4:
+    """The default number of partitions for ledgers of `total` bytes (as CSV). Ledgers within a
+    quarter of a worker's memory, and no larger than ONE_PARTITION_BYTES, are one partition, read
+    and counted whole by one worker as the local engine does (whose peak is about twice the
+    ledgers' bytes): a million persons on 2 GiB workers. Beyond, partitions of PARTITION_BYTES,
+    shuffled: the shuffle's cost (its passes over every row, its tasks) buys a bounded memory
+    that ledgers so small do not need, and more ledgers keep more workers busy."""
+    if total <= min(worker_memory // 4, ONE_PARTITION_BYTES):
         return 1
     return max(2, -(-total // PARTITION_BYTES))
+
+
+def _csv_bytes(reads: Reads) -> int:
+    """The ledgers' bytes as CSV would hold them: a workbook's are zipped."""
+    return sum(size * (WORKBOOK_EXPANSION if is_workbook(p.name) else 1) for p, size in reads.sizes.items())
 
 
 def _kept(client, value):
@@ -282,8 +291,8 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers) -> _
     cache = LedgerCache(cache_dir) if cache_dir else None
     reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
     sizes = [sum(reads.sizes.get(path, 0) for path in job) for job in jobs]
-    # Files on two threads, as the local loader reads them: pyarrow parses without the GIL while
-    # the other thread checks values (one thread alone left half of it idle: 6 s against 3.5 s
+    # Files on two threads, as the local loader reads them on two cores: pyarrow parses without
+    # the GIL while the other thread checks values (one thread alone left half of it idle: 6 s against 3.5 s
     # for a million persons). The largest first, so that none starts last; results in order.
     # Each file is parsed on one core: splitting one over both was slower (3.8 s against 3.2 s
     # for a million persons read by one task), with the other thread parsing too.
@@ -371,13 +380,16 @@ def _partitioned(client, readings: list[_Reading], k: int, rank: dict[str, int])
     piece's) rows whole to one partition, in turn. -> per ledger type, the K partitions (tasks)
     of a shuffled ledger; per partition, the frames of the other ledgers dealt to it (tasks, one
     per read); the categories of text of every shuffled ledger (a task). One partition needs no
-    shuffle: every read's frames are dealt to it as they are.
+    shuffle: every read's frames go to it as they are, the reads themselves (a task that dealt
+    them would hold them a second time, as far as Dask counts, and have them spilled).
 
     A shuffled frame's categories of text go as codes among every read's (shufflecodes)."""
     import dask
 
     texts = shufflecodes.united([reading.shape for reading in readings], rank) if k > 1 else {}
     shared = _kept(client, texts)
+    if k == 1:
+        return {}, [[reading.read for reading in readings]], shared
     # Tasks of the graph the shuffle is part of, not futures of their own: Dask then takes a read's
     # rows just before the shuffle does, not every read's at once (which at 10 million persons
     # held all the rows twice and killed the workers)
@@ -431,8 +443,8 @@ def _count_partition(shuffled, direct, *, texts, counts, hierarchy, rank, plan_s
     for ledger, frame in shuffled.items():
         if len(frame):
             parts[ledger].append(shufflecodes.as_read(frame, ledger, texts[ledger]))
-    for dealt in direct:  # per read, its frames dealt to this partition
-        for ledger, frames in dealt.items():
+    for dealt in direct:  # per read, its frames dealt to this partition (or the whole read)
+        for ledger, frames in (dealt.frames if isinstance(dealt, _Group) else dealt).items():
             parts[ledger] += frames
     del shuffled, direct
     frames = assemble.frames(parts, rank)
