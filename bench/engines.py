@@ -1,7 +1,7 @@
 """The Dask engine measured beside the local one (`python bench/run.py --engine dask`): at each
 size, the report cold (no cache) in a fresh process, its time, the peak memory of the client and
 of each worker process (sampled over the process tree), and the report checked equal to the
-local engine's where that fits in memory; the medians of three runs up to a million persons.
+local engine's where that fits in memory; the medians of three runs at every size.
 Written to docs/performance.md between <!-- dask --> markers, with a projection for the nation
 from the measured costs."""
 
@@ -60,7 +60,7 @@ def rows_of(path: Path) -> dict:
     return {(r["unit"], r["indicator"], r["period"]): r for r in json.loads(path.read_text(encoding="utf-8"))}
 
 
-REPEAT_UP_TO = 1_000_000  # sizes run three times (the medians): this machine's runs spread by ±20 %
+REPEATS = 3  # runs at each size (the medians): this machine's runs spread by ±20 %, 10M's by more
 
 
 def measure(ledgers_for, count_rows, sizes: list[int], tmp: Path, local_up_to: int) -> list[dict]:
@@ -71,7 +71,7 @@ def measure(ledgers_for, count_rows, sizes: list[int], tmp: Path, local_up_to: i
         info = count_rows(d)
         report = [*fp, str(d), "-q", "2011Q3", "-f", "json"]
         dask_runs, local_runs = [], []
-        for _ in range(3 if size <= REPEAT_UP_TO else 1):
+        for _ in range(REPEATS):
             dask_runs.append(
                 measure_tree([*report, "--engine", "dask", "--workers", str(WORKERS)], tmp / "dask.json")
             )
