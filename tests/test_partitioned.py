@@ -18,7 +18,7 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
-from fpservice import api, partitioned  # noqa: E402
+from fpservice import api, clusterreads, partitioned  # noqa: E402
 from fpservice.output import rows  # noqa: E402
 from fpservice.partitioned import Engine  # noqa: E402
 from scripts import office_files  # noqa: E402
@@ -99,9 +99,9 @@ def test_ledgers_within_a_worker_are_one_partition_never_shuffled(cluster, mover
     shuffle. The report is the local engine's; with partitions asked for, the rows are shuffled."""
     import dask.dataframe as dd
 
-    shuffles, shuffle, start_reading = [], dd.DataFrame.shuffle, partitioned._start_reading
+    shuffles, shuffle, start_reading = [], dd.DataFrame.shuffle, clusterreads.start_reading
     monkeypatch.setattr(dd.DataFrame, "shuffle", lambda *a, **kw: shuffles.append(1) or shuffle(*a, **kw))
-    monkeypatch.setattr(partitioned, "_start_reading", lambda *a: shuffles.append(0) or start_reading(*a))
+    monkeypatch.setattr(clusterreads, "start_reading", lambda *a: shuffles.append(0) or start_reading(*a))
     local, dask = both(movers, cluster[0].scheduler_address, partitions=None)
     same(local, dask)
     assert shuffles == []
@@ -165,7 +165,7 @@ def in_pieces(monkeypatch, size):
     each read task the client started was a piece."""
     from fpservice.read import chunks
 
-    merged, whole_merged, tasks, reading = [], chunks.merged, [], partitioned._reading
+    merged, whole_merged, tasks, reading = [], chunks.merged, [], clusterreads._reading
     monkeypatch.setattr(chunks, "CHUNK_BYTES", size)
 
     def merging(parts):
@@ -174,7 +174,7 @@ def in_pieces(monkeypatch, size):
 
     monkeypatch.setattr(chunks, "merged", merging)
     monkeypatch.setattr(
-        partitioned, "_reading", lambda *a, **kw: tasks.append(kw.get("piece", False)) or reading(*a, **kw)
+        clusterreads, "_reading", lambda *a, **kw: tasks.append(kw.get("piece", False)) or reading(*a, **kw)
     )
     return merged, tasks
 

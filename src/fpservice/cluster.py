@@ -51,6 +51,14 @@ def worker_memory(client: Client) -> int:
     return min(limits, default=local)
 
 
+def release_arrow_memory() -> None:
+    """Give back to the system what Arrow's allocator keeps of the memory a task freed: kept, it
+    is memory Dask cannot spill, and at 10 million persons it held workers at their limit."""
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+
+
 class EngineError(FpserviceError):
     """The cluster could not run the job: no scheduler at the address, workers lost for good."""
 

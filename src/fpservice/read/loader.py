@@ -104,9 +104,12 @@ class Reads:
         """A file's name in findings and accounts."""
         return _relative(self.root)(path)
 
+    def size_of(self, job: list[Path]) -> int:
+        return sum(self.sizes.get(path, 0) for path in job)
+
     @property
     def job_sizes(self) -> list[int]:
-        return [sum(self.sizes.get(path, 0) for path in job) for job in self.jobs]
+        return list(map(self.size_of, self.jobs))
 
     @property
     def total(self) -> int:
