@@ -171,3 +171,34 @@ def test_pieces_end_at_line_breaks_outside_quotes():
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
     assert all(data[start:stop].count(b'"') % 2 == 0 for start, stop in spans)
     assert all(data[stop - 1 : stop] == b"\n" for _, stop in spans)
+
+
+PLAN_PEAK = """
+import sys
+from pathlib import Path
+from fpservice.read import chunks
+def kib(name):  # this process's resident memory now (VmRSS), or at its peak (VmHWM)
+    return int(next(line for line in open("/proc/self/status") if line.startswith(name)).split()[1])
+now = kib("VmRSS:")
+pieces = chunks.plan(Path(sys.argv[1]), chunk_bytes=4 << 20)
+print(len(pieces), (kib("VmHWM:") - now) >> 10)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="resident memory read from Linux's /proc")
+def test_planning_pieces_holds_a_piece_of_the_file_not_the_file(tmp_path):
+    """A worker plans a quarter's services (a GB at 10 million persons) by counting through the
+    mapped file: each piece's pages are let go once counted, so its memory stays near a piece's,
+    where holding the pages of the whole file made Dask spill for memory it did not use."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "services.csv"
+    row = ",".join(service(make_id(seq=3), "2011-07-01")) + "\n"
+    path.write_text(",".join(SERVICES) + "\n" + row * (96_000_000 // len(row.encode())), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", PLAN_PEAK, str(path)], capture_output=True, text=True, check=True
+    )
+    pieces, grown_mib = map(int, done.stdout.split())
+    assert pieces >= 20
+    assert grown_mib < 40  # the file is 96 MB; a piece 4 MiB

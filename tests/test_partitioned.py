@@ -93,6 +93,18 @@ def test_persons_who_move_between_villages_and_townships(cluster, movers):
     assert "row.two_units" in codes  # registered in two villages at once: found across partitions
 
 
+def test_the_partitions_counts_are_summed_on_the_workers_in_their_order(cluster, movers, monkeypatch):
+    """Seven partitions summed two at a time: three levels of sums, the findings across rows
+    (found in every partition) still in the local engine's order."""
+    monkeypatch.setattr(partitioned, "SUM_FAN_IN", 2)
+    counted = [(p, [f"finding of {p}"], {2000 + p}) for p in range(7)]  # counts, checks, years
+    summed = partitioned._summed(counted).compute(scheduler="sync")  # (((0 1) (2 3)) ((4 5) 6))
+    assert summed == (21, [f"finding of {p}" for p in range(7)], set(range(2000, 2007)))
+    local, dask = both(movers, cluster[0].scheduler_address, partitions=7)
+    same(local, dask)
+    assert sum(f.code == "row.two_units" for f in dask.findings) > 1
+
+
 def test_ledgers_within_a_worker_are_one_partition_never_shuffled(cluster, movers, monkeypatch):
     """By default, ledgers within a quarter of a worker's memory (these are a few MB) are one
     partition: read by one task and counted where they were read, with no pieces and no

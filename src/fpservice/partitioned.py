@@ -39,6 +39,7 @@ from fpservice.workdays import Calendar
 PARTITION_BYTES = 100 << 20  # ledger bytes per partition: about 200,000 persons, ~0.25 GB computed
 ONE_PARTITION_BYTES = 512 << 20  # at most this is one partition (about a million persons)
 WORKBOOK_EXPANSION = 8  # a workbook's rows take about this many times its (zipped) bytes as CSV
+SUM_FAN_IN = 4  # partitions' counts a task sums at once
 
 
 @dataclass
@@ -108,12 +109,10 @@ def count(
             if said is None:
                 raise
             raise said from None
-    total = results[0][0]
-    for partial, *_ in results[1:]:
-        total = total + partial
-    cross = consistency.finish([r[1] for r in results], reads.units, rank)
+    total, checks, outside_years = results
+    cross = consistency.finish([checks], reads.units, rank)
     calendar = Calendar()
-    calendar.outside_years |= set().union(*(r[2] for r in results))
+    calendar.outside_years |= outside_years
     return Gathered(ledgers, counts, report_hierarchy, total, cross, calendar.notes())
 
 
@@ -145,9 +144,10 @@ def _same(value):
     return value
 
 
-def _counted(client, readings: list[Reading], k: int, rank: dict[str, int], **counting) -> list:
-    """Every partition counted (`_count_partition`): -> per partition, its partial counts, its
-    checks across rows, the years the calendar did not cover."""
+def _counted(client, readings: list[Reading], k: int, rank: dict[str, int], **counting) -> tuple:
+    """Every partition counted (`_count_partition`) and the counts summed on the workers (`_summed`):
+    -> the partial counts of every partition summed, their checks across rows, the years the
+    calendar did not cover."""
     import dask
 
     count_one = dask.delayed(_count_partition, pure=False)
@@ -166,12 +166,33 @@ def _counted(client, readings: list[Reading], k: int, rank: dict[str, int], **co
             )
             for p in range(k)
         ]
-    counted = client.compute(parts)
+    counted = client.compute(_summed(parts))
     # The graph holds the reads by key: let go of them here, so that each is released once the
     # shuffle and the partitions have taken its rows, not at the end of the run
     readings.clear()
     del parts
     return client.gather(counted)
+
+
+def _summed(parts: list):
+    """The partitions' counts summed as a tree of tasks, SUM_FAN_IN at a time, in the
+    partitions' order (findings keep it). A partition's counts are arrays over every unit, and
+    units grow with the ledgers as partitions do: held until the end and sent to the client,
+    at 10 million persons they were most of a gigabyte on each worker."""
+    import dask
+
+    add = dask.delayed(_sum, pure=False)
+    while len(parts) > 1:
+        parts = [add(*parts[i : i + SUM_FAN_IN]) for i in range(0, len(parts), SUM_FAN_IN)]
+    return parts[0]
+
+
+def _sum(*counted: tuple) -> tuple:
+    """Counts of partitions (partial counts, checks across rows, years outside the calendar) as one."""
+    total, checks, years = counted[0]
+    for partial, more, outside in counted[1:]:
+        total, checks, years = total + partial, checks + more, years | outside
+    return total, checks, years
 
 
 def _partitioned(client, readings: list[Reading], k: int, rank: dict[str, int]):
