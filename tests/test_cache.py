@@ -513,3 +513,15 @@ def test_the_cli_asks_numpy_and_pyarrow_for_ordinary_pages():
     assert out.split()[0] == "False"
     if "'" in out:  # the kernel says whether the process may have huge pages (Linux 6.x)
         assert out.split(None, 1)[1].strip() == "['0']"
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 64 * 5, 64 * 5 + 7])
+def test_a_file_hashed_block_by_block_is_keyed_as_its_bytes(tmp_path, size):
+    """A warm run keys the whole set by each file's digest, read 64-byte blocks at a time here:
+    the same digest as the file's bytes at once, at every edge of a block (a digest of its own
+    would miss the entries the cold run wrote)."""
+    path = tmp_path / "ledger.csv"
+    data = random.Random(size).randbytes(size)
+    path.write_bytes(data)
+    assert cache_mod.digest_file(path, block=64) == cache_mod.digest(data)
+    assert cache_mod.digest_file(path) == cache_mod.digest(data)

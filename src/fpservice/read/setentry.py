@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from fpservice.read import assemble
-from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
+from fpservice.read.cache import LedgerCache, digest, digest_file, finding_fields, finding_from
 from fpservice.read.ledgerset import LedgerSet, account_from
 from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
@@ -36,7 +36,7 @@ def contents_of(paths: list[Path | None], threads: int) -> list[str | None]:
         if path is None:
             return "-"
         try:
-            return digest(path.read_bytes())
+            return digest_file(path)
         except OSError:
             return None
 
