@@ -161,10 +161,9 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers) -> G
     sizes = list(map(reads.size_of, jobs))
     # Files on two threads, as the local loader reads them on two cores: pyarrow parses without
     # the GIL while the other thread checks values (one thread alone left half of it idle: 6 s
-    # against 3.5 s for a million persons). The largest first, so that none starts last; results
-    # in order.
-    # Each file is parsed on one core: splitting one over both was slower (3.8 s against 3.2 s
-    # for a million persons read by one task), with the other thread parsing too.
+    # against 3.5 s for a million persons). Each file on one core (splitting one over both, with
+    # the other thread parsing too, was slower: 3.8 s against 3.2 s); the largest first, so that
+    # none starts last; results in order.
     with reader.workbooks, ThreadPoolExecutor(READ_THREADS) as pool:
         largest_first = sorted(range(len(jobs)), key=sizes.__getitem__, reverse=True)
         submitted = {i: pool.submit(reader.read, jobs[i]) for i in largest_first}

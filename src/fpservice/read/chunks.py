@@ -30,38 +30,8 @@ CHUNK_BYTES = 32 << 20  # a piece: about 200,000 rows of services, ~0.15 GB once
 def ranges(data, headers: Headers = DEFAULT, chunk_bytes: int = CHUNK_BYTES) -> list[tuple[int, int]] | None:
     """Byte ranges of the bodies of a file's pieces (after its first line), or None when it is
     to be read whole: not larger than a piece, a header not plainly on its first line."""
-    head = _header_end(data, headers) if len(data) > chunk_bytes else None
-    if head is None:
-        return None
-    out = list(_spans(data, head, chunk_bytes))
-    return out if len(out) > 1 else None
-
-
-def _header_end(data, headers: Headers) -> int | None:
-    """Where the file's first line ends, when it is plainly the header; else None."""
-    head = plain_head(data[: 1 << 16])
-    if head is None:
-        return None
-    source = open_source(bytes(head), headers=headers)
-    if source.first_line != 1 or not source.header or recognise(source.header, headers)[0]:
-        return None
-    return len(head)
-
-
-def _spans(data, start: int, chunk_bytes: int):
-    """The pieces' byte ranges from `start` on, one after another (`plan` lets go of each
-    range's pages before the next is read)."""
-    while start < len(data):
-        end = data.find(b"\n", start + chunk_bytes)
-        stop = len(data) if end < 0 else end + 1
-        odd = data[start:stop].count(b'"') % 2
-        while odd and stop < len(data):  # a quoted value goes on past the break: cut further on
-            end = data.find(b"\n", stop)
-            nxt = len(data) if end < 0 else end + 1
-            odd ^= data[stop:nxt].count(b'"') % 2
-            stop = nxt
-        yield start, stop
-        start = stop
+    found = pieces(data, headers, chunk_bytes)
+    return None if found is None else [(piece.start, piece.stop) for piece in found]
 
 
 @dataclass(frozen=True)
@@ -76,33 +46,61 @@ class Piece:
 
 
 def plan(path: Path, headers: Headers = DEFAULT, chunk_bytes: int | None = None) -> list[Piece] | None:
-    """The pieces of a file, or None when it is to be read whole (see `ranges`). One pass over
-    the file's pages (mapped, each piece's let go once its lines are counted)."""
+    """The pieces of a file, or None when it is to be read whole (see `pieces`), from the file
+    mapped: each piece's pages are let go once counted."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     with open(path, "rb") as f:
         if f.seek(0, 2) <= chunk_bytes:
             return None
         data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        head = _header_end(data, headers)
-        if head is None:
-            return None
-        out, line = [], 2
-        for start, stop in _spans(data, head, chunk_bytes):
-            out.append(Piece(start, stop, line, head))
-            line += data[start:stop].count(b"\n")  # as the fast reader counts lines
-            _let_go(data, start, stop)
-        return out if len(out) > 1 else None
+        return pieces(data, headers, chunk_bytes)
     finally:
         data.close()
 
 
-def _let_go(data: mmap.mmap, start: int, stop: int) -> None:
-    """Drop a range of the mapped file from the process's memory (the system keeps it cached):
+def pieces(data, headers: Headers = DEFAULT, chunk_bytes: int = CHUNK_BYTES) -> list[Piece] | None:
+    """The pieces of a file's bytes, or None when it is to be read whole: not larger than a
+    piece, a header not plainly on its first line, one piece only. One pass over the bytes: a
+    piece ends at the first line break past `chunk_bytes` with the file's quotes closed; its
+    lines are counted as the fast reader counts them."""
+    head = _header_end(data, headers) if len(data) > chunk_bytes else None
+    if head is None:
+        return None
+    out, start, line = [], head, 2
+    while start < len(data):
+        end = data.find(b"\n", start + chunk_bytes)
+        stop = len(data) if end < 0 else end + 1
+        odd = data[start:stop].count(b'"') % 2
+        while odd and stop < len(data):  # a quoted value goes on past the break: cut further on
+            end = data.find(b"\n", stop)
+            nxt = len(data) if end < 0 else end + 1
+            odd ^= data[stop:nxt].count(b'"') % 2
+            stop = nxt
+        out.append(Piece(start, stop, line, head))
+        line += data[start:stop].count(b"\n")
+        _let_go(data, start, stop)
+        start = stop
+    return out if len(out) > 1 else None
+
+
+def _header_end(data, headers: Headers) -> int | None:
+    """Where the file's first line ends, when it is plainly the header; else None."""
+    head = plain_head(data[: 1 << 16])
+    if head is None:
+        return None
+    source = open_source(bytes(head), headers=headers)
+    if source.first_line != 1 or not source.header or recognise(source.header, headers)[0]:
+        return None
+    return len(head)
+
+
+def _let_go(data, start: int, stop: int) -> None:
+    """Drop a range of a mapped file from the process's memory (the system keeps it cached):
     the pages of a file counted through are the worker's resident memory until the file is
     closed, and at 10 million persons a quarter's services is a GB, which Dask then takes for
-    the worker's own and spills for."""
-    if hasattr(mmap, "MADV_DONTNEED"):
+    the worker's own and spills for. Bytes in memory have nothing to let go."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
         begin = start - start % mmap.PAGESIZE
         data.madvise(mmap.MADV_DONTNEED, begin, stop - begin)
 
