@@ -8,7 +8,8 @@ Ledgers are generated once per size under bench/out/ (deterministic, see scripts
 and reused; 1M and 2M are also measured with every file in UTF-8 (`utf8_layout`), 250k and 1M
 split a file per village (`per_village`). Each
 measurement runs in a fresh process, three times; the median is kept. Peak memory
-is that process's max RSS. Results are written to docs/performance.md.
+is that process's max RSS. Each layout's table is written to its own block of
+docs/performance.md; a layout left out of a run (its sizes empty) keeps the table it had.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import datetime as dt
 import json
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -174,11 +176,17 @@ def main() -> None:
             measure_set(per_workbook(ledgers_for(size)), tmp, args.repeat) for size in workbook_sizes
         ]
         outputs = measure_outputs(args.outputs_size, tmp) if args.outputs_size else ""
-    workbooks = render_workbooks(by_workbook, results)
-    tables = render(results), render(in_utf8), render(by_village), workbooks, outputs
-    print(*tables, sep="\n")
+    # A layout not measured in this run (no sizes) keeps its table in the docs, with its own date
+    tables = {
+        "mixed": render(results) if results else "",
+        "utf8": render(in_utf8) if in_utf8 else "",
+        "villages": render(by_village) if by_village else "",
+        "workbooks": render_workbooks(by_workbook, results) if by_workbook else "",
+        "outputs": outputs,
+    }
+    print(*(t for t in tables.values() if t), sep="\n")
     if not args.no_write:
-        write_doc(*tables)
+        write_doc(tables, " ".join(["python bench/run.py", *map(shlex.quote, sys.argv[1:])]))
 
 
 def dask_main(sizes: list[int], args) -> None:
@@ -368,25 +376,21 @@ def machine_line() -> str:
     )
 
 
-def write_doc(table: str, in_utf8: str, by_village: str, by_workbook: str, outputs: str) -> None:
+def write_doc(tables: dict[str, str], command: str) -> None:
+    """Each measured table into its own block of docs/performance.md (`<!-- results:NAME -->`),
+    stamped with the day, the machine and the command; the blocks of layouts not measured in this
+    run are left as they were."""
     import duckdb  # for the record: the versions measured
 
     machine = machine_line() + f", duckdb {duckdb.__version__}"
     doc = REPO / "docs" / "performance.md"
     text = doc.read_text(encoding="utf-8")
-    start, end = "<!-- results -->", "<!-- /results -->"
-    block = (
-        f"{start}\nMeasured {dt.date.today()} on {machine}. The floor's way: ¹ files in turn, each "
-        "on every core; ² a file per core at once.\n\n"
-        f"Mixed encodings, as generated (some files GB18030, the rest UTF-8):\n\n{table}\n"
-        f"The same ledgers with every file in UTF-8:\n\n{in_utf8}\n"
-        f"The same ledgers with the persons and services ledgers a file per village (and quarter), "
-        f"as village offices keep them:\n\n{by_village}\n"
-        f"The same ledgers a workbook per village (persons and services sheets with titles, merged "
-        f"headers, typed cells and footers; the other ledgers as CSV), beside the CSV layout above:\n\n"
-        f"{by_workbook}\n{outputs}{end}"
-    )
-    text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    for name, table in tables.items():
+        if not table:
+            continue
+        start, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+        block = f"{start}\nMeasured {dt.date.today()} on {machine}, by `{command}`.\n\n{table}{end}"
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     doc.write_text(text, encoding="utf-8")
 
 
