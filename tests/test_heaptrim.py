@@ -59,6 +59,24 @@ def test_a_local_clusters_workers_trim_past_their_spill_threshold(monkeypatch):
     assert list(watching.values()) == [True, True]
 
 
+def test_workers_of_a_cluster_of_your_own_trim_with_the_preload():
+    """`dask worker --preload fpservice.heaptrim`, as the README says to start them."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            processes=True,
+            memory_limit="2GiB",
+            dashboard_address=":0",
+            preload=["fpservice.heaptrim"],
+        ) as local,
+        Client(local) as client,
+    ):
+        watching = client.run(lambda: any(t.name == HeapTrim.name for t in threading.enumerate()))
+    assert list(watching.values()) == [True]
+
+
 def test_a_worker_without_a_memory_limit_is_left_alone():
     class Memory:
         memory_limit, memory_spill_fraction = None, 0.5

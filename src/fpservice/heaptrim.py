@@ -57,6 +57,12 @@ class HeapTrim(WorkerPlugin):
         self.__init__(**state)
 
 
+def dask_setup(worker) -> None:
+    """`dask worker --preload fpservice.heaptrim`: the workers of a cluster of your own give glibc's
+    kept heap back as a local cluster's do."""
+    HeapTrim().setup(worker)
+
+
 def _malloc_trim():
     """glibc's malloc_trim, or None where the C library is not glibc (musl, macOS)."""
     try:
