@@ -19,10 +19,8 @@ ANCESTRY = pd.DataFrame(
 # the report's units: the county, the townships, the villages, and one it has no rows for
 UNITS = pd.Index(["330205000000", "330205001000", "330205002000", *VILLAGES, "330205003001"])
 
-rows = st.lists(
-    st.tuples(st.sampled_from([*VILLAGES, "999999999999"]), st.integers(0, 7), st.booleans()),
-    max_size=40,
-)
+row = st.tuples(st.sampled_from([*VILLAGES, "999999999999"]), st.integers(0, 7), st.booleans())
+rows = st.lists(row, max_size=40)
 
 
 def by_hand(data) -> np.ndarray:
@@ -55,3 +53,20 @@ def test_distinct_persons_are_recounted_at_every_level(data):
     )
     per_village = hierarchy.distinct_per_village(frame, mask)
     assert per_village.tolist() == expected[3:7].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(row, max_size=8, unique_by=lambda r: r[1]))
+def test_a_row_per_person_is_counted_as_rows(data):
+    """The persons ledger has a row per person: there a distinct count is a count of the
+    masked rows (with no hit pairs found), which must give the same numbers."""
+    frame = pd.DataFrame(
+        {
+            "unit": pd.Categorical([v for v, _, _ in data], categories=[*VILLAGES, "999999999999"]),
+            "person": np.array([p for _, p, _ in data], dtype=np.int32),
+        }
+    )
+    mask = np.array([s for _, _, s in data], dtype=bool)
+    hierarchy = Hierarchy(ANCESTRY, UNITS)
+    assert hierarchy.distinct_persons(frame, mask).tolist() == by_hand(data).tolist()
+    assert hierarchy.pairs(frame).single is not None

@@ -71,6 +71,8 @@ class Hierarchy:
             home[person[valid]] = village[valid]
             if (home[person[valid]] == village[valid]).all():  # as nearly always: a pair is a person
                 pairs = _Pairs(np.where(valid, person, n).astype(np.int32), home, {})
+                if np.count_nonzero(home >= 0) == np.count_nonzero(valid):  # and has one row
+                    pairs.single = village
             else:  # someone is in two villages: pairs found once, and at each level above
                 found, uniques = pd.factorize(village[valid].astype(np.int64) * n + person[valid])
                 row = np.full(len(village), len(uniques), dtype=np.int32)
@@ -92,8 +94,12 @@ class Hierarchy:
 
     def distinct_persons(self, frame: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
         pairs = self.pairs(frame)
-        hit = pairs.hit(mask)
-        village = pairs.village[hit]
+        if pairs.single is not None:  # a row per person (the persons ledger): count the rows
+            village = pairs.single[mask]
+            village, hit = village[village >= 0], None
+        else:
+            hit = pairs.hit(mask)
+            village = pairs.village[hit]
         out = np.zeros(self.size, dtype=np.int64)
         for level in LEVELS:
             at, size, where = self.levels[level]
@@ -136,6 +142,7 @@ class _Pairs:
     row: np.ndarray
     village: np.ndarray
     above: dict[str, tuple[np.ndarray, np.ndarray]]
+    single: np.ndarray | None = None  # when every pair has one row and `above` is empty: each row's village
 
     def hit(self, mask: np.ndarray) -> np.ndarray:
         """The pairs with a row in `mask`: a bit set over the pairs, not a hash of them."""

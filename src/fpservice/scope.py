@@ -54,16 +54,8 @@ class Scope:
     def _evaluate(self, cond, ledger: str) -> np.ndarray:
         frame = self.frames[ledger]
         n = len(frame)
-        if isinstance(cond, AllOf):
-            out = np.ones(n, dtype=bool)
-            for part in cond.parts:
-                out &= self.mask(part, ledger)
-            return out
-        if isinstance(cond, AnyOf):
-            out = np.zeros(n, dtype=bool)
-            for part in cond.parts:
-                out |= self.mask(part, ledger)
-            return out
+        if isinstance(cond, (AllOf, AnyOf)):
+            return _combined([self.mask(part, ledger) for part in cond.parts], n, isinstance(cond, AllOf))
         if isinstance(cond, Not):
             return ~self.mask(cond.part, ledger)
         if isinstance(cond, Cohort):
@@ -75,8 +67,7 @@ class Scope:
     def _has(self, cond: Has, frame: pd.DataFrame) -> np.ndarray:
         """Rows of `frame` whose person has a matching row in the other ledger (persons are
         numbered across ledgers at load, so this is a bitmap, not a join)."""
-        other = self.frames[cond.ledger]
-        sel = self.mask(cond.where, cond.ledger)
+        other, sel = self._rows_where(cond.where, cond.ledger, cond.distinct_field)
         if cond.distinct_field:  # persons with at least n distinct (non-blank) values
             rows = np.flatnonzero(sel)
             person = other["person"].to_numpy()[rows].astype(np.int64)
@@ -88,6 +79,24 @@ class Scope:
         else:
             people = other["person"].to_numpy()[sel]
         return has_person(frame["person"].to_numpy(), people)
+
+    def _rows_where(self, where: AllOf, ledger: str, also: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+        """(rows, mask over them) of `ledger` where `where` holds. When it joins conditions that
+        hold in every window with tests of the window's (a service's item and place, and its
+        date), the rows that pass the former are taken once, with the columns the tests and the
+        caller (`person`, `also`) read, and each window tests only those: its masks and the
+        persons it picks out are a fraction of the ledger's length."""
+        frame = self.frames[ledger]
+        fixed, moving = _split(where)
+        if not fixed or not moving or not all(isinstance(t, Test) for t in moving):
+            return frame, self.mask(where, ledger)
+        key = ("rows", AllOf(fixed), ledger, also)
+        if key not in self.shared:
+            rows = np.flatnonzero(self.mask(AllOf(fixed), ledger))
+            fields = {"person", *([also] if also else []), *(f for t in moving for f in _fields(t))}
+            self.shared[key] = _taken(frame, sorted(fields), rows)
+        taken = self.shared[key]
+        return taken, _combined([self._test(t, taken) for t in moving], len(taken), True)
 
     def _test(self, t: Test, frame: pd.DataFrame) -> np.ndarray:
         col = frame[t.field]
@@ -118,8 +127,10 @@ class Scope:
             vocab = schema.VOCABULARIES[t.field]
             need = sum(1 << vocab.index(v) for v in t.arg)
             out = (col & need) == need
-        elif t.op == "age_between":
-            out = (col <= _born_by(self.end, t.arg[0])) & (col > _born_by(self.end, t.arg[1] + 1))
+        elif t.op == "age_between":  # on numpy's datetime64, as dates above
+            day = col.to_numpy(dtype="datetime64[ns]")
+            youngest = _born_by(self.end, t.arg[0]).to_datetime64()
+            return (day <= youngest) & (day > _born_by(self.end, t.arg[1] + 1).to_datetime64())
         else:  # pragma: no cover - the compiler admits no other operator
             raise AssertionError(t.op)
         return np.asarray(pd.Series(out).fillna(False), dtype=bool)
@@ -129,6 +140,51 @@ class Scope:
         if isinstance(ref, WorkdaysAfter):
             return _workdays_after(frame[ref.field], ref.days, self.calendar).to_numpy(dtype="datetime64[ns]")
         return self.date(ref).to_datetime64()
+
+
+def _combined(masks: list[np.ndarray], n: int, every: bool) -> np.ndarray:
+    """The parts' masks and-ed (`every`) or or-ed into a new array (the parts' are cached)."""
+    if not masks:
+        return np.full(n, every, dtype=bool)
+    if len(masks) == 1:
+        return masks[0].copy()
+    join = np.logical_and if every else np.logical_or
+    out = join(masks[0], masks[1])
+    for mask in masks[2:]:
+        join(out, mask, out=out)
+    return out
+
+
+def _split(cond: AllOf) -> tuple[tuple, tuple]:
+    """The conditions `cond` joins (its cohorts' too): those that hold in every window, and the
+    others."""
+    parts: list = []
+    todo = list(cond.parts)
+    while todo:
+        part = todo.pop(0)
+        if isinstance(part, Cohort):
+            part = part.body
+        if isinstance(part, AllOf):
+            todo[:0] = part.parts
+        else:
+            parts.append(part)
+    return tuple(p for p in parts if _window_free(p)), tuple(p for p in parts if not _window_free(p))
+
+
+def _taken(frame: pd.DataFrame, fields: list[str], rows: np.ndarray) -> pd.DataFrame:
+    """The `rows` of `frame`'s `fields`, by numpy where a column is a numpy array (a quarter
+    of what pandas' take costs)."""
+    columns = {}
+    for name in fields:
+        col = frame[name]
+        columns[name] = col.to_numpy()[rows] if isinstance(col.dtype, np.dtype) else col.array.take(rows)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _fields(t: Test) -> set[str]:
+    """The columns a test reads: its field, and the field of a working-day deadline it compares with."""
+    refs = t.arg if t.op == "between" else (t.arg,)
+    return {t.field, *(ref.field for ref in refs if isinstance(ref, WorkdaysAfter))}
 
 
 @functools.cache
