@@ -525,3 +525,36 @@ def test_a_file_hashed_block_by_block_is_keyed_as_its_bytes(tmp_path, size):
     path.write_bytes(data)
     assert cache_mod.digest_file(path, block=64) == cache_mod.digest(data)
     assert cache_mod.digest_file(path) == cache_mod.digest(data)
+
+
+def test_a_warm_run_loads_only_the_columns_asked_for(sample, tmp_path):
+    """A set served whole from the cache converts only the columns a run reads; a set read from
+    the files has them all. Those it has are the whole set's."""
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    wanted = {key: {"unit", "person"} for key in LEDGER_TYPES}
+    wanted["services"] |= {"date", "item"}
+    cold = load(sample, cache=cache, columns=wanted)
+    cache.close()
+    assert cold.columns is None and "pid" in cold.frames["services"]
+    warm = load(sample, cache=LedgerCache(tmp_path / "cache", min_bytes=0), columns=wanted)
+    assert warm.columns == wanted and warm.key == cold.key
+    for key, frame in warm.frames.items():
+        assert set(frame.columns) == wanted[key] & set(cold.frames[key].columns)
+        pd.testing.assert_frame_equal(frame, cold.frames[key][list(frame.columns)])
+
+
+def test_checks_across_files_lost_from_the_cache_are_made_again_from_every_column(sample, tmp_path):
+    """The checks across files read columns that counting does not (ID numbers, files, lines):
+    when their entry is gone, a warm run that loaded only counting's columns loads the rest."""
+    twice = person(id_=make_id(seq=77))  # one person in two files: found across files, by line
+    write_csv(sample / "甲" / "流入人口信息登记簿.csv", PERSONS, [twice])
+    write_csv(sample / "乙" / "流入人口信息登记簿.csv", PERSONS, [twice])
+    cache = tmp_path / "cache"
+    cold = outputs(sample, cache)
+    assert '"row.duplicate_id"' in cold[3] or '"row.two_units"' in cold[3]
+    lost = list(cache.rglob("*.consistency.json"))
+    assert lost
+    for path in lost:
+        path.unlink()
+    assert outputs(sample, cache) == cold
+    assert list(cache.rglob("*.consistency.json"))  # and are kept again

@@ -94,6 +94,32 @@ def replace_value(cond, field: str, old: str, new: str):
     return cond
 
 
+def fields_read(cond, ledger: str) -> dict[str, set[str]]:
+    """The columns a condition over `ledger` reads, per ledger (a `has` reads the other ledger
+    and both ledgers' person numbers)."""
+    out: dict[str, set[str]] = {}
+
+    def walk(node, on: str) -> None:
+        if isinstance(node, Test):
+            refs = node.arg if node.op == "between" else (node.arg,)
+            extra = {ref.field for ref in refs if isinstance(ref, WorkdaysAfter)}
+            out.setdefault(on, set()).update({node.field, *extra})
+        elif isinstance(node, (AllOf, AnyOf)):
+            for part in node.parts:
+                walk(part, on)
+        elif isinstance(node, Not):
+            walk(node.part, on)
+        elif isinstance(node, Cohort):
+            walk(node.body, on)
+        elif isinstance(node, Has):
+            out.setdefault(on, set()).add("person")
+            out.setdefault(node.ledger, set()).update({"person", *filter(None, [node.distinct_field])})
+            walk(node.where, node.ledger)
+
+    walk(cond, ledger)
+    return out
+
+
 class Compiler:
     """Turns YAML conditions into the tree, checking every field, value and operator."""
 

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from fpservice import indicators as indicators_mod
-from fpservice.conditions import replace_value
+from fpservice.conditions import fields_read, replace_value
 from fpservice.indicators import Hierarchy
 from fpservice.periods import Window
 from fpservice.rules import PERSONS, Indicator, Plan, RuleBook
+from fpservice.schema import LEDGER_TYPES
 from fpservice.scope import Scope
 from fpservice.workdays import Calendar
 
@@ -85,6 +86,22 @@ def counts_of(
             if target is None and not all_indicators:
                 continue
             out.append(Count(indicator, window, target, _for_registered(indicator) if equity else None))
+    return out
+
+
+def columns_read(rules: RuleBook) -> dict[str, set[str]]:
+    """The columns a report reads, per ledger type: what any indicator's conditions test (their
+    户籍 variants test the same), each row's village and person, each ledger's event date (the
+    latest date written, for the report's notes and `check`'s day) and what picks 户籍 persons.
+    A warm run loads only these from the cache."""
+    out = {key: {"unit", "person", *filter(None, [t.event_date])} for key, t in LEDGER_TYPES.items()}
+    out["persons"].update({"pop_type", "arrived"})
+    for indicator in rules.indicators.values():
+        read = [(indicator.denominator, indicator.ledger), (indicator.numerator, indicator.ledger)]
+        read += [(cohort, "persons") for cohort, _ in indicator.per]
+        for cond, ledger in read:
+            for name, fields in fields_read(cond, ledger).items():
+                out[name] |= fields
     return out
 
 

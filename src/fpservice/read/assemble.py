@@ -132,21 +132,30 @@ def text_categories(frame: pd.DataFrame) -> None:
             frame[name] = pd.Categorical.from_codes(column.cat.codes, dtype=categories)
 
 
-def check_frame(frame: pd.DataFrame, ledger: str | None, files: set[str], numbered: bool = False) -> None:
+def check_frame(
+    frame: pd.DataFrame, ledger: str | None, files: set[str], numbered: bool = False, only=None
+) -> None:
     """The rows of an entry have exactly the columns and types a read of its ledger type gives
     (the frames of a type are joined column by column, their categories by position); with
-    `numbered`, the joined frame of a ledger set, whose persons carry their numbers too."""
+    `numbered`, the joined frame of a ledger set, whose persons carry their numbers too; with
+    `only`, those of the columns that are in it."""
     if ledger is None:
         raise ValueError("rows without a ledger type")
     expected = empty_frame(ledger)
     columns = list(expected.columns)
     if numbered and "pid" in expected:
         columns.append("person")
-        if frame.get("person") is None or frame["person"].dtype != np.int32 or (frame["person"] < 0).any():
-            raise ValueError("person")
+    if only is not None:
+        columns = [name for name in columns if name in only]
+    if "person" in columns and (
+        frame.get("person") is None or frame["person"].dtype != np.int32 or (frame["person"] < 0).any()
+    ):
+        raise ValueError("person")
     if list(frame.columns) != columns:
         raise ValueError("columns")
     for name in expected.columns:
+        if name not in frame:  # left out by `only`
+            continue
         want, got = expected[name].dtype, frame[name].dtype
         if not isinstance(want, pd.CategoricalDtype):
             if got != want:

@@ -173,9 +173,11 @@ class LedgerCache:
     def _path(self, key: str, suffix: str = ".arrow") -> Path:
         return self.directory / key[:2] / f"{key}{suffix}"
 
-    def get(self, key: str, today: dt.date, suffix: str = ".arrow"):
+    def get(self, key: str, today: dt.date, suffix: str = ".arrow", columns: set[str] | None = None):
         """-> (frame, meta) or None (no entry, one for other days, or a damaged one). `suffix`
-        tells a file's entries (.arrow) from the parts of a whole ledger set (.set)."""
+        tells a file's entries (.arrow) from the parts of a whole ledger set (.set); with
+        `columns`, the frame holds only those of them the entry has (the rest are neither
+        validated nor converted; the checksum still covers the whole entry)."""
         import pyarrow as pa
         import pyarrow.feather as feather
 
@@ -192,6 +194,8 @@ class LedgerCache:
             return self._discard(key, path)
         try:
             table = feather.read_table(pa.BufferReader(_payload(mapped, key, ARROW)))
+            if columns is not None:
+                table = table.select([name for name in table.column_names if name in columns])
             table.validate(full=True)  # offsets, dictionary indices, UTF-8: before pandas looks
             meta = json.loads(table.schema.metadata[b"fpservice"])
             if not isinstance(meta, dict) or not _is_days(meta.get("valid_days")):

@@ -75,6 +75,8 @@ class LedgerSet:
     accounts: list[FileAccount] = field(default_factory=list)
     key: str | None = None  # content key of all the files (with a cache)
     valid_days: tuple[str | None, str | None] = (None, None)
+    # the columns each frame holds, when a warm run loaded only those asked for (None: all)
+    columns: dict[str, set[str]] | None = None
 
     @property
     def rejected_rows(self) -> int:

@@ -35,9 +35,12 @@ def load(
     cache: LedgerCache | None = None,
     progress: Progress | None = None,
     headers: Headers = DEFAULT,
+    columns: dict[str, set[str]] | None = None,
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
-    `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases."""
+    `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases.
+    `columns`, per ledger type, are all a caller reads: a set served whole from the cache then
+    loads only those (`LedgerSet.columns`); a set read from the files has every column."""
     today = today or dt.date.today()
     reads = reads_of(root, encoding)
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
@@ -51,7 +54,7 @@ def load(
     if cache and cache.worth_it(reads.total):
         contents = setentry.contents_of([None if p in reads.unusable else p for p in reads.files], workers)
         key = setentry.key_of(cache, list(map(reader.rel, reads.files)), contents, reader.context)
-        if key and setentry.get(cache, key, ledgers, today):
+        if key and setentry.get(cache, key, ledgers, today, columns):
             if progress:
                 progress.start(reads.total)
                 progress.advance(reads.total)

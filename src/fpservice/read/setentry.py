@@ -52,8 +52,11 @@ def key_of(cache: LedgerCache, names: list[str], contents: list[str | None], con
     return cache.key(digest(text.encode("utf-8", "surrogatepass")), "ledger set", context)
 
 
-def get(cache: LedgerCache, key: str, ledgers: LedgerSet, today) -> LedgerSet | None:
-    """The set stored at `key`, into `ledgers` (its root, units and units.csv findings), or None."""
+def get(
+    cache: LedgerCache, key: str, ledgers: LedgerSet, today, columns: dict[str, set[str]] | None = None
+) -> LedgerSet | None:
+    """The set stored at `key`, into `ledgers` (its root, units and units.csv findings), or None.
+    With `columns`, each frame holds only those of its columns (`ledgers.columns` says so)."""
     doc = cache.get_document(key, today)
     if doc is None:
         return None
@@ -68,7 +71,7 @@ def get(cache: LedgerCache, key: str, ledgers: LedgerSet, today) -> LedgerSet | 
     files = {a.file for a in accounts}
     names = list(LEDGER_TYPES)
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow validates and converts without the GIL
-        hits = list(pool.map(lambda ledger: cache.get(_part(cache, key, ledger), today, SUFFIX), names))
+        hits = list(pool.map(lambda ledger: _get_part(cache, key, ledger, today, columns), names))
     frames = {}
     for ledger, hit in zip(names, hits):
         if hit is None:
@@ -77,7 +80,8 @@ def get(cache: LedgerCache, key: str, ledgers: LedgerSet, today) -> LedgerSet | 
         try:
             _empty_categories(frame, meta.get("categories"))
             assemble.text_categories(frame)
-            assemble.check_frame(frame, ledger, files | {"-"}, numbered=True)
+            only = columns and columns[ledger]
+            assemble.check_frame(frame, ledger, files | {"-"}, numbered=True, only=only)
         except (ValueError, KeyError, TypeError, AttributeError):
             cache.discard(_part(cache, key, ledger), SUFFIX)
             return None
@@ -87,6 +91,7 @@ def get(cache: LedgerCache, key: str, ledgers: LedgerSet, today) -> LedgerSet | 
     ledgers.frames, ledgers.accounts = frames, accounts
     ledgers.findings = ledgers.findings + findings
     ledgers.key, ledgers.valid_days = key, tuple(doc["valid_days"])
+    ledgers.columns = columns
     return ledgers
 
 
@@ -113,6 +118,10 @@ def put(cache: LedgerCache, key: str, ledgers: LedgerSet, found: list, seen: set
             "villages": sorted(seen),
         },
     )
+
+
+def _get_part(cache: LedgerCache, key: str, ledger: str, today, columns: dict[str, set[str]] | None):
+    return cache.get(_part(cache, key, ledger), today, SUFFIX, columns and columns[ledger])
 
 
 def _part(cache: LedgerCache, key: str, ledger: str) -> str:
