@@ -265,6 +265,47 @@ def test_a_reader_that_goes_away_is_no_error(fmt):
     assert done.returncode in (0, 1)
 
 
+def test_a_run_leaves_only_once_every_byte_is_out(sample_copy):
+    """The command leaves without tearing the interpreter down (cli._leave): what it wrote to
+    a pipe must all be there, with its exit code, as the same command run in-process says."""
+    args = ["--no-cache", "report", sample_copy, "-q", "2011Q3", "--all-indicators", "--trend", "-f", "json"]
+    done = subprocess.run([sys.executable, "-m", "fpservice", *map(str, args)], capture_output=True)
+    inside = run(args)
+    assert len(done.stdout) > 100_000
+    assert (done.returncode, done.stdout.decode("utf-8")) == (inside.exit_code, inside.stdout)
+
+
+def test_leaving_at_once_waits_for_nothing_that_still_runs(monkeypatch):
+    """Python's own exit when a thread still runs (it may be writing); else at once."""
+    import threading
+
+    from fpservice import cli as cli_mod
+
+    class LeftAtOnce(Exception):
+        pass
+
+    def exit_now(code):
+        raise LeftAtOnce(code)
+
+    monkeypatch.setattr(cli_mod.os, "_exit", exit_now)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with monkeypatch.context() as alone:  # the test runner keeps threads of its own
+        alone.setattr(threading, "active_count", lambda: 1)
+        with pytest.raises(LeftAtOnce):
+            cli_mod._leave(1)
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)
+    busy.start()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli_mod._leave(2)
+        assert exited.value.code == 2
+    finally:
+        stop.set()
+        busy.join()
+
+
 def test_input_files_are_never_modified(sample_copy):
     before = {p: p.read_bytes() for p in sample_copy.rglob("*") if p.is_file()}
     run(["check", sample_copy])
