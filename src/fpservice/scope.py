@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from fpservice import schema
-from fpservice.conditions import AllOf, AnyOf, Cohort, Has, Not, Test, WorkdaysAfter
+from fpservice.conditions import AllOf, AnyOf, Cohort, Has, Not, Test, WorkdaysAfter, fields_read
 from fpservice.persons import has_person
 from fpservice.workdays import Calendar
 
@@ -93,7 +93,7 @@ class Scope:
         key = ("rows", AllOf(fixed), ledger, also)
         if key not in self.shared:
             rows = np.flatnonzero(self.mask(AllOf(fixed), ledger))
-            fields = {"person", *([also] if also else []), *(f for t in moving for f in _fields(t))}
+            fields = {"person", *([also] if also else []), *fields_read(AllOf(moving), ledger)[ledger]}
             self.shared[key] = _taken(frame, sorted(fields), rows)
         taken = self.shared[key]
         return taken, _combined([self._test(t, taken) for t in moving], len(taken), True)
@@ -179,12 +179,6 @@ def _taken(frame: pd.DataFrame, fields: list[str], rows: np.ndarray) -> pd.DataF
         col = frame[name]
         columns[name] = col.to_numpy()[rows] if isinstance(col.dtype, np.dtype) else col.array.take(rows)
     return pd.DataFrame(columns, copy=False)
-
-
-def _fields(t: Test) -> set[str]:
-    """The columns a test reads: its field, and the field of a working-day deadline it compares with."""
-    refs = t.arg if t.op == "between" else (t.arg,)
-    return {t.field, *(ref.field for ref in refs if isinstance(ref, WorkdaysAfter))}
 
 
 @functools.cache
