@@ -100,6 +100,8 @@ class Hierarchy:
         else:
             hit = pairs.hit(mask)
             village = pairs.village[hit]
+        if not pairs.above:  # everyone in one village: a unit's persons are its villages' added up
+            return self.sum_up(np.bincount(village, minlength=len(self.villages)))
         out = np.zeros(self.size, dtype=np.int64)
         for level in LEVELS:
             at, size, where = self.levels[level]

@@ -17,9 +17,11 @@ def number_persons(ids: list[np.ndarray]) -> list[np.ndarray]:
     return [numbers[a:b].astype(np.int32) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def has_person(persons: np.ndarray, people: np.ndarray) -> np.ndarray:
-    """For rows with `persons` numbers: is the person among `people`?"""
-    size = max(int(persons.max(initial=-1)), int(people.max(initial=-1))) + 1
+def has_person(persons: np.ndarray, people: np.ndarray, dense: bool = False) -> np.ndarray:
+    """For rows with `persons` numbers: is the person among `people`? `dense`: `persons` is
+    0, 1, 2 … (a ledger of one row per person, in the order persons were numbered), so the
+    marks are the answer, with no lookup per row."""
+    size = max(len(persons) if dense else int(persons.max(initial=-1)) + 1, int(people.max(initial=-1)) + 1)
     mark = np.zeros(size, dtype=bool)
     mark[people] = True
-    return mark[persons]
+    return mark[: len(persons)] if dense else mark[persons]

@@ -61,10 +61,10 @@ class Scope:
         if isinstance(cond, Cohort):
             return self.mask(cond.body, ledger)
         if isinstance(cond, Has):
-            return self._has(cond, frame)
+            return self._has(cond, frame, ledger)
         return self._test(cond, frame)
 
-    def _has(self, cond: Has, frame: pd.DataFrame) -> np.ndarray:
+    def _has(self, cond: Has, frame: pd.DataFrame, ledger: str) -> np.ndarray:
         """Rows of `frame` whose person has a matching row in the other ledger (persons are
         numbered across ledgers at load, so this is a bitmap, not a join)."""
         other, sel = self._rows_where(cond.where, cond.ledger, cond.distinct_field)
@@ -78,7 +78,15 @@ class Scope:
             people = np.flatnonzero(counts >= cond.at_least)
         else:
             people = other["person"].to_numpy()[sel]
-        return has_person(frame["person"].to_numpy(), people)
+        persons = frame["person"].to_numpy()
+        return has_person(persons, people, dense=self._dense(ledger, persons))
+
+    def _dense(self, ledger: str, persons: np.ndarray) -> bool:
+        """Whether row i of `ledger` is person i (the persons ledger, as persons are numbered)."""
+        key = ("dense", ledger)
+        if key not in self.shared:
+            self.shared[key] = bool((persons == np.arange(len(persons))).all())
+        return self.shared[key]
 
     def _rows_where(self, where: AllOf, ledger: str, also: str | None) -> tuple[pd.DataFrame, np.ndarray]:
         """(rows, mask over them) of `ledger` where `where` holds. When it joins conditions that

@@ -170,11 +170,12 @@ def _leave(code) -> None:
     """Exit without tearing the interpreter down, once all is written and nothing else runs:
     freeing a report's frames and modules object by object took 0.1-0.2 s of a two-second
     warm run, for memory the kernel takes back at once. Anything unusual (a thread or a child
-    process still alive, a stream that cannot be flushed, a code that is not a number) takes
-    Python's own way out."""
+    process still alive, a stream that cannot be flushed, a code that is not a number, a
+    profiler, debugger or coverage tool, which write their results at exit) takes Python's own
+    way out."""
     import threading
 
-    alone = threading.active_count() == 1
+    alone = threading.active_count() == 1 and sys.gettrace() is None and sys.getprofile() is None
     if alone and "multiprocessing" in sys.modules:
         alone = not sys.modules["multiprocessing"].active_children()
     if alone and type(code) is int:
