@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from openpyxl import load_workbook
 
@@ -247,10 +248,23 @@ def test_json_text_is_json_dumps_of_each_record(sample, details, plan):
     assert int in kinds or plan == "jiangbei-2011"  # staffing: the required count, an integer
 
 
-def test_json_cells_keep_types_that_compare_equal():
-    """A staffing target of 1 person and a rate target of 1.0 (100 %) share the target column."""
-    from fpservice.output.rows import _encoded
+def test_json_cells_keep_types_that_compare_equal(sample):
+    """A staffing target of 1 person and a rate target of 1.0 (100 %) share the target column,
+    rates of 0.0 and 1.0 sit beside counts of 0 and 1: the writer factorizes each column, and
+    must still write each cell as json.dumps writes its record."""
+    from fpservice import api
+    from fpservice.output import rows as render
+    from fpservice.rules import REQUIREMENT
 
-    values = [1, 1.0, True, 0, 0.0, False, None, "1"]
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    assert _encoded(values, encode) == ["1", "1.0", "true", "0", "0.0", "false", "null", '"1"']
+    report = api.report(sample, "2011Q3", plan="dayang-2011", all_indicators=True).report
+    rows = report.rows
+    staffing = (rows["count"] == REQUIREMENT).to_numpy()
+    assert staffing.any() and not staffing.all()
+    rows["target"] = np.where(staffing, 1, 1.0).astype(object)
+    rows.loc[rows.index[:3], "rate"] = [0.0, 1.0, 1e-7]
+    rows.loc[rows.index[:2], ["numerator", "denominator"]] = [[0, 1], [1, 1]]
+    rows.loc[rows.index[3], "unit_name"] = None
+    records = render.records(report)
+    expected = "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n"
+    assert render.to_json(report) == expected
+    assert '"target": 1,' in expected and '"target": 1.0,' in expected and '"unit_name": null' in expected

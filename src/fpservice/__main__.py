@@ -1,3 +1,3 @@
-from fpservice.cli import main
+from fpservice.cli import run
 
-main()
+run()

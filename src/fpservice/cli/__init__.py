@@ -159,11 +159,16 @@ def main() -> None:
     for name, value in PROCESS_SETTINGS.items():
         os.environ.setdefault(name, value)
     with console.plain_streams():  # any console: see console.py
-        try:
-            cli.main(prog_name="fpservice")
-        except SystemExit as done:
-            code = done.code
-    _leave(code)
+        cli.main(prog_name="fpservice")
+
+
+def run() -> None:
+    """The installed command and `python -m fpservice`: `main`, then out at once (`_leave`).
+    `main` itself ends in SystemExit, for whoever calls it from Python."""
+    try:
+        main()
+    except SystemExit as done:
+        _leave(done.code)
 
 
 def _leave(code) -> None:
@@ -182,7 +187,7 @@ def _leave(code) -> None:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - whatever it is, Python's own exit deals with it
             sys.exit(code)
         os._exit(code)
     sys.exit(code)
