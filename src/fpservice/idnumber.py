@@ -170,11 +170,17 @@ def _plain18(values: pa.StringArray):
         if not len(rows):
             return None
         chars = data[offsets[rows][:, None] + np.arange(18)]
-    digits = np.ascontiguousarray(chars.T) - np.uint8(48)  # other bytes wrap around above 9
+    digits = np.empty((18, len(rows)), np.uint8)
+    for start in range(0, len(rows), _BLOCK):  # a block at a time: 3x faster than numpy's transpose
+        digits[:, start : start + _BLOCK] = chars[start : start + _BLOCK].T
+    digits -= np.uint8(48)  # other bytes wrap around above 9
     x = digits[17] == ord("X") - 48
     digits[17][x] = 10
     ok = (digits[:17].max(axis=0) <= 9) & (digits[17] <= 10)
     return (rows, digits) if ok.all() else (rows[ok], digits[:, ok])
+
+
+_BLOCK = 1 << 16  # IDs per block of the transposition (1 MB: it stays in the cache)
 
 
 def _number(d: np.ndarray, start: int, stop: int, dtype=np.int32) -> np.ndarray:
@@ -191,7 +197,14 @@ def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> No
     year, month, day = _number(d, 6, 10), _number(d, 10, 12), _number(d, 12, 14)
     inside = (year >= _FIRST_YEAR) & (year <= today.year) & (month >= 1) & (month <= 12) & (day >= 1)
     inside &= day <= 31
-    cell = np.where(inside, (year - _FIRST_YEAR) * 372 + (month - 1) * 31 + (day - 1), 0)
+    cell = year  # (year - 1900) * 372 + (month - 1) * 31 + (day - 1), in place
+    cell -= _FIRST_YEAR
+    cell *= 372
+    month *= 31
+    cell += month
+    cell += day
+    cell -= 32
+    cell[~inside] = 0
     birth = _calendar(today.year)[cell]
     real = inside & ~np.isnat(birth)
     future = real & (birth > np.datetime64(today, "D"))
@@ -201,14 +214,22 @@ def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> No
     if not real.all():
         out.problem[rows[~real]] = "出生日期部分不存在"
         rows, d, birth = rows[real], d[:, real], birth[real]
-    weighted = np.zeros(d.shape[1], np.int32)
+    weighted = np.zeros(d.shape[1], np.uint16)  # at most 9 * 100
     for row, weight in zip(d[:17], _WEIGHTS.tolist()):
         weighted += row * np.uint8(weight)  # at most 9 * 10: fits a byte
-    remainder = weighted % 11
-    out.checksum_ok[rows] = remainder == _CHECK_VALUE_OF_REMAINDER_INV[d[17]]
-    out.key[rows] = _number(d, 0, 17, np.int64) * 11 + d[17]
-    out.male[rows] = d[16] % 2
-    out.birth[rows] = birth
+    at = slice(None) if len(rows) == len(out.key) else rows  # nearly always every value, in order
+    out.checksum_ok[at] = _MOD_11[weighted] == _CHECK_VALUE_OF_REMAINDER_INV[d[17]]
+    # 17 digits as two halves that fit in int32 (half the bytes for every pass of `_number`),
+    # then the key computed in place
+    key = out.key if isinstance(at, slice) else np.empty(len(rows), np.int64)
+    np.multiply(_number(d, 0, 9), 10**8, out=key, dtype=np.int64)
+    key += _number(d, 9, 17)
+    key *= 11
+    key += d[17]
+    if key is not out.key:
+        out.key[at] = key
+    out.male[at] = d[16] & 1
+    out.birth[at] = birth
 
 
 _FIRST_YEAR = 1900  # earlier birth dates are taken as typing errors
@@ -242,7 +263,8 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 
 # The check character for remainder r is "10X98765432"[r]; as a value (X = 10) -> its remainder.
-_CHECK_VALUE_OF_REMAINDER_INV = np.array([(12 - v) % 11 for v in range(11)], dtype=np.int64)
+_CHECK_VALUE_OF_REMAINDER_INV = np.array([(12 - v) % 11 for v in range(11)], dtype=np.uint8)
+_MOD_11 = (np.arange(1024) % 11).astype(np.uint8)  # a weighted sum's remainder, looked up
 
 
 def text_of(keys: np.ndarray) -> list[str]:
