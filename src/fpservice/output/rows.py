@@ -89,8 +89,10 @@ def to_json(report: Report, details: bool = False) -> str:
     lines = pc.binary_join_element_wise(*pieces, end, joint)
     # the lines lie one after another in the array's data: the text is those bytes, once
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    text = memoryview(lines.buffers()[2])[offsets[0] : offsets[-1] - 2]
-    return "[\n" + str(text, "utf-8") + "\n]\n"
+    text = bytearray(b"[\n")
+    text += memoryview(lines.buffers()[2])[offsets[0] : offsets[-1] - 2]
+    text += b"\n]\n"
+    return text.decode("utf-8")
 
 
 def _cells(rows: pd.DataFrame, col: str, encode, pa):
