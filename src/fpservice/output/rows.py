@@ -73,7 +73,7 @@ def to_json(report: Report, details: bool = False) -> str:
     a few distinct values per column (unit names repeat for every indicator, statuses and
     targets for every unit), so each column is factorized, each distinct value encoded once by
     the json module, and the rows are joined from those texts by Arrow, without a Python object
-    per cell (at a million persons, 0.22 s -> 0.05 s for 50,000 rows)."""
+    per cell (at a million persons, 0.20 s -> 0.08 s for 50,000 rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
