@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from fpservice import cluster  # noqa: E402
+from fpservice import cluster, glibc  # noqa: E402
 from fpservice.engine import Engine  # noqa: E402
-from fpservice.heaptrim import HeapTrim, _malloc_trim  # noqa: E402
+from fpservice.heaptrim import HeapTrim  # noqa: E402
 
-pytestmark = pytest.mark.skipif(_malloc_trim() is None, reason="glibc's malloc_trim only")
+pytestmark = pytest.mark.skipif(glibc.function("malloc_trim") is None, reason="glibc's malloc_trim only")
 
 # 300 MiB in blocks glibc puts on its heap (below its mmap threshold), one in sixteen kept: the
 # freed ones lie between kept ones, so glibc cannot shrink its heap by itself

@@ -11,11 +11,12 @@ that heap back (`malloc_trim`); below it, nothing is given back and nothing cost
 
 from __future__ import annotations
 
-import ctypes
 import threading
 
 import psutil
 from distributed.diagnostics.plugin import WorkerPlugin
+
+from fpservice import glibc
 
 EVERY = 0.5  # seconds between looks at a worker's resident memory
 
@@ -37,7 +38,7 @@ class HeapTrim(WorkerPlugin):
             if not memory.memory_limit or not memory.memory_spill_fraction:
                 return  # no limit, or never spilled: nothing to hold memory under
             above = int(memory.memory_limit * memory.memory_spill_fraction)
-        trim = _malloc_trim()
+        trim = glibc.function("malloc_trim")
         if trim is not None:
             threading.Thread(target=self._watch, args=(trim, above), name=self.name, daemon=True).start()
 
@@ -61,11 +62,3 @@ def dask_setup(worker) -> None:
     """`dask worker --preload fpservice.heaptrim`: the workers of a cluster of your own give glibc's
     kept heap back as a local cluster's do."""
     HeapTrim().setup(worker)
-
-
-def _malloc_trim():
-    """glibc's malloc_trim, or None where the C library is not glibc (musl, macOS)."""
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None

@@ -70,9 +70,9 @@ class Hierarchy:
             home = np.full(n, -1, dtype=np.int32)
             home[person[valid]] = village[valid]
             if (home[person[valid]] == village[valid]).all():  # as nearly always: a pair is a person
-                pairs = _Pairs(np.where(valid, person, n).astype(np.int32), home, {})
-                if np.count_nonzero(home >= 0) == np.count_nonzero(valid):  # and has one row
-                    pairs.single = village
+                one_row = np.count_nonzero(home >= 0) == np.count_nonzero(valid)  # and has one row
+                row = np.where(valid, person, n).astype(np.int32)
+                pairs = _Pairs(row, home, {}, village if one_row else None)
             else:  # someone is in two villages: pairs found once, and at each level above
                 found, uniques = pd.factorize(village[valid].astype(np.int64) * n + person[valid])
                 row = np.full(len(village), len(uniques), dtype=np.int32)

@@ -169,13 +169,10 @@ MALLOC_SETTINGS = {  # mallopt parameter: (its number, value)
 
 
 def _tune_malloc() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
+    from fpservice import glibc
 
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # glibc's; musl has none, and is left as it is
-    except (OSError, AttributeError):
+    mallopt = glibc.function("mallopt")
+    if mallopt is None:  # another C library: left as it is
         return
     for name, (param, value) in MALLOC_SETTINGS.items():
         if name not in os.environ:

@@ -7,8 +7,9 @@
              -> header (where rows begin and end) -> recognise -> validate
       -> assemble (frames in file order, persons numbered)
 
-`load()` is the one way in. Every row read is used, rejected (with a finding) or skipped
-(counted): read = used + rejected + skipped.
+`load()` is the one way in (`with_every_column()` completes a set a warm run loaded in part).
+Every row read is used, rejected (with a finding) or skipped (counted): read = used + rejected
++ skipped.
 """
 
 # The names are looked up when first used (PEP 562): a worker process that reads a workbook
@@ -18,6 +19,7 @@ _EXPORTS = {
     "LedgerSet": "fpservice.read.ledgerset",
     "Progress": "fpservice.read.ledgerset",
     "load": "fpservice.read.loader",
+    "with_every_column": "fpservice.read.setentry",
 }
 __all__ = list(_EXPORTS)
 

@@ -14,6 +14,7 @@ means the set is read as if there were no such entry, and written anew.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -68,7 +69,30 @@ def get(
             raise ValueError("villages")
     except (ValueError, KeyError, TypeError):
         return cache.discard_document(key)
-    files = {a.file for a in accounts}
+    frames = _frames(cache, key, {a.file for a in accounts}, today, columns)
+    if frames is None:
+        return None
+    if not ledgers.units.listed:
+        ledgers.units.add_seen(sorted(seen))
+    ledgers.frames, ledgers.accounts = frames, accounts
+    ledgers.findings = ledgers.findings + findings
+    ledgers.key, ledgers.valid_days = key, tuple(doc["valid_days"])
+    ledgers.columns = columns
+    return ledgers
+
+
+def with_every_column(cache: LedgerCache, ledgers: LedgerSet, today) -> LedgerSet | None:
+    """A set `get` gave with some columns, with all of them: its parts read again whole. None
+    when they can no longer be read (damaged, or removed since)."""
+    if ledgers.columns is None:
+        return ledgers
+    frames = _frames(cache, ledgers.key, {a.file for a in ledgers.accounts}, today, None)
+    return None if frames is None else replace(ledgers, frames=frames, columns=None)
+
+
+def _frames(cache: LedgerCache, key: str, files: set[str], today, columns) -> dict | None:
+    """The parts stored at `key`, a frame per ledger type (only `columns`, when given), each
+    checked as a read's frame is; None when one is missing or damaged (that one is discarded)."""
     names = list(LEDGER_TYPES)
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow validates and converts without the GIL
         hits = list(pool.map(lambda ledger: _get_part(cache, key, ledger, today, columns), names))
@@ -86,13 +110,7 @@ def get(
             cache.discard(_part(cache, key, ledger), SUFFIX)
             return None
         frames[ledger] = frame
-    if not ledgers.units.listed:
-        ledgers.units.add_seen(sorted(seen))
-    ledgers.frames, ledgers.accounts = frames, accounts
-    ledgers.findings = ledgers.findings + findings
-    ledgers.key, ledgers.valid_days = key, tuple(doc["valid_days"])
-    ledgers.columns = columns
-    return ledgers
+    return frames
 
 
 def put(cache: LedgerCache, key: str, ledgers: LedgerSet, found: list, seen: set) -> None:
