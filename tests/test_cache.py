@@ -119,20 +119,20 @@ def test_the_whole_set_without_units_csv_knows_the_villages_seen(ledger_dir, tmp
 def test_a_file_replaced_while_it_is_read_leaves_no_whole_set(sample, tmp_path, monkeypatch):
     """The whole set is keyed by the files' bytes as hashed before reading: when a file's bytes
     then read are other bytes (replaced in between), the set read is not kept under that key."""
-    from fpservice.read import setentry
+    from fpservice.read import contents as contents_mod
 
-    real = setentry.contents_of
+    real = contents_mod.contents_of
 
-    def hashed_before_a_change(paths, threads):
-        contents = real(paths, threads)
+    def hashed_before_a_change(paths, threads, hashing=None):
+        contents = real(paths, threads, hashing)
         return ["0" * 32 if i == 0 else c for i, c in enumerate(contents)]  # what the first file was
 
-    monkeypatch.setattr(setentry, "contents_of", hashed_before_a_change)
+    monkeypatch.setattr(contents_mod, "contents_of", hashed_before_a_change)
     cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     read = load(sample, cache=cache)
     cache.close()
     assert read.key is None and not list((tmp_path / "cache").rglob("*.set"))
-    monkeypatch.setattr(setentry, "contents_of", real)
+    monkeypatch.setattr(contents_mod, "contents_of", real)
     again = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=again)
     again.close()
@@ -558,3 +558,60 @@ def test_checks_across_files_lost_from_the_cache_are_made_again_from_every_colum
         path.unlink()
     assert outputs(sample, cache) == cold
     assert list(cache.rglob("*.consistency.json"))  # and are kept again
+
+
+def test_files_hashed_while_the_run_starts_are_keyed_as_files_hashed_then(sample, tmp_path):
+    """A run hashes its files on a thread from its start (`Hashing`); what the loader takes from
+    it, and hashes itself after `stop`, are the digests of the files' bytes. A named pipe among
+    them is never opened (it would wait for a writer for ever), nor a file that cannot be read."""
+    from fpservice.read import contents as contents_mod
+    from fpservice.read import discover
+
+    os.mkfifo(sample / "管道.csv")
+    locked = sample / "锁定.csv"
+    locked.write_bytes(b"x")
+    locked.chmod(0)
+    files = discover.discover(sample)
+    paths = [None if discover.unusable(p) else p for p in files]
+    expected = [contents_mod.content(p) for p in paths]
+    assert "-" in expected and len(set(expected)) > 2
+    hashing = contents_mod.Hashing(sample)
+    time.sleep(0.2)  # long enough to hash these few files, and to hang on the pipe if it opened it
+    done = hashing.stop()
+    assert sample / "管道.csv" not in done and set(done) <= set(files)
+    assert contents_mod.contents_of(paths, 2, hashing) == expected
+    stopped_at_once = contents_mod.Hashing(sample)
+    assert contents_mod.contents_of(paths, 2, stopped_at_once) == expected  # the rest hashed then
+    if os.geteuid() != 0:  # root reads it all the same
+        assert expected[files.index(locked)] is None
+
+
+def test_a_whole_set_entry_is_one_record_batch(tmp_path):
+    """Entries are written as one Arrow record batch, not Feather's 64K-row ones: a column of one
+    chunk reaches numpy without being joined first (what a warm run does with every column)."""
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    frame = pd.DataFrame({"n": range(200_000), "s": pd.Categorical(["a", "b"] * 100_000)})
+    cache.put("k" * 64, frame, {"valid_days": [None, None]})
+    cache.close()
+    (path,) = (tmp_path / "cache").rglob("*.arrow")
+    table = feather.read_table(pa.BufferReader(path.read_bytes()[cache_mod.HEADER_SIZE :]))
+    assert [table.column(name).num_chunks for name in table.column_names] == [1, 1]
+    got, _ = LedgerCache(tmp_path / "cache", min_bytes=0).get("k" * 64, dt.date.today())
+    pd.testing.assert_frame_equal(got, frame)
+
+
+def test_the_key_of_an_entry_follows_the_libraries_that_made_it(monkeypatch):
+    """A library upgrade misses every entry: its version (or, for python-calamine, which tells
+    none, its compiled module's size and time) is in every key."""
+    import pandas
+
+    before = LedgerCache("/nonexistent").key("c", "f.csv", "ctx")
+    cache_mod._code_fingerprint.cache_clear()
+    monkeypatch.setattr(pandas, "__version__", "0.0.1")
+    try:
+        assert LedgerCache("/nonexistent").key("c", "f.csv", "ctx") != before
+    finally:
+        cache_mod._code_fingerprint.cache_clear()
+    stamp = cache_mod._version("python_calamine._python_calamine")
+    assert stamp.split()[0] == "python_calamine._python_calamine"
+    assert cache_mod._version("no_such_module") == "-"

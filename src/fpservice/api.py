@@ -148,9 +148,10 @@ def load_ledgers(
     loading: LoadOptions | None = None,
     headers: Headers = headers_mod.DEFAULT,
     columns: dict[str, set[str]] | None = None,
+    hashing=None,
 ) -> LedgerSet:
-    """The ledgers as read, without the checks across files (see _consistency); `columns`: see
-    read.load."""
+    """The ledgers as read, without the checks across files (see _consistency); `columns` and
+    `hashing`: see read.load."""
     from fpservice import read
 
     loading = loading or LoadOptions()
@@ -162,6 +163,7 @@ def load_ledgers(
         progress=loading.progress,
         headers=headers,
         columns=columns,
+        hashing=hashing,
     )
 
 
@@ -197,10 +199,20 @@ def _start(
     encoding = encoding or config.get("encoding")
     ledgers = None
     if not (engine and engine.distributed):
+        hashing = None
+        if loading and loading.cache:  # the files' digests, made while pandas is imported
+            from fpservice.read.contents import Hashing
+
+            hashing = Hashing(ledger_dir)
         from fpservice.counting import columns_read
 
         ledgers = load_ledgers(
-            ledger_dir, encoding=encoding, loading=loading, headers=headers, columns=columns_read(rules)
+            ledger_dir,
+            encoding=encoding,
+            loading=loading,
+            headers=headers,
+            columns=columns_read(rules),
+            hashing=hashing,
         )
     return _Run(rules, chosen, ledgers, Calendar(), ledger_dir, encoding, headers)
 

@@ -18,6 +18,7 @@ from fpservice.errors import InputError, os_reason
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover, setentry
+from fpservice.read import contents as contents_mod
 from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
 from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_workbook
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult, account_from
@@ -36,13 +37,20 @@ def load(
     progress: Progress | None = None,
     headers: Headers = DEFAULT,
     columns: dict[str, set[str]] | None = None,
+    hashing: contents_mod.Hashing | None = None,
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
     `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases.
     `columns`, per ledger type, are all a caller reads: a set served whole from the cache then
-    loads only those (`LedgerSet.columns`); a set read from the files has every column."""
+    loads only those (`LedgerSet.columns`); a set read from the files has every column.
+    `hashing`: the files' digests, started by the caller (with a cache; stopped here)."""
     today = today or dt.date.today()
-    reads = reads_of(root, encoding)
+    try:
+        reads = reads_of(root, encoding)
+    except BaseException:
+        if hashing:
+            hashing.stop()
+        raise
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each read is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
@@ -52,7 +60,8 @@ def load(
     key = contents = None
     # The whole set as the last run left it, when not one file has changed since
     if cache and cache.worth_it(reads.total):
-        contents = setentry.contents_of([None if p in reads.unusable else p for p in reads.files], workers)
+        files = [None if p in reads.unusable else p for p in reads.files]
+        contents = contents_mod.contents_of(files, workers, hashing)
         key = setentry.key_of(cache, list(map(reader.rel, reads.files)), contents, reader.context)
         if key and setentry.get(cache, key, ledgers, today, columns):
             if progress:
@@ -61,6 +70,8 @@ def load(
                 progress.finish()
             cache.prune()
             return ledgers
+    elif hashing:
+        hashing.stop()
     jobs, job_sizes = reads.jobs, reads.job_sizes
     with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results

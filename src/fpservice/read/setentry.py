@@ -15,34 +15,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 
 from fpservice.read import assemble
-from fpservice.read.cache import LedgerCache, digest, digest_file, finding_fields, finding_from
+from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
 from fpservice.read.ledgerset import LedgerSet, account_from
 from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
 
 SUFFIX = ".set"  # the parts' files, beside the .arrow entries of single reads
-
-
-def contents_of(paths: list[Path | None], threads: int) -> list[str | None]:
-    """What each file's bytes are now (a digest, as a file's entry is keyed by): "-" for what is
-    not a file to open (its finding depends on its name only), None for a file that cannot be
-    read (its read says why)."""
-
-    def content(path: Path | None) -> str | None:
-        if path is None:
-            return "-"
-        try:
-            return digest_file(path)
-        except OSError:
-            return None
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(content, paths))
 
 
 def key_of(cache: LedgerCache, names: list[str], contents: list[str | None], context: str) -> str | None:
