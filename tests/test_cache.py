@@ -615,3 +615,18 @@ def test_the_key_of_an_entry_follows_the_libraries_that_made_it(monkeypatch):
     stamp = cache_mod._version("python_calamine._python_calamine")
     assert stamp.split()[0] == "python_calamine._python_calamine"
     assert cache_mod._version("no_such_module") == "-"
+
+
+def test_an_entry_holds_the_rows_as_they_were_when_put(tmp_path):
+    """Entries are converted and written on the cache's own thread, after `put` has returned:
+    what a caller does to its frame meanwhile never reaches the entry."""
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    frame = pd.DataFrame({"n": range(100_000), "s": pd.Categorical(["a", "b"] * 50_000)})
+    kept = frame.copy()
+    cache.put("k" * 64, frame, {"valid_days": [None, None]})
+    frame.loc[0, "n"] = -1
+    frame["s"] = frame["s"].cat.rename_categories(["x", "y"])
+    frame["extra"] = 1
+    cache.close()
+    got, _ = LedgerCache(tmp_path / "cache", min_bytes=0).get("k" * 64, dt.date.today())
+    pd.testing.assert_frame_equal(got, kept)

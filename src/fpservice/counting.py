@@ -12,6 +12,7 @@ village only then).
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -111,9 +112,15 @@ def partial(
     counts: list[Count],
     plan_start: dt.date,
     calendar: Calendar,
+    threads: int = 2,
 ) -> Partial:
     """Every count over these frames. The 户籍 variants are counted only when the frames hold a
-    户籍 person (elsewhere they are zero, and left out of the sum)."""
+    户籍 person (elsewhere they are zero, and left out of the sum).
+
+    The counts are spread over `threads` threads: numpy lets go of the GIL in the passes over
+    millions of rows that counting is made of (a million persons: 0.37 s on one, 0.23 s on two).
+    Each result is the same whichever thread counts it: the masks and pairs the counts share are
+    only ever added to their caches, and one found twice at once is the same array twice."""
     persons, last = frames["persons"], max((c.window.end for c in counts), default=None)
     registered_rows = (persons["pop_type"] == REGISTERED).to_numpy()
     if last is not None:  # a 户籍 person who arrives after the report's last day changes nothing in it
@@ -121,15 +128,22 @@ def partial(
     holds_registered = bool(registered_rows.any())
     shared: dict = {}  # masks that are the same in every window
     scopes: dict[Window, Scope] = {}
-    parts, registered = [], []
     for c in counts:
         if c.window not in scopes:
             scopes[c.window] = Scope(frames, c.window.start, c.window.end, plan_start, shared, calendar)
+
+    def count(c: Count):
         scope = scopes[c.window]
-        parts.append(indicators_mod.partial(c.indicator, scope, hierarchy))
+        parts = indicators_mod.partial(c.indicator, scope, hierarchy)
         counted = c.registered is not None and holds_registered
-        registered.append(indicators_mod.partial(c.registered, scope, hierarchy) if counted else None)
-    return Partial(parts, registered, holds_registered)
+        return parts, indicators_mod.partial(c.registered, scope, hierarchy) if counted else None
+
+    if threads > 1 and len(counts) > 1:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-counting") as pool:
+            done = list(pool.map(count, counts))
+    else:
+        done = list(map(count, counts))
+    return Partial([parts for parts, _ in done], [registered for _, registered in done], holds_registered)
 
 
 def finish(counts: list[Count], total: Partial, hierarchy: Hierarchy) -> tuple[list[Counted], bool]:

@@ -272,7 +272,8 @@ def _count_partition(
     del shuffled, direct, whole
     frames = assemble.frames(parts, rank)
     calendar = Calendar()
-    total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar)
+    # one thread: a worker has one, and the cluster a worker per core
+    total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar, threads=1)
     checks = consistency.partial(frames, lost, any_persons)
     del frames, parts, hierarchy
     cluster.release_arrow_memory()

@@ -228,20 +228,13 @@ class LedgerCache:
             path.unlink()
 
     def put(self, key: str, frame, meta: dict, suffix: str = ".arrow") -> None:
-        """Store a validated file. The rows are taken now (the frame may change afterwards) and
-        written in the background."""
-        import pyarrow as pa
-
+        """Store a validated file, converted to Arrow and written in the background. The rows
+        are taken now: a shallow copy, which pandas' copy-on-write keeps as it is when the
+        frame changes afterwards."""
         if self.unwritable:
             return
-        try:
-            table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # runs in a worker
-            table = table.replace_schema_metadata(
-                {**(table.schema.metadata or {}), b"fpservice": json.dumps(meta, ensure_ascii=False)}
-            )
-        except (TypeError, ValueError, pa.ArrowException):
-            return
-        self._queue(self._path(key, suffix), self._write_entry, key, table)
+        text = json.dumps(meta, ensure_ascii=False)
+        self._queue(self._path(key, suffix), self._write_entry, key, frame.copy(deep=False), text)
 
     def _queue(self, path: Path, write, *args) -> None:
         """`write(path, *args)` on the writing thread, after the writes queued before it."""
@@ -334,8 +327,15 @@ class LedgerCache:
         except OSError:
             pass
 
-    def _write_entry(self, path: Path, key: str, table) -> None:
+    def _write_entry(self, path: Path, key: str, frame, meta: str) -> None:
+        import pyarrow as pa
         import pyarrow.feather as feather
+
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+        except (TypeError, ValueError, pa.ArrowException):  # no entry: a miss next time
+            return
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"fpservice": meta})
 
         def payload(sink) -> None:
             # One record batch, not Feather's 64K-row ones: a column of one chunk converts to
