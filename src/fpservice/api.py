@@ -204,16 +204,20 @@ def _start(
             from fpservice.read.contents import Hashing
 
             hashing = Hashing(ledger_dir)
-        from fpservice.counting import columns_read
+        try:
+            from fpservice.counting import columns_read
 
-        ledgers = load_ledgers(
-            ledger_dir,
-            encoding=encoding,
-            loading=loading,
-            headers=headers,
-            columns=columns_read(rules),
-            hashing=hashing,
-        )
+            ledgers = load_ledgers(
+                ledger_dir,
+                encoding=encoding,
+                loading=loading,
+                headers=headers,
+                columns=columns_read(rules),
+                hashing=hashing,
+            )
+        finally:  # whatever happened: no thread left hashing
+            if hashing:
+                hashing.stop()
     return _Run(rules, chosen, ledgers, Calendar(), ledger_dir, encoding, headers)
 
 

@@ -36,6 +36,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -90,16 +91,17 @@ def default_dir() -> Path | None:
 
 def _version(module: str) -> str:
     """A library's version, from the module itself: `importlib.metadata` would cost each run
-    50 ms to import. python-calamine tells none, so its compiled module's size and time stand
-    for it (an upgrade replaces that file)."""
+    50 ms to import. python-calamine tells none: the digest of its compiled module stands for
+    it (the same on every machine with the same build, another for any other build)."""
     try:
         got = importlib.import_module(module)
     except ImportError:
         return "-"
     if hasattr(got, "__version__"):
-        return got.__version__
-    stat = os.stat(got.__file__)
-    return f"{got.__name__} {stat.st_size} {stat.st_mtime_ns}"
+        return str(got.__version__)
+    if getattr(got, "__file__", None) is None:
+        return f"{got.__name__} -"
+    return f"{got.__name__} {xxhash.xxh3_64_hexdigest(Path(got.__file__).read_bytes())}"
 
 
 @functools.cache
@@ -168,6 +170,7 @@ class LedgerCache:
         self.unwritable: str | None = None  # why the first write failed; then none is tried
         self._writer: ThreadPoolExecutor | None = None
         self._writing: dict[Path, Future] = {}
+        self._lock = threading.Lock()
 
     def worth_it(self, size: int) -> bool:
         return size >= self.min_bytes
@@ -229,24 +232,30 @@ class LedgerCache:
 
     def put(self, key: str, frame, meta: dict, suffix: str = ".arrow") -> None:
         """Store a validated file, converted to Arrow and written in the background. The rows
-        are taken now: a shallow copy, which pandas' copy-on-write keeps as it is when the
-        frame changes afterwards."""
+        are taken now: a shallow copy, which pandas' copy-on-write (pandas 3) keeps as it is
+        whatever is done to the frame afterwards."""
         if self.unwritable:
             return
-        text = json.dumps(meta, ensure_ascii=False)
+        try:
+            text = json.dumps(meta, ensure_ascii=False)
+        except (TypeError, ValueError):  # no entry: a miss next time
+            return
         self._queue(self._path(key, suffix), self._write_entry, key, frame.copy(deep=False), text)
 
     def _queue(self, path: Path, write, *args) -> None:
-        """`write(path, *args)` on the writing thread, after the writes queued before it."""
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
-        self._writing[path] = self._writer.submit(write, path, *args)
+        """`write(path, *args)` on the writing thread, after the writes queued before it. Reading
+        threads put entries: the thread is made once, under a lock."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-cache")
+            self._writing[path] = self._writer.submit(write, path, *args)
 
     def close(self) -> None:
         """Wait until every entry is written."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
             self._writing.clear()
 
     def warnings(self) -> list[str]:
@@ -331,6 +340,8 @@ class LedgerCache:
         import pyarrow as pa
         import pyarrow.feather as feather
 
+        if self.unwritable:  # queued before an earlier write failed: not worth converting
+            return
         try:
             table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
         except (TypeError, ValueError, pa.ArrowException):  # no entry: a miss next time

@@ -48,7 +48,8 @@ class Hashing:
             return
 
     def stop(self) -> dict[Path, str | None]:
-        """The digests made so far (after the file being hashed now); no more are made."""
+        """The digests made so far (after the file being hashed now); no more are made. Stopping
+        it again gives the same."""
         self._stop.set()
         self._thread.join()
         return self._done

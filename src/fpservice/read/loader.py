@@ -43,14 +43,9 @@ def load(
     `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases.
     `columns`, per ledger type, are all a caller reads: a set served whole from the cache then
     loads only those (`LedgerSet.columns`); a set read from the files has every column.
-    `hashing`: the files' digests, started by the caller (with a cache; stopped here)."""
+    `hashing`: the files' digests, made ahead by the caller (with a cache), who stops it."""
     today = today or dt.date.today()
-    try:
-        reads = reads_of(root, encoding)
-    except BaseException:
-        if hashing:
-            hashing.stop()
-        raise
+    reads = reads_of(root, encoding)
     # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each read is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
@@ -70,8 +65,6 @@ def load(
                 progress.finish()
             cache.prune()
             return ledgers
-    elif hashing:
-        hashing.stop()
     jobs, job_sizes = reads.jobs, reads.job_sizes
     with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results
