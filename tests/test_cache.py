@@ -25,7 +25,7 @@ import xxhash
 
 from fpservice import api
 from fpservice.read import cache as cache_mod
-from fpservice.read import load
+from fpservice.read import contents, load
 from fpservice.read.cache import LedgerCache
 from fpservice.schema import LEDGER_TYPES
 from scripts.make_ledgers import generate
@@ -119,20 +119,20 @@ def test_the_whole_set_without_units_csv_knows_the_villages_seen(ledger_dir, tmp
 def test_a_file_replaced_while_it_is_read_leaves_no_whole_set(sample, tmp_path, monkeypatch):
     """The whole set is keyed by the files' bytes as hashed before reading: when a file's bytes
     then read are other bytes (replaced in between), the set read is not kept under that key."""
-    from fpservice.read import contents as contents_mod
+    from fpservice.read import loader
 
-    real = contents_mod.contents_of
+    real = loader.contents_of
 
     def hashed_before_a_change(paths, threads, hashing=None):
         contents = real(paths, threads, hashing)
         return ["0" * 32 if i == 0 else c for i, c in enumerate(contents)]  # what the first file was
 
-    monkeypatch.setattr(contents_mod, "contents_of", hashed_before_a_change)
+    monkeypatch.setattr(loader, "contents_of", hashed_before_a_change)
     cache = LedgerCache(tmp_path / "cache", min_bytes=0)
     read = load(sample, cache=cache)
     cache.close()
     assert read.key is None and not list((tmp_path / "cache").rglob("*.set"))
-    monkeypatch.setattr(contents_mod, "contents_of", real)
+    monkeypatch.setattr(loader, "contents_of", real)
     again = LedgerCache(tmp_path / "cache", min_bytes=0)
     load(sample, cache=again)
     again.close()
@@ -523,8 +523,8 @@ def test_a_file_hashed_block_by_block_is_keyed_as_its_bytes(tmp_path, size):
     path = tmp_path / "ledger.csv"
     data = random.Random(size).randbytes(size)
     path.write_bytes(data)
-    assert cache_mod.digest_file(path, block=64) == cache_mod.digest(data)
-    assert cache_mod.digest_file(path) == cache_mod.digest(data)
+    assert contents.digest_file(path, block=64) == contents.digest(data)
+    assert contents.digest_file(path) == contents.digest(data)
 
 
 def test_a_warm_run_loads_only_the_columns_asked_for(sample, tmp_path):
@@ -564,7 +564,6 @@ def test_files_hashed_while_the_run_starts_are_keyed_as_files_hashed_then(sample
     """A run hashes its files on a thread from its start (`Hashing`); what the loader takes from
     it, and hashes itself after `stop`, are the digests of the files' bytes. A named pipe among
     them is never opened (it would wait for a writer for ever), nor a file that cannot be read."""
-    from fpservice.read import contents as contents_mod
     from fpservice.read import discover
 
     os.mkfifo(sample / "管道.csv")
@@ -573,17 +572,17 @@ def test_files_hashed_while_the_run_starts_are_keyed_as_files_hashed_then(sample
     locked.chmod(0)
     files = discover.discover(sample)
     paths = [None if discover.unusable(p) else p for p in files]
-    expected = [contents_mod.content(p) for p in paths]
+    expected = [contents.content(p) for p in paths]
     assert "-" in expected and len(set(expected)) > 2
-    hashing = contents_mod.Hashing(sample)
+    hashing = contents.Hashing(sample)
     deadline = time.monotonic() + 60
     while hashing._thread.is_alive() and time.monotonic() < deadline:  # done, unless stuck on the pipe
         time.sleep(0.01)
     assert not hashing._thread.is_alive()
     done = hashing.stop()
     assert set(done) == {p for p in files if p is not None and not discover.unusable(p)}
-    stopped_at_once = contents_mod.Hashing(sample)
-    assert contents_mod.contents_of(paths, 2, stopped_at_once) == expected  # the rest hashed then
+    stopped_at_once = contents.Hashing(sample)
+    assert contents.contents_of(paths, 2, stopped_at_once) == expected  # the rest hashed then
     if os.geteuid() != 0:  # root reads it all the same
         assert expected[files.index(locked)] is None
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fpservice import deadlines, periods, yamlfile
+from fpservice import deadlines, periods
 from fpservice import headers as headers_mod
 from fpservice import rules as rules_mod
-from fpservice.errors import InputError, RuleError, UsageError
+from fpservice.errors import InputError, UsageError
 from fpservice.findings import ERROR, Finding
 from fpservice.headers import Headers
+from fpservice.ledgerdir import CONFIG_FILE, headers_of, ledger_directory, read_config
 from fpservice.periods import Window
 from fpservice.rules import Plan, RuleBook
 from fpservice.status import ExitCode
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from fpservice.read import LedgerSet, Progress
     from fpservice.read.cache import LedgerCache
     from fpservice.report import Report
-
-CONFIG_FILE = "fpservice.yaml"
 
 
 @dataclass
@@ -70,54 +69,6 @@ class Outcome:
         if self.has_errors:
             return ExitCode.DATA_ERRORS
         return ExitCode.TARGETS_MISSED if self.report.missed else ExitCode.OK
-
-
-def read_config(ledger_dir: Path) -> dict:
-    path = Path(ledger_dir) / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    doc = yamlfile.load(path)
-    if not isinstance(doc, dict):
-        raise RuleError("配置文件应是映射，如 `plan: jiangbei-2011`", str(path))
-    for key in doc:
-        if key not in ("plan", "encoding", "aliases"):
-            raise RuleError(
-                f"配置文件中未知的键：{key}（可用：plan, encoding, aliases）", str(path), doc.lines[key]
-            )
-    config = dict(doc)
-    config["aliases"] = headers_mod.aliases_from(doc.get("aliases"), str(path))
-    if "encoding" in config:
-        _known_encoding(config["encoding"], str(path), doc.lines["encoding"])
-    plan = config.get("plan")
-    if isinstance(plan, int) and not isinstance(plan, bool):
-        # `plan: 000` unquoted is the number 0 to YAML: the seed numbers are written with 3 digits
-        config["plan"] = f"{plan:03d}"
-    return config
-
-
-def _known_encoding(name, file: str, line: int) -> None:
-    import codecs
-
-    try:
-        codecs.lookup(str(name))
-    except LookupError:
-        raise RuleError(f"未知的编码：{name}（可用如 utf-8、gb18030、gbk）", file, line) from None
-
-
-def _ledger_dir(ledger_dir: Path | str) -> Path:
-    """The ledger directory, or a plain answer when it is not one (before anything asks for a plan)."""
-    d = Path(ledger_dir)
-    if not d.exists():
-        raise InputError(f"台帐目录不存在：{d}")
-    if not d.is_dir():
-        raise InputError(f"{d} 是文件，不是台帐目录：请给出存放台帐的目录")
-    return d
-
-
-def headers_of(rules: RuleBook, config: dict) -> Headers:
-    """Header spellings: the schema's, the rule directory's aliases.yaml, the ledger directory's."""
-    extra = headers_mod.merged(rules.aliases, config.get("aliases") or {})
-    return Headers(extra) if extra else headers_mod.DEFAULT
 
 
 def resolve_plan(rules: RuleBook, plan: str | None, ledger_dir: Path, config: dict) -> Plan:
@@ -191,7 +142,7 @@ def _start(
 ) -> _Run:
     """The directory, the config, the rules, the plan, then the ledgers: the first problem stops
     the run."""
-    ledger_dir = _ledger_dir(ledger_dir)
+    ledger_dir = ledger_directory(ledger_dir)
     config = read_config(ledger_dir)
     rules = rules_mod.load(rules_dir)
     chosen = resolve_plan(rules, plan, ledger_dir, config)
@@ -450,7 +401,7 @@ def due(
     """The next reporting deadline as of `today`; with ledgers, the villages with no rows yet
     for the quarter it covers."""
     calendar = Calendar()
-    config = read_config(_ledger_dir(ledger_dir)) if ledger_dir is not None else {}
+    config = read_config(ledger_directory(ledger_dir)) if ledger_dir is not None else {}
     chosen = _optional_plan(plan, ledger_dir, rules_dir, config)
     d = deadlines.next_deadline(today, calendar, schedule_of(chosen))
     missing = None
@@ -469,5 +420,5 @@ def due_quarter(
     today: dt.date, ledger_dir: Path, *, plan: str | None = None, rules_dir: Path | None = None
 ) -> str:
     """The quarter whose report is due next (`report --due`), by the plan's schedule."""
-    chosen = _optional_plan(plan, ledger_dir, rules_dir, read_config(_ledger_dir(ledger_dir)))
+    chosen = _optional_plan(plan, ledger_dir, rules_dir, read_config(ledger_directory(ledger_dir)))
     return deadlines.next_deadline(today, Calendar(), schedule_of(chosen)).label

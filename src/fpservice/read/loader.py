@@ -18,8 +18,8 @@ from fpservice.errors import InputError, os_reason
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover, setentry
-from fpservice.read import contents as contents_mod
-from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
+from fpservice.read.cache import LedgerCache, finding_fields, finding_from
+from fpservice.read.contents import Hashing, contents_of, digest
 from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_workbook
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult, account_from
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
@@ -37,7 +37,7 @@ def load(
     progress: Progress | None = None,
     headers: Headers = DEFAULT,
     columns: dict[str, set[str]] | None = None,
-    hashing: contents_mod.Hashing | None = None,
+    hashing: Hashing | None = None,
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
     `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases.
@@ -56,7 +56,7 @@ def load(
     # The whole set as the last run left it, when not one file has changed since
     if cache and cache.worth_it(reads.total):
         files = [None if p in reads.unusable else p for p in reads.files]
-        contents = contents_mod.contents_of(files, workers, hashing)
+        contents = contents_of(files, workers, hashing)
         key = setentry.key_of(cache, list(map(reader.rel, reads.files)), contents, reader.context)
         if key and setentry.get(cache, key, ledgers, today, columns):
             if progress:

@@ -19,7 +19,8 @@ from dataclasses import replace
 import pandas as pd
 
 from fpservice.read import assemble
-from fpservice.read.cache import LedgerCache, digest, finding_fields, finding_from
+from fpservice.read.cache import LedgerCache, finding_fields, finding_from
+from fpservice.read.contents import digest
 from fpservice.read.ledgerset import LedgerSet, account_from
 from fpservice.read.validate import text_dtype
 from fpservice.schema import LEDGER_TYPES
