@@ -248,6 +248,22 @@ def test_json_text_is_json_dumps_of_each_record(sample, details, plan):
     assert int in kinds or plan == "jiangbei-2011"  # staffing: the required count, an integer
 
 
+def test_json_command_writes_the_records_bytes_as_they_are(sample, tmp_path):
+    """The command line writes the JSON writer's UTF-8 bytes straight out (no text in between):
+    stdout and -o hold exactly json.dumps of each record, Chinese names unescaped."""
+    from fpservice import api
+    from fpservice.output import rows as render
+
+    outcome = api.report(sample, "2011Q3", plan="dayang-2011", all_indicators=True)
+    records = render.records(outcome.report)
+    expected = "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n"
+    args = ["report", sample, "-q", "2011Q3", "-p", "dayang-2011", "--all-indicators", "-f", "json"]
+    assert run(args).stdout_bytes == expected.encode("utf-8")
+    assert run([*args, "-o", tmp_path / "r.json"]).exit_code in (0, 1)
+    assert (tmp_path / "r.json").read_bytes() == expected.encode("utf-8")
+    assert "江北区" in expected
+
+
 def test_json_cells_keep_types_that_compare_equal(sample):
     """A staffing target of 1 person and a rate target of 1.0 (100 %) share the target column,
     rates of 0.0 and 1.0 sit beside counts of 0 and 1: the writer factorizes each column, and
