@@ -361,3 +361,36 @@ def test_the_command_keeps_freed_blocks_for_the_next_one():
 
     assert faults("tuned") < 400  # of 4,096 pages
     assert faults("default") > 3000
+
+
+_COLLECTOR = """
+import gc, sys, weakref
+import fpservice.cli as cli
+imported = gc.get_threshold()[0]
+sys.argv = ["fpservice", "--version"]
+try:
+    cli.main()
+except SystemExit:
+    pass
+class Node:
+    pass
+node = Node()
+node.me = node  # a cycle: only the collector frees it
+gone = weakref.ref(node)
+del node
+kept = [[] for _ in range(cli.GC_FIRST_THRESHOLD // 2)]
+half = gone() is None
+kept += [[] for _ in range(cli.GC_FIRST_THRESHOLD)]
+print(imported, gc.get_threshold()[0], half, gone() is None)
+"""
+
+
+def test_the_command_collects_cycles_rarely_but_still_collects_them():
+    """The command line raises the collector's threshold (the imports' objects are not walked
+    180 times), importing fpservice does not, and a cycle is still freed once enough objects
+    have been made."""
+    done = subprocess.run([sys.executable, "-c", _COLLECTOR], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    imported, running, early, later = done.stdout.splitlines()[-1].split()
+    assert int(imported) < 10_000 and int(running) == 200_000
+    assert (early, later) == ("False", "True")

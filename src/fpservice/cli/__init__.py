@@ -9,6 +9,7 @@ too, as one line with exit 3.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from pathlib import Path
@@ -179,10 +180,20 @@ def _tune_malloc() -> None:
             mallopt(param, value)
 
 
+# Python's cycle collector runs each time 700 more container objects are alive than before.
+# Importing pandas and pyarrow makes some 60,000 of them, none garbage: 180 collections, 0.045 s
+# of every run spent walking them with the GIL held (the hashing and counting threads wait too).
+# A command makes its data as numpy arrays, which reference counting frees; cycles are still
+# collected, every 200,000 objects (as mypy does). Warm 1M report: 1.26 -> 1.18 s, medians of 9
+# interleaved; peak memory unchanged.
+GC_FIRST_THRESHOLD = 200_000
+
+
 def main() -> None:
     for name, value in PROCESS_SETTINGS.items():
         os.environ.setdefault(name, value)
     _tune_malloc()
+    gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
     with console.plain_streams():  # any console: see console.py
         cli.main(prog_name="fpservice")
 
