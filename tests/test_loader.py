@@ -18,3 +18,20 @@ def test_missing_directory_is_an_input_error(tmp_path):
         read.load(tmp_path / "nope")
     with pytest.raises(InputError):
         read.load(tmp_path)  # exists, but holds no CSV
+
+
+def test_latest_date_is_the_latest_event_written_in_any_ledger(ledger_dir):
+    """The default 'as of' day: the latest event date across ledgers (persons' arrivals,
+    services), a blank date (NaT) never taken for it, and None when every date is blank."""
+    import pandas as pd
+
+    from fpservice.read.ledgerset import _latest
+    from tests.ledgerkit import PERSONS, SERVICES, make_id, person, service
+
+    ids = [make_id(seq=i) for i in range(3)]
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x) for x in ids])
+    assert str(read.load(ledger_dir).latest_date().date()) == "2011-01-01"  # arrivals
+    rows = [service(ids[0], "2011-09-30"), service(ids[1], ""), service(ids[2], "2011-08-01")]
+    write_csv(ledger_dir / "s.csv", SERVICES, rows)
+    assert str(read.load(ledger_dir).latest_date().date()) == "2011-09-30"
+    assert pd.isna(_latest(pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns]")))

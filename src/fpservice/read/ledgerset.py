@@ -64,6 +64,15 @@ class ReadResult:
     checks: tuple = ()
 
 
+def _latest(dates: pd.Series):
+    """The latest date in a column, NaT when none. On numpy's datetimes: the largest of their
+    integers, among which NaT (a blank) is the smallest, so no pass sets blanks aside first."""
+    values = dates.to_numpy()
+    if values.dtype.kind != "M" or not len(values):
+        return dates.max()
+    return values[values.view("int64").argmax()]
+
+
 @dataclass
 class LedgerSet:
     """Every ledger of a directory, read and validated: what the later stages compute from."""
@@ -92,9 +101,9 @@ class LedgerSet:
 
     def latest_date(self) -> pd.Timestamp | None:
         """The latest event date in any ledger: the default 'as of' for `check`."""
-        latest = [frame[col].max() for frame, col in self.event_dates()]
+        latest = [_latest(frame[col]) for frame, col in self.event_dates()]
         latest = [d for d in latest if pd.notna(d)]
-        return max(latest) if latest else None
+        return pd.Timestamp(max(latest)) if latest else None
 
     def villages_without_events(self, start, end) -> list[tuple[str, str]]:
         """Villages (listed, or seen) with no event dated in [start, end] in any ledger."""
