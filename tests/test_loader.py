@@ -22,7 +22,8 @@ def test_missing_directory_is_an_input_error(tmp_path):
 
 def test_latest_date_is_the_latest_event_written_in_any_ledger(ledger_dir):
     """The default 'as of' day: the latest event date across ledgers (persons' arrivals,
-    services), a blank date (NaT) never taken for it, and None when every date is blank."""
+    services), a blank date (NaT) never taken for it, and no date from a column whose every
+    date is blank."""
     import pandas as pd
 
     from fpservice.read.ledgerset import _latest

@@ -70,20 +70,18 @@ class Report:
     quality: Quality = field(default_factory=Quality)  # what the numbers were computed from
 
     @property
-    def judged(self) -> pd.DataFrame:
-        """Rows the exit code follows: year-to-date and the phases that have ended (SPEC §7), not
-        the quarter alone, the trend of earlier quarters, nor a phase still in progress."""
-        return self.rows[self._judged()]
-
-    def _judged(self) -> np.ndarray:
+    def judged(self) -> np.ndarray:
+        """A mask over the rows the exit code follows: year-to-date and the phases that have
+        ended (SPEC §7), not the quarter alone, the trend of earlier quarters, nor a phase still
+        in progress."""
         kind = self.rows["kind"]
         ended = (kind == "phase") & ~self.rows["in_progress"].astype(bool)
         return (kind.isin(["ytd", "range"]) | ended).to_numpy()
 
     @property
     def missed(self) -> bool:
-        """Whether a judged row missed its target (found without copying the judged rows out)."""
-        return bool(((self.rows["status"] == MISSED).to_numpy() & self._judged()).any())
+        """Whether a judged row missed its target (by the mask: the rows are not copied out)."""
+        return bool(((self.rows["status"] == MISSED).to_numpy() & self.judged).any())
 
     def year_to_date(self) -> pd.DataFrame:
         """The year-to-date rows with two more columns for the people who act on them:
