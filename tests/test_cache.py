@@ -82,7 +82,11 @@ def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
     assert cache.hits == 0 and 1 < reads < files
     cache.close()  # entries are written in the background until then
     entries = len(list((tmp_path / "cache").rglob("*.arrow")))
-    assert entries == reads + 3 + 3  # a workbook's entry lists its sheets, each an entry of its own
+    # A read's rows are stored once, in the set: a note says where (see setentry.point). Reads
+    # without rows have an entry of their own, and a workbook's entry lists its sheets, each an
+    # entry of its own.
+    in_set = len(list((tmp_path / "cache").rglob("*.rows")))
+    assert in_set > 1 and entries + in_set == reads + 3 + 3
     parts = len(list((tmp_path / "cache").rglob("*.set")))  # the whole set, a part per ledger type
     assert parts == len(LEDGER_TYPES)
     # Nothing changed: the whole set, as joined, in one entry per ledger type
@@ -90,12 +94,36 @@ def test_a_warm_run_reads_from_the_cache(sample, tmp_path):
     warm = load(sample, cache=again)
     assert (again.hits, again.misses) == (parts, 0)
     assert_same_ledgers(warm, cold)
-    # One file changed: the set is read again, every other read from its own entry
+    # One file changed: the set is read again, every other read from its rows in the old set
     with (sample / "services" / "服务登记簿_2011Q4.csv").open("ab") as fh:
         fh.write(b"\r\n")  # a blank line more: skipped, and counted
     changed = LedgerCache(tmp_path / "cache", min_bytes=0)
     after = load(sample, cache=changed)
     assert changed.misses == 1 and changed.hits > reads
+    assert_same_ledgers(after, load(sample), key=False)
+
+
+def test_the_rows_of_unchanged_files_move_to_the_newest_set(sample, tmp_path):
+    """A read's rows are stored once, in the whole set. When a file changes, the other reads'
+    rows are taken from the set they are in and stored with the new set: the old one is then
+    used no more, and goes when entries unused for months are removed."""
+    where = tmp_path / "cache"
+    first = LedgerCache(where, min_bytes=0)
+    load(sample, cache=first)
+    first.close()
+    first_set = set(where.rglob("*.set"))
+    with (sample / "services" / "服务登记簿_2011Q4.csv").open("ab") as fh:
+        fh.write(b"\r\n")
+    second = LedgerCache(where, min_bytes=0)
+    load(sample, cache=second)
+    second.close()
+    for path in first_set:  # as pruning removes it
+        path.unlink()
+    with (sample / "services" / "服务登记簿_2011Q3.csv").open("ab") as fh:
+        fh.write(b"\r\n")
+    third = LedgerCache(where, min_bytes=0)
+    after = load(sample, cache=third)
+    assert third.misses == 1 and third.hits > 1 and not third.damaged  # only the file changed is read
     assert_same_ledgers(after, load(sample), key=False)
 
 
@@ -160,7 +188,7 @@ def test_a_changed_byte_is_read_again_even_with_the_same_size_and_time(ledger_di
     assert {
         r["numerator"] for r in rows if r["indicator"] == "pregnancy_check" and r["period"] == "2011Q3"
     } == {1}
-    assert len(list(cache.rglob("*.arrow"))) == 1  # s.csv is in the cache
+    assert len(list(cache.rglob("*.rows"))) == 1  # s.csv is in the cache (its rows in the whole set)
 
     stat_before = path.stat()
     path.write_bytes(path.read_bytes().replace("孕检".encode(), "环检".encode()))  # same length
@@ -226,14 +254,15 @@ def test_a_damaged_cache_only_costs_a_re_read(sample, tmp_path):
 
 
 # Damage as a failing disk, a copy cut short or a backup tool does it: each trial damages every
-# entry of a filled cache (13 Arrow entries of files, batches, workbooks and their sheets, the
-# findings across files, and the whole set: its document and a part per ledger type), then a run
+# entry of a filled cache (8 Arrow entries of reads without rows, workbooks and their sheets; 5
+# notes of where the other reads' rows are in the whole set; the findings across files; and the
+# whole set: its document and a part per ledger type), then a run
 # must give exactly what a run without the cache gives, say once that it read the ledgers again,
 # and leave the cache whole for the next run.
 
 
 def entries(cache):
-    return sorted(p for p in cache.rglob("*") if p.suffix in (".arrow", ".json", ".set"))
+    return sorted(p for p in cache.rglob("*") if p.suffix in (".arrow", ".json", ".set", ".rows"))
 
 
 def without_whole_set(cache):
@@ -253,7 +282,7 @@ def flip_three_bits(data: bytes, rng: random.Random) -> bytes:
 def reseal(path, payload: bytes, version: int = cache_mod.FORMAT, key: str | None = None) -> bytes:
     """An entry that is whole and checksummed, as another writer would make it."""
     key = key or path.name.rsplit(".", 1)[0]
-    kind = cache_mod.JSON if path.suffix == ".json" else cache_mod.ARROW
+    kind = cache_mod.JSON if path.suffix in (".json", ".rows") else cache_mod.ARROW
     checksum = xxhash.xxh3_128(key.encode() + payload).digest()
     head = struct.pack("<8sIIQ16s", b"FPSVCACH", version, kind, len(payload), checksum)
     return head.ljust(cache_mod.HEADER_SIZE, b"\0") + payload
@@ -281,7 +310,7 @@ def filled(tmp_path_factory):
     cache = base / "cache"
     uncached = damaged_run(d, None)
     assert damaged_run(d, cache) == uncached
-    assert len(entries(cache)) == 14 + 1 + len(LEDGER_TYPES)  # the whole set: a document, a part per type
+    assert len(entries(cache)) == 8 + 5 + 1 + 1 + len(LEDGER_TYPES)
     return d, cache, uncached
 
 
@@ -401,7 +430,7 @@ def test_a_changed_masking_function_reaches_the_next_run(tmp_path):
         return {f["value"] for f in doc["findings"] if f["code"] == "value.id_checksum"}
 
     assert masked(REPO / "src") == {bad[:6] + "********" + bad[-4:]}
-    assert any((tmp_path / "cache").rglob("*.arrow"))
+    assert any((tmp_path / "cache").rglob("*.rows"))  # the file's findings, with its rows in the set
     assert masked(patched) == {bad[:6] + "########" + bad[-4:]}
 
 

@@ -262,10 +262,14 @@ class LedgerCache:
     def put_findings(self, key: str, findings: list[Finding], valid_days) -> None:
         self.put_document(key, {"valid_days": valid_days, "findings": [finding_fields(f) for f in findings]})
 
-    def get_document(self, key: str, today: dt.date) -> dict | None:
+    def has(self, key: str, suffix: str = ".arrow") -> bool:
+        """Is there an entry at `key` (whole or not)?"""
+        return self._path(key, suffix) in self._writing or self._path(key, suffix).exists()
+
+    def get_document(self, key: str, today: dt.date, suffix: str = ".json") -> dict | None:
         """A JSON entry (a dict with its `valid_days`) or None: none, one for other days, or a
         damaged one (discarded)."""
-        path = self._path(key, ".json")
+        path = self._path(key, suffix)
         if path in self._writing:
             self._writing.pop(path).exception()
         try:
@@ -285,11 +289,11 @@ class LedgerCache:
         _touch(path)  # used: not pruned while runs keep using it
         return doc
 
-    def discard_document(self, key: str) -> None:
+    def discard_document(self, key: str, suffix: str = ".json") -> None:
         """A JSON entry that read back but holds what its reader cannot use: damaged."""
-        return self._discard(key, self._path(key, ".json"))
+        return self._discard(key, self._path(key, suffix))
 
-    def put_document(self, key: str, doc: dict) -> None:
+    def put_document(self, key: str, doc: dict, suffix: str = ".json") -> None:
         """Store a JSON entry, in the background after the entries put before it."""
         if self.unwritable:
             return
@@ -297,7 +301,7 @@ class LedgerCache:
             text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError):
             return
-        self._queue(self._path(key, ".json"), self._write, key, JSON, lambda sink: sink.write(text))
+        self._queue(self._path(key, suffix), self._write, key, JSON, lambda sink: sink.write(text))
 
     def prune(self) -> None:
         """Once a day at most: remove entries not used for a while (their files changed, or left

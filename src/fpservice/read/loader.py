@@ -65,6 +65,8 @@ def load(
                 progress.finish()
             cache.prune()
             return ledgers
+        if key:  # the reads' rows will be stored with the set, not each in an entry of its own
+            reader.kept = []
     jobs, job_sizes = reads.jobs, reads.job_sizes
     with reader.workbooks, ThreadPoolExecutor(max_workers=workers) as pool:
         # The largest reads first, so that none starts last while the other cores idle; results
@@ -87,9 +89,13 @@ def load(
     # Kept only when the bytes read are those the key was made of: a file replaced or unreadable
     # in between is no state to keep under that key
     read = ["-" if p in reads.unusable else reader.digests.get(p) for p in reads.files]
+    whole = reader.kept or []
     if key and read == contents:
         ledgers.key = key
         setentry.put(cache, key, ledgers, found, set().union(*(got.villages for got, _ in results)))
+        whole = setentry.point(cache, key, ledgers, whole)
+    for entry in whole:  # no set to find them in
+        cache.put(*entry)
     return ledgers
 
 
@@ -197,6 +203,10 @@ class _Reader:
         self.context = json.dumps([encoding, units.listed, units.fingerprint, headers.fingerprint])
         self.workbooks = WorkbookReader((os.cpu_count() or 1) if workbook_processes else 0)
         self.digests: dict[Path, str] = {}  # of the bytes each file was read from (with a cache)
+        # (key, frame, meta) of the reads whose rows go into the set stored after them, when one
+        # is (see setentry.point); None: each read is stored whole as soon as it is read
+        self.kept: list | None = None
+        self.stored = setentry.Stored()  # sets that reads' rows are taken from
 
     def rel(self, path: Path) -> str:
         return _relative(self.root)(path)
@@ -300,14 +310,19 @@ class _Reader:
         as such, so that a warm run does not try it again."""
         cache = self.cache
         use = cache is not None and cache.worth_it(size)
-        hit = self._entry(key) if use else None
+        hit, in_set = self._read_entry(key) if use else (None, False)
         if hit is ALONE or isinstance(hit, ReadResult):
+            if in_set and isinstance(hit, ReadResult) and self.kept is not None:  # into the new set
+                self.kept.append((key, hit.frame, _meta(hit)))
             return (None if hit is ALONE else hit), key
         got = read()
         if use:
             frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
             meta = _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
-            cache.put(key, frame, meta)
+            if self.kept is not None and got is not None and got.frame is not None:
+                self.kept.append((key, frame, meta))
+            else:
+                cache.put(key, frame, meta)
         return got, key
 
     def _entry(self, key: str):
@@ -315,14 +330,26 @@ class _Reader:
         sheet names of a workbook (a list), ALONE (a batch to read file by file), or None. An
         entry that is none of these, or whose rows have not the columns and types its ledger's
         have, is discarded as damaged (and the file read again)."""
-        hit = self.cache.get(key, self.today)
+        return self._checked(self.cache.get(key, self.today), lambda: self.cache.discard(key))
+
+    def _read_entry(self, key: str) -> tuple[object, bool]:
+        """A read's entry: its own, or its rows in the set they were stored with (see
+        setentry.point). -> (the entry as `_entry` gives it, whether it came from a set)."""
+        if self.cache.has(key):
+            return self._entry(key), False
+        hit = self.stored.rows_of(self.cache, key, self.today)
+        rows_key = setentry.rows_key(self.cache, key)
+        return self._checked(hit, lambda: self.cache.discard_document(rows_key, setentry.ROWS)), True
+
+    @staticmethod
+    def _checked(hit, discard):
         if hit is None:
             return None
         frame, meta = hit
         try:
             return _from_cache(frame, meta)
         except (ValueError, KeyError, TypeError, AttributeError):
-            self.cache.discard(key)
+            discard()
             return None
 
 
