@@ -36,3 +36,25 @@ def test_latest_date_is_the_latest_event_written_in_any_ledger(ledger_dir):
     write_csv(ledger_dir / "s.csv", SERVICES, rows)
     assert str(read.load(ledger_dir).latest_date().date()) == "2011-09-30"
     assert pd.isna(_latest(pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns]")))
+
+
+def test_the_latest_date_is_found_without_copying_the_dates():
+    """pandas hands out its arrays read-only, and numpy's argmax copies such an array first: at a
+    million persons that was 34 MB of fresh pages for the services' dates alone."""
+    import tracemalloc
+
+    import numpy as np
+    import pandas as pd
+
+    from fpservice.read.ledgerset import _latest
+
+    dates = pd.Series(np.arange(1_000_000, dtype="int64").view("datetime64[ns]"))
+    dates.iloc[7] = pd.NaT
+    tracemalloc.start()
+    try:
+        latest = _latest(dates)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert latest == dates.max()
+    assert peak < 100_000  # the dates are 8 MB

