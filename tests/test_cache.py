@@ -671,3 +671,36 @@ def test_an_entry_holds_the_rows_as_they_were_when_put(tmp_path):
     cache.close()
     got, _ = LedgerCache(tmp_path / "cache", min_bytes=0).get("k" * 64, dt.date.today())
     pd.testing.assert_frame_equal(got, kept)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="where memory is mapped: Linux's /proc")
+def test_an_entry_s_numbers_and_dates_are_not_copied_for_counting(tmp_path):
+    """Loading only the columns counting reads (a warm run) leaves an entry's numbers and dates
+    where the entry's map has them: copying them into pandas' blocks was tens of MB of fresh
+    memory at a million persons. A load of every column is a frame of its own, free to change."""
+    import numpy as np
+
+    cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    n = 100_000
+    days = np.arange(n).astype("datetime64[s]").astype("datetime64[ns]")
+    frame = pd.DataFrame({"n": np.arange(n), "d": days, "s": pd.Categorical(["a", "b"] * (n // 2))})
+    cache.put("k" * 64, frame, {"valid_days": [None, None]})
+    cache.close()
+    (path,) = (tmp_path / "cache").rglob("*.arrow")
+
+    def mapped(column: pd.Series) -> bool:
+        at = column.to_numpy().__array_interface__["data"][0]
+        with open("/proc/self/maps") as maps:
+            spans = [line.split()[0].split("-") for line in maps if line.rstrip().endswith(str(path))]
+        return any(int(a, 16) <= at < int(b, 16) for a, b in spans)
+
+    counted, _ = LedgerCache(tmp_path / "cache", min_bytes=0).get(
+        "k" * 64, dt.date.today(), columns={"n", "d"}
+    )
+    pd.testing.assert_frame_equal(counted, frame[["n", "d"]])
+    assert mapped(counted["n"]) and mapped(counted["d"])
+    whole, _ = LedgerCache(tmp_path / "cache", min_bytes=0).get("k" * 64, dt.date.today())
+    pd.testing.assert_frame_equal(whole, frame)
+    assert not mapped(whole["n"]) and not mapped(whole["d"])
+    whole.loc[0, "n"] = -1
+    assert whole["n"][0] == -1 and frame["n"][0] == 0

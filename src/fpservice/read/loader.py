@@ -42,7 +42,8 @@ def load(
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
     `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases.
     `columns`, per ledger type, are all a caller reads: a set served whole from the cache then
-    loads only those (`LedgerSet.columns`); a set read from the files has every column.
+    loads only those (`LedgerSet.columns`), as read-only views of its entries; a set read from
+    the files has every column.
     `hashing`: the files' digests, made ahead by the caller (with a cache), who stops it."""
     today = today or dt.date.today()
     reads = reads_of(root, encoding)
