@@ -196,14 +196,16 @@ def emit_text(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
-def emit_bytes(data: bytes, output: Path | None) -> None:
-    """To `output` whole or not at all, else to stdout. Raises OutputError with what happened."""
+def emit_bytes(data: bytes | list, output: Path | None) -> None:
+    """Bytes, or bytes-like parts written one after another: to `output` whole or not at all,
+    else to stdout. Raises OutputError with what happened."""
+    parts = [data] if isinstance(data, bytes | bytearray | memoryview) else data
     if output:
-        write_atomically(output, data)
+        write_atomically(output, lambda fh: fh.writelines(parts))
         return
     stdout = console.binary_stdout()
     try:
-        stdout.write(data)
+        stdout.writelines(parts)
         stdout.flush()
     except BrokenPipeError:  # the reader has gone (`| head`): nothing to say
         raise

@@ -119,7 +119,7 @@ def report(
     if layout == "form":
         _emit_form(outcome.report, fmt, output)
     elif fmt == "json":
-        options.emit_bytes(rows.json_bytes(outcome.report, details), output)
+        options.emit_bytes(rows.json_parts(outcome.report, details), output)
     elif fmt == "csv":
         options.emit(rows.to_csv(outcome.report, details), output, bom=True)
     elif fmt == "xlsx":
