@@ -98,6 +98,23 @@ def test_a_batch_is_really_read_as_one(tmp_path, monkeypatch):
     assert len(reads) == 1 and reads[0] is not None and len(reads[0].accounts) == 3
 
 
+def test_a_plain_batch_counts_its_line_breaks_once(tmp_path, monkeypatch):
+    """The files' line breaks are counted as they are joined; with no blank line and no line
+    break inside a value, that count tells the parser's rows are the lines, and neither the
+    joined bytes are counted again nor each record's line looked for."""
+    from fpservice.read import csvparse, encodings
+
+    write_files(tmp_path, [GOOD[:3], GOOD[3:]], crlf=True, final_newline=False)
+    looked = []
+    monkeypatch.setattr(encodings, "newlines_in", lambda *a: looked.append("counted again"))
+    original = csvparse._record_lines
+    monkeypatch.setattr(csvparse, "_record_lines", lambda *a: looked.append("records") or original(*a))
+    together = read.load(tmp_path)
+    assert looked == []
+    monkeypatch.undo()
+    assert_same(together, read_both(tmp_path, monkeypatch)[1])
+
+
 def test_village_files_through_the_cli_name_their_own_file_and_line(tmp_path):
     """Forty village files with one header; one bad date on line 3 of one of them."""
     for i in range(40):

@@ -39,6 +39,7 @@ class Source:
     first_line: int = 1  # the header's line
     above: int = 0  # rows above the header (a title, 填报单位：…): skipped
     headers: Headers = DEFAULT  # what a header may be called (to find it again after decoding)
+    counted: int | None = None  # the line breaks from `skip` on, when whoever joined the bytes counted them
 
     @property
     def buffer(self) -> pa.Buffer:
@@ -48,11 +49,18 @@ class Source:
         return self.text[self.skip : self.skip + size]
 
     def newlines(self) -> int:
-        # numpy counts without holding the GIL (bytes.count holds it), so other files' threads
-        # go on meanwhile; slices keep the comparison's temporary small.
-        data = np.frombuffer(self.text, dtype=np.uint8)[self.skip :]
-        step = 1 << 23
-        return sum(int(np.count_nonzero(data[i : i + step] == 10)) for i in range(0, len(data), step))
+        if self.counted is None:
+            self.counted = newlines_in(self.text, self.skip)
+        return self.counted
+
+
+def newlines_in(data: bytes, start: int = 0) -> int:
+    """The line breaks in `data` from `start` on. numpy counts without holding the GIL (bytes.count
+    holds it), so other files' threads go on meanwhile; slices keep the comparison's temporary
+    small."""
+    view = np.frombuffer(data, dtype=np.uint8)[start:]
+    step = 1 << 23
+    return sum(int(np.count_nonzero(view[i : i + step] == 10)) for i in range(0, len(view), step))
 
 
 def open_source(raw: bytes, encoding: str | None = None, headers: Headers = DEFAULT) -> Source:
