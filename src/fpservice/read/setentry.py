@@ -91,16 +91,8 @@ def _frames(cache: LedgerCache, key: str, files: set[str], today, columns) -> di
         hits = list(pool.map(lambda ledger: _get_part(cache, key, ledger, today, columns), names))
     frames = {}
     for ledger, hit in zip(names, hits):
-        if hit is None:
-            return None
-        frame, meta = hit
-        try:
-            _empty_categories(frame, meta.get("categories"))
-            assemble.text_categories(frame)
-            only = columns and columns[ledger]
-            assemble.check_frame(frame, ledger, files | {"-"}, numbered=True, only=only)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            cache.discard(_part(cache, key, ledger), SUFFIX)
+        frame = _checked(cache, key, ledger, hit, files | {"-"}, columns and columns[ledger])
+        if frame is None:
             return None
         frames[ledger] = frame
     return frames
@@ -219,15 +211,20 @@ class Stored:
 
 
 def _whole_part(cache: LedgerCache, key: str, ledger: str, today) -> pd.DataFrame | None:
-    hit = _get_part(cache, key, ledger, today, None)
+    return _checked(cache, key, ledger, _get_part(cache, key, ledger, today, None), None)
+
+
+def _checked(cache: LedgerCache, key: str, ledger: str, hit, files: set[str] | None, only=None):
+    """A part as `_get_part` gave it, checked as a read's frame is (`files`: the names its rows
+    may carry, None: any); None when it is missing, or damaged (then discarded)."""
     if hit is None:
         return None
     frame, meta = hit
     try:
         _empty_categories(frame, meta.get("categories"))
         assemble.text_categories(frame)
-        files = set(frame["file"].cat.categories)
-        assemble.check_frame(frame, ledger, files, numbered=True)
+        names = set(frame["file"].cat.categories) if files is None else files
+        assemble.check_frame(frame, ledger, names, numbered=True, only=only)
     except (ValueError, KeyError, TypeError, AttributeError):
         cache.discard(_part(cache, key, ledger), SUFFIX)
         return None
