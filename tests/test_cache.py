@@ -704,3 +704,31 @@ def test_an_entry_s_numbers_and_dates_are_not_copied_for_counting(tmp_path):
     assert not mapped(whole["n"]) and not mapped(whole["d"])
     whole.loc[0, "n"] = -1
     assert whole["n"][0] == -1 and frame["n"][0] == 0
+
+
+def test_a_dask_task_never_loads_a_whole_set_for_a_few_files(sample, tmp_path):
+    """A local run stores its reads' rows in the whole set. The local loader takes a read's rows
+    from there again; a Dask task, which reads a few files, parses them instead of loading every
+    row of the set's part (and stores them in an entry of their own)."""
+    from fpservice.headers import DEFAULT
+    from fpservice.read import loader
+
+    first = LedgerCache(tmp_path / "cache", min_bytes=0)
+    load(sample, cache=first)
+    first.close()
+    reads = loader.reads_of(sample, None)
+    job = max((j for j in reads.jobs if j[0].suffix == ".csv"), key=reads.size_of)
+    today = dt.date.today()
+    local_cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    local = reads.reader(None, today, local_cache, DEFAULT, share=float("inf"))
+    ((from_set, _),) = local.read(job)
+    assert local_cache.hits == 2 and local_cache.misses == 0  # the set's part and the read's note
+    task_cache = LedgerCache(tmp_path / "cache", min_bytes=0)
+    task = reads.reader(
+        None, today, task_cache, DEFAULT, share=float("inf"), workbook_processes=False, rows_in_sets=False
+    )
+    ((parsed, _),) = task.read(job)
+    task_cache.close()
+    assert task_cache.hits == 0 and task_cache.misses == 1
+    pd.testing.assert_frame_equal(parsed.frame, from_set.frame)
+    assert parsed.accounts == from_set.accounts and parsed.findings == from_set.findings

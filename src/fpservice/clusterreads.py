@@ -157,7 +157,9 @@ def _read_group(jobs, *, reads: Reads, encoding, today, cache_dir, headers) -> G
     from fpservice.read.cache import LedgerCache
 
     cache = LedgerCache(cache_dir) if cache_dir else None
-    reader = reads.reader(encoding, today, cache, headers, share=float("inf"), workbook_processes=False)
+    reader = reads.reader(
+        encoding, today, cache, headers, share=float("inf"), workbook_processes=False, rows_in_sets=False
+    )
     sizes = list(map(reads.size_of, jobs))
     # Files on two threads, as the local loader reads them on two cores: pyarrow parses without
     # the GIL while the other thread checks values (one thread alone left half of it idle: 6 s

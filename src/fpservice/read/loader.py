@@ -130,12 +130,22 @@ class Reads:
         return sum(self.sizes.values())
 
     def reader(
-        self, encoding, today: dt.date, cache, headers: Headers, share: float, workbook_processes: bool = True
+        self,
+        encoding,
+        today: dt.date,
+        cache,
+        headers: Headers,
+        share: float,
+        workbook_processes: bool = True,
+        rows_in_sets: bool = True,
     ) -> _Reader:
         """How the reads are read. `workbook_processes`: workbooks in processes of their own (not
-        in a Dask worker, which is one, and whose crash Dask survives)."""
+        in a Dask worker, which is one, and whose crash Dask survives). `rows_in_sets`: a read
+        without an entry of its own may be served from the whole set its rows were stored in
+        (not on a Dask worker: a task reads a few files, and would load every row of the set's
+        part for them)."""
         reads = (self.root, self.units, encoding, today, cache, share, headers, self.unusable)
-        return _Reader(*reads, workbook_processes)
+        return _Reader(*reads, workbook_processes, rows_in_sets)
 
     def gathered(self, per_job: list[list[tuple[ReadResult, str | None]]]):
         """-> accounts and findings file by file in the order the files were found (a workbook's
@@ -196,6 +206,7 @@ class _Reader:
         headers,
         unusable,
         workbook_processes: bool = True,
+        rows_in_sets: bool = True,
     ):
         self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
         self.share = share  # bytes per core: a larger read is parsed on all cores
@@ -207,7 +218,7 @@ class _Reader:
         # (key, frame, meta) of the reads whose rows go into the set stored after them, when one
         # is (see setentry.point); None: each read is stored whole as soon as it is read
         self.kept: list | None = None
-        self.stored = setentry.Stored()  # sets that reads' rows are taken from
+        self.stored = setentry.Stored() if rows_in_sets else None  # sets reads' rows are taken from
 
     def rel(self, path: Path) -> str:
         return _relative(self.root)(path)
@@ -336,7 +347,7 @@ class _Reader:
     def _read_entry(self, key: str) -> tuple[object, bool]:
         """A read's entry: its own, or its rows in the set they were stored with (see
         setentry.point). -> (the entry as `_entry` gives it, whether it came from a set)."""
-        if self.cache.has(key):
+        if self.stored is None or self.cache.has(key):
             return self._entry(key), False
         hit = self.stored.rows_of(self.cache, key, self.today)
         rows_key = setentry.rows_key(self.cache, key)
