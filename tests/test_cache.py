@@ -165,6 +165,8 @@ def test_a_file_replaced_while_it_is_read_leaves_no_whole_set(sample, tmp_path, 
     load(sample, cache=again)
     again.close()
     assert len(list((tmp_path / "cache").rglob("*.set"))) == len(LEDGER_TYPES)
+    # the reads were stored whole instead, as they were read (not as the set numbered them)
+    assert again.hits > 0 and not again.damaged
 
 
 def assert_same_ledgers(a, b, key=True):
@@ -732,3 +734,43 @@ def test_a_dask_task_never_loads_a_whole_set_for_a_few_files(sample, tmp_path):
     assert task_cache.hits == 0 and task_cache.misses == 1
     pd.testing.assert_frame_equal(parsed.frame, from_set.frame)
     assert parsed.accounts == from_set.accounts and parsed.findings == from_set.findings
+
+
+def test_a_note_of_rows_that_is_whole_but_wrong_only_costs_a_re_read(sample, tmp_path):
+    """A `.rows` note checksummed and whole, but naming its file by something that is not a name
+    (another writer, a backup tool's doing): discarded and said once, never a crash."""
+    cache = tmp_path / "cache"
+    damaged_run(sample, cache)
+    notes = list(cache.rglob("*.rows"))
+    assert notes
+    for path in notes:
+        doc = json.loads(payload(path.read_bytes()))
+        doc["rows"] = [[[rel], start, stop] for rel, start, stop in doc["rows"]] or [[["x"], 0, 0]]
+        path.write_bytes(reseal(path, json.dumps(doc, ensure_ascii=False).encode("utf-8")))
+    with (sample / "services" / "服务登记簿_2011Q4.csv").open("ab") as fh:
+        fh.write(b"\r\n")  # a change: the other reads are served from their notes
+    code, stdout, _ = damaged_run(sample, None)
+    assert damaged_run(sample, cache) == (code, stdout, 1)
+    assert damaged_run(sample, cache) == (code, stdout, 0)
+
+
+def test_an_unusable_entry_of_a_read_s_own_falls_back_to_its_rows_in_the_set(sample, tmp_path, monkeypatch):
+    """A read may still have an entry of its own from before its rows went into a set (a Dask
+    run, a run that stored no set): when that entry cannot be used, the read's rows come from
+    the set all the same, and it is not parsed again."""
+    from fpservice.read import loader
+
+    first = LedgerCache(tmp_path / "cache", min_bytes=0)
+    load(sample, cache=first)
+    first.close()
+    with (sample / "services" / "服务登记簿_2011Q4.csv").open("ab") as fh:
+        fh.write(b"\r\n")  # a change: the set is read again, read by read
+    parsed = []
+    for name in ("read_ledger_file", "read_batch"):
+        real = getattr(loader, name)
+        monkeypatch.setattr(loader, name, lambda *a, real=real, **k: parsed.append(a[1]) or real(*a, **k))
+    monkeypatch.setattr(LedgerCache, "has", lambda self, key, suffix=".arrow": True)  # an own entry, unusable
+    again = LedgerCache(tmp_path / "cache", min_bytes=0)
+    got = load(sample, cache=again)
+    assert len(parsed) == 1 and "services/服务登记簿_2011Q4.csv" in parsed[0]  # the read changed only
+    assert_same_ledgers(got, load(sample), key=False)

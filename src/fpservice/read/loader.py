@@ -325,14 +325,16 @@ class _Reader:
         hit, in_set = self._read_entry(key) if use else (None, False)
         if hit is ALONE or isinstance(hit, ReadResult):
             if in_set and isinstance(hit, ReadResult) and self.kept is not None:  # into the new set
-                self.kept.append((key, hit.frame, _meta(hit)))
+                self.kept.append((key, hit.frame.copy(deep=False), _meta(hit)))
             return (None if hit is ALONE else hit), key
         got = read()
         if use:
             frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
             meta = _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
             if self.kept is not None and got is not None and got.frame is not None:
-                self.kept.append((key, frame, meta))
+                # as it is now: joining may add persons' numbers to this very frame (a ledger
+                # type of one read), and it is stored whole when the set is not
+                self.kept.append((key, frame.copy(deep=False), meta))
             else:
                 cache.put(key, frame, meta)
         return got, key
@@ -348,7 +350,11 @@ class _Reader:
         """A read's entry: its own, or its rows in the set they were stored with (see
         setentry.point). -> (the entry as `_entry` gives it, whether it came from a set)."""
         if self.stored is None or self.cache.has(key):
-            return self._entry(key), False
+            got = self._entry(key)
+            if got is not None or self.stored is None:
+                return got, False
+        # (an entry of its own that is for other days, or damaged, may be from before its rows
+        # went into a set)
         hit = self.stored.rows_of(self.cache, key, self.today)
         rows_key = setentry.rows_key(self.cache, key)
         return self._checked(hit, lambda: self.cache.discard_document(rows_key, setentry.ROWS)), True

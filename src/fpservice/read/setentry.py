@@ -191,6 +191,8 @@ class Stored:
             ledger = meta["accounts"][0]["ledger"]
             if ledger not in LEDGER_TYPES or not isinstance(categories, dict):
                 raise ValueError("ledger")
+            if meta["valid_days"] != doc["valid_days"]:  # (the note's own are checked)
+                raise ValueError("valid_days")
             whole = self._part(cache, doc["set"], ledger, today)
             if whole is None:  # the set was removed, or is damaged (and said so): read again
                 cache.misses += 1
@@ -269,6 +271,8 @@ def _taken(whole: pd.DataFrame, rows: list, categories: dict) -> pd.DataFrame:
     codes = files.cat.codes.to_numpy()
     spans = []
     for rel, start, stop in rows:
+        if not isinstance(rel, str) or rel not in files.cat.categories:
+            raise ValueError("rows")
         if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= len(whole)):
             raise ValueError("rows")
         if not (codes[start:stop] == files.cat.categories.get_loc(rel)).all():
