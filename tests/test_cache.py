@@ -25,7 +25,7 @@ import xxhash
 
 from fpservice import api
 from fpservice.read import cache as cache_mod
-from fpservice.read import contents, load
+from fpservice.read import contents, load, sealed
 from fpservice.read.cache import LedgerCache
 from fpservice.schema import LEDGER_TYPES
 from scripts.make_ledgers import generate
@@ -281,17 +281,17 @@ def flip_three_bits(data: bytes, rng: random.Random) -> bytes:
     return bytes(data)
 
 
-def reseal(path, payload: bytes, version: int = cache_mod.FORMAT, key: str | None = None) -> bytes:
+def reseal(path, payload: bytes, version: int = sealed.FORMAT, key: str | None = None) -> bytes:
     """An entry that is whole and checksummed, as another writer would make it."""
     key = key or path.name.rsplit(".", 1)[0]
-    kind = cache_mod.JSON if path.suffix in (".json", ".rows") else cache_mod.ARROW
+    kind = sealed.JSON if path.suffix in (".json", ".rows") else sealed.ARROW
     checksum = xxhash.xxh3_128(key.encode() + payload).digest()
     head = struct.pack("<8sIIQ16s", b"FPSVCACH", version, kind, len(payload), checksum)
-    return head.ljust(cache_mod.HEADER_SIZE, b"\0") + payload
+    return head.ljust(sealed.HEADER_SIZE, b"\0") + payload
 
 
 def payload(data: bytes) -> bytes:
-    return data[cache_mod.HEADER_SIZE :]
+    return data[sealed.HEADER_SIZE :]
 
 
 DAMAGES = {  # name -> (damage(entry bytes, rng), seed)
@@ -358,7 +358,7 @@ def test_an_entry_of_another_format_or_of_another_file_is_not_trusted(filled):
     paths = entries(cache)
     arrows = [p for p in paths if p.suffix == ".arrow"]
     for path in paths:
-        path.write_bytes(reseal(path, payload(path.read_bytes()), version=cache_mod.FORMAT + 1))
+        path.write_bytes(reseal(path, payload(path.read_bytes()), version=sealed.FORMAT + 1))
     assert damaged_run(d, cache) == (code, stdout, 1)
     without_whole_set(cache)
     first, second = arrows[0].read_bytes(), arrows[1].read_bytes()
@@ -626,7 +626,7 @@ def test_an_entry_is_one_record_batch(tmp_path):
     cache.put("k" * 64, frame, {"valid_days": [None, None]})
     cache.close()
     (path,) = (tmp_path / "cache").rglob("*.arrow")
-    table = feather.read_table(pa.BufferReader(path.read_bytes()[cache_mod.HEADER_SIZE :]))
+    table = feather.read_table(pa.BufferReader(path.read_bytes()[sealed.HEADER_SIZE :]))
     assert [table.column(name).num_chunks for name in table.column_names] == [1, 1]
     got, _ = LedgerCache(tmp_path / "cache", min_bytes=0).get("k" * 64, dt.date.today())
     pd.testing.assert_frame_equal(got, frame)

@@ -47,8 +47,8 @@ def frames(parts: dict[str, list[pd.DataFrame]], rank: dict[str, int]) -> dict[s
         ids = {k: _ids_in_order(parts[k], orders[k]) for k in with_id}
         numbering = pool.submit(number_persons, list(ids.values()))
         frames = {k: _concat(k, v, orders[k], rank, ids.get(k)) for k, v in parts.items()}
-        for k, numbers in zip(with_id, numbering.result()):
-            frames[k]["person"] = numbers
+        for k, numbers in zip(with_id, numbering.result()):  # (a new frame: one may be a read's own)
+            frames[k] = frames[k].assign(person=numbers)
     return frames
 
 

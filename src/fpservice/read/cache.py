@@ -7,9 +7,9 @@ changed byte, a new units.csv or a changed fpservice means a re-parse, never a s
 the validated rows (Arrow IPC), the findings (values already masked), the row account and the
 village codes seen.
 
-An entry is trusted only when it proves itself: it starts with a header that holds the format
-version, its kind, the length of what follows and a checksum (xxh3-128) of its key and its
-bytes. The checksum is checked before Arrow sees a byte, and what Arrow reads is then validated
+An entry is trusted only when it proves itself: it is sealed (`sealed`: a header with the
+format version, its kind, its length and a checksum of its key and its bytes), the seal is
+checked before Arrow sees a byte, and what Arrow reads is then validated
 in full, so a disk that flips a bit, a copy cut short or a file from elsewhere is a damaged
 entry: it is discarded, the ledger file read again, and the run says so once (`warnings`).
 A damaged entry never crashes a run or changes a number.
@@ -34,7 +34,6 @@ import hashlib
 import importlib
 import json
 import os
-import struct
 import sys
 import threading
 import time
@@ -47,6 +46,7 @@ import fpservice
 from fpservice.atomicfile import write_atomically
 from fpservice.errors import OutputError, os_reason
 from fpservice.findings import CODES, Finding
+from fpservice.read.sealed import ARROW, FORMAT, JSON, Damaged, seal, unsealed
 
 _UNUSED_DAYS = 120
 
@@ -54,20 +54,6 @@ DAMAGED = "缓存文件已损坏，已重新读取台帐"
 
 # pyarrow is imported where entries are read and written: making a cache (the command line does,
 # before it knows whether there are ledgers to read) loads nothing heavy.
-
-# The header of every entry. FORMAT changes whenever the layout of an entry does; the code
-# fingerprint in the key changes with it, so an entry of another format at a key is damage.
-# xxh3-128 because it is the fastest of the checksums measured here on a 50 MB buffer (one
-# core, in memory): xxh3-128 2.4 ms (20 GB/s), blake3 8.5 ms (5.8 GB/s; 16 ms on its own
-# threads, which the parse threads need), SHA-256 54 ms. A warm run over a 200,000-person district
-# (44 MB of entries, 19 hits) spends 5-15 ms hashing and 12-16 ms in Arrow's full validation,
-# summed over the reading threads, of a run of about 1.4 s; its warm load with and without them
-# measured 367 and 372 ms (medians of 8, in one process): the difference is within the spread.
-FORMAT = 2
-_MAGIC = b"FPSVCACH"
-_HEADER = struct.Struct("<8sIIQ16s")  # magic, format, kind, payload length, xxh3-128(key, payload)
-HEADER_SIZE = 64  # the payload starts 64-byte aligned in the mapped file, as Arrow wants it
-ARROW, JSON = 1, 2
 
 
 def default_dir() -> Path | None:
@@ -126,10 +112,6 @@ def _code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-class Damaged(Exception):
-    """An entry that does not prove itself (header, checksum, Arrow's validation, its schema)."""
-
-
 class LedgerCache:
     """Entries under one directory. Any problem with the cache (unwritable, a damaged entry) only
     means the file is read again: a cache never makes a run fail. What went wrong is counted here
@@ -183,7 +165,7 @@ class LedgerCache:
         except (OSError, pa.ArrowException):  # unreadable, or empty (nothing to map)
             return self._discard(key, path)
         try:
-            table = feather.read_table(pa.BufferReader(_payload(mapped, key, ARROW)))
+            table = feather.read_table(pa.BufferReader(unsealed(mapped, key, ARROW)))
             if columns is not None:
                 table = table.select([name for name in table.column_names if name in columns])
             table.validate(full=True)  # offsets, dictionary indices, UTF-8: before pandas looks
@@ -281,7 +263,7 @@ class LedgerCache:
         except OSError:
             return self._discard(key, path)
         try:
-            doc = json.loads(bytes(_payload(memoryview(data), key, JSON)).decode("utf-8"))
+            doc = json.loads(bytes(unsealed(memoryview(data), key, JSON)).decode("utf-8"))
             if not isinstance(doc, dict) or not _is_days(doc.get("valid_days")):
                 raise Damaged("valid_days")
         except (Damaged, ValueError):
@@ -351,7 +333,7 @@ class LedgerCache:
 
         try:
             _private_dir(path.parent)
-            write_atomically(path, lambda fh: _seal(fh, key, kind, payload), private=True, durable=False)
+            write_atomically(path, lambda fh: seal(fh, key, kind, payload), private=True, durable=False)
         except OutputError as exc:
             if not exc.replacing:  # else another process has this one entry open (Windows)
                 self.unwritable = self.unwritable or exc.reason
@@ -359,57 +341,6 @@ class LedgerCache:
             self.unwritable = self.unwritable or os_reason(exc, writing=True)
         except pa.ArrowException:
             pass
-
-
-class _Sink:
-    """The file an entry is written to, after its header: hashes the bytes as they go out, so
-    that no second copy of a large entry is made to checksum it."""
-
-    def __init__(self, fh, key: str):
-        self._fh = fh
-        self._hash = xxhash.xxh3_128(key.encode("ascii"))
-        self.length = 0
-        self.closed = False
-
-    def write(self, data) -> int:
-        self._hash.update(data)
-        self.length += len(memoryview(data).cast("B"))
-        return self._fh.write(data)
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    def digest(self) -> bytes:
-        return self._hash.digest()
-
-
-def _seal(fh, key: str, kind: int, payload) -> None:
-    """Header (with a placeholder checksum), the payload through a hashing sink, then the header
-    for real."""
-    fh.write(bytes(HEADER_SIZE))
-    sink = _Sink(fh, key)
-    payload(sink)
-    fh.seek(0)
-    fh.write(_HEADER.pack(_MAGIC, FORMAT, kind, sink.length, sink.digest()))
-
-
-def _payload(entry, key: str, kind: int):
-    """The payload of an entry (a buffer or memoryview over its bytes) once it has proved to be
-    a whole entry of this format, of this kind, for this key. Raises Damaged."""
-    view = memoryview(entry).cast("B")
-    if len(view) < HEADER_SIZE:
-        raise Damaged("short")
-    head = bytes(view[:HEADER_SIZE])
-    magic, version, got_kind, length, checksum = _HEADER.unpack_from(head)
-    if (magic, version, got_kind, length) != (_MAGIC, FORMAT, kind, len(view) - HEADER_SIZE):
-        raise Damaged("header")
-    if any(head[_HEADER.size :]):
-        raise Damaged("header padding")
-    h = xxhash.xxh3_128(key.encode("ascii"))
-    h.update(view[HEADER_SIZE:])
-    if h.digest() != checksum:
-        raise Damaged("checksum")
-    return view[HEADER_SIZE:] if isinstance(entry, memoryview) else entry.slice(HEADER_SIZE)
 
 
 def _is_days(valid_days) -> bool:

@@ -325,16 +325,14 @@ class _Reader:
         hit, in_set = self._read_entry(key) if use else (None, False)
         if hit is ALONE or isinstance(hit, ReadResult):
             if in_set and isinstance(hit, ReadResult) and self.kept is not None:  # into the new set
-                self.kept.append((key, hit.frame.copy(deep=False), _meta(hit)))
+                self.kept.append((key, hit.frame, _meta(hit)))
             return (None if hit is ALONE else hit), key
         got = read()
         if use:
             frame = got.frame if got is not None and got.frame is not None else pd.DataFrame()
             meta = _meta(got) if got is not None else {"alone": True, "valid_days": [None, None]}
             if self.kept is not None and got is not None and got.frame is not None:
-                # as it is now: joining may add persons' numbers to this very frame (a ledger
-                # type of one read), and it is stored whole when the set is not
-                self.kept.append((key, frame.copy(deep=False), meta))
+                self.kept.append((key, frame, meta))
             else:
                 cache.put(key, frame, meta)
         return got, key
@@ -356,8 +354,8 @@ class _Reader:
         # (an entry of its own that is for other days, or damaged, may be from before its rows
         # went into a set)
         hit = self.stored.rows_of(self.cache, key, self.today)
-        rows_key = setentry.rows_key(self.cache, key)
-        return self._checked(hit, lambda: self.cache.discard_document(rows_key, setentry.ROWS)), True
+        note = setentry.rows_key(self.cache, key)
+        return self._checked(hit, lambda: self.cache.discard_document(note, setentry.ROWS)), True
 
     @staticmethod
     def _checked(hit, discard):

@@ -159,12 +159,13 @@ def point(cache: LedgerCache, key: str, ledgers: LedgerSet, kept: list) -> list:
             for name in frame.columns
             if isinstance(frame[name].dtype, pd.CategoricalDtype)
         }
+        read = {name: value for name, value in meta.items() if name != "valid_days"}
         doc = {
             "valid_days": meta["valid_days"],
             "set": key,
             "rows": rows,
             "categories": categories,
-            "read": meta,
+            "read": read,
         }
         cache.put_document(rows_key(cache, read_key), doc, ROWS)
     return left
@@ -187,12 +188,11 @@ class Stored:
             cache.misses += 1
             return None
         try:
-            meta, rows, categories = doc["read"], doc["rows"], doc["categories"]
+            meta = {**doc["read"], "valid_days": doc["valid_days"]}  # (the days get_document checked)
+            rows, categories = doc["rows"], doc["categories"]
             ledger = meta["accounts"][0]["ledger"]
             if ledger not in LEDGER_TYPES or not isinstance(categories, dict):
                 raise ValueError("ledger")
-            if meta["valid_days"] != doc["valid_days"]:  # (the note's own are checked)
-                raise ValueError("valid_days")
             whole = self._part(cache, doc["set"], ledger, today)
             if whole is None:  # the set was removed, or is damaged (and said so): read again
                 cache.misses += 1
