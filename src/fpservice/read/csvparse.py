@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fpservice.arrowtext import value_bytes
-from fpservice.read.cells import TEXT, Cells
+from fpservice.read.cells import Cells
 from fpservice.read.encodings import Source, decoded, delimiter
 from fpservice.read.ledgerset import FileProblem
 
@@ -98,10 +98,11 @@ def _parse(
     on_invalid,
     distinct: frozenset[int],
     threads: bool,
-    native: bool = False,
 ) -> pa.Table:
+    """The columns at `usecols` as bytes, dictionary-encoded but for those in `distinct`. Bytes,
+    not text: pyarrow checks a text column's UTF-8 cell by cell, while `_as_text` checks each
+    distinct value once (a 74 MB file of services: 0.29 -> 0.22 s)."""
     names = [str(i) for i in range(width)]
-    plain, coded = (pa.binary(), _BYTES) if native else (pa.string(), TEXT)
     return pacsv.read_csv(
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=threads),
@@ -109,7 +110,7 @@ def _parse(
             delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={names[i]: plain if i in distinct else coded for i in usecols},
+            column_types={names[i]: pa.binary() if i in distinct else _BYTES for i in usecols},
             include_columns=[names[i] for i in usecols],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -134,7 +135,7 @@ def _read_fast(
     # and prints what fails there; a file whose bytes are not known to be UTF-8 stops at such a
     # row instead, and comes back checked (see read_table).
     handler = on_invalid if source.checked else None
-    result = _parse(data, usecols, delim, width, handler, distinct, threads, source.native is not None)
+    result = _parse(data, usecols, delim, width, handler, distinct, threads)
     if result.num_rows == 0:
         raise _Disagree
     if not skipped and _lines_are_records(source, result.num_rows):
@@ -146,14 +147,18 @@ def _read_fast(
     return CsvTable(columns, lines, ragged, fast=True)
 
 
-def _as_text(column: pa.ChunkedArray, encoding: str | None):
-    """A column parsed from a file's own bytes, as UTF-8 text (as it is when already UTF-8)."""
-    if encoding is None:
-        return column
+def _as_text(column: pa.ChunkedArray, encoding: str | None) -> pa.Array:
+    """A column parsed as bytes, as UTF-8 text: checked when the file is UTF-8 (`encoding` None),
+    decoded from the file's own encoding otherwise; a dictionary's distinct values once. Raises
+    ArrowInvalid (not UTF-8) or UnicodeDecodeError when a value is not in the encoding."""
     column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
-    if pa.types.is_dictionary(column.type):  # decode each distinct value once
-        return pa.DictionaryArray.from_arrays(column.indices, _decoded_values(column.dictionary, encoding))
-    return _decoded_values(column, encoding)
+    if pa.types.is_dictionary(column.type):
+        return pa.DictionaryArray.from_arrays(column.indices, _text(column.dictionary, encoding))
+    return _text(column, encoding)
+
+
+def _text(values: pa.BinaryArray, encoding: str | None) -> pa.StringArray:
+    return values.cast(pa.string()) if encoding is None else _decoded_values(values, encoding)
 
 
 def _decoded_values(values: pa.BinaryArray, encoding: str) -> pa.StringArray:
