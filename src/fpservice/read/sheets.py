@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import multiprocessing
 import re
 import threading
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fpservice.privacy import mask_text
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 MAX_CELLS = 20_000_000  # a sheet's range (rows x columns); a ledger of a million rows has 15 million
@@ -212,6 +213,8 @@ class WorkbookReader:
         the workbook cannot be read."""
         if self.workers == 0:
             return read(raw, *args)
+        from concurrent.futures.process import BrokenProcessPool  # (with multiprocessing: only for workbooks)
+
         pool = self._shared()
         try:
             return pool.submit(read, raw, *args).result()
@@ -252,6 +255,9 @@ class WorkbookReader:
 
 
 def _process(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # spawn: a fresh interpreter, as on Windows; forking a process whose threads are reading
     # other files could copy a lock held by one of them.
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
