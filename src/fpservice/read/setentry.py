@@ -138,9 +138,17 @@ def _empty_categories(frame: pd.DataFrame, categories) -> None:
     if len(frame) or not isinstance(categories, dict):
         raise ValueError("categories")
     for name, values in categories.items():
-        if name not in frame or not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        if name not in frame:
             raise ValueError("categories")
-        frame[name] = pd.Categorical.from_codes([], dtype=text_dtype(values))
+        frame[name] = pd.Categorical.from_codes([], dtype=_noted_dtype(values))
+
+
+def _noted_dtype(values) -> pd.CategoricalDtype:
+    """The text categories a document noted for a column. Raises ValueError when they are not
+    a list of texts (damage)."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ValueError("categories")
+    return text_dtype(values)
 
 
 def point(cache: LedgerCache, key: str, ledgers: LedgerSet, kept: list) -> list:
@@ -289,10 +297,7 @@ def _taken(whole: pd.DataFrame, rows: list, categories: dict) -> pd.DataFrame:
         raise ValueError("categories")
     for name in coded:
         column = frame[name]
-        values = categories[name]
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ValueError("categories")
-        own = column.cat.set_categories(text_dtype(values).categories)
+        own = column.cat.set_categories(_noted_dtype(categories[name]).categories)
         if (own.isna() != column.isna()).any():  # a value the read's categories do not hold
             raise ValueError(name)
         frame[name] = own

@@ -213,7 +213,7 @@ class WorkbookReader:
         the workbook cannot be read."""
         if self.workers == 0:
             return read(raw, *args)
-        from concurrent.futures.process import BrokenProcessPool  # (with multiprocessing: only for workbooks)
+        from concurrent.futures.process import BrokenProcessPool  # (it loads multiprocessing: only here)
 
         pool = self._shared()
         try:
