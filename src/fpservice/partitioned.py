@@ -270,7 +270,7 @@ def _count_partition(
         for ledger, frames in dealt.items():
             parts[ledger] += frames
     del shuffled, direct, whole
-    frames = assemble.frames(parts, rank)
+    frames = assemble.frames(parts, rank, threads=1)
     calendar = Calendar()
     # one thread: a worker has one, and the cluster a worker per core
     total = counting_mod.partial(frames, hierarchy, counts, plan_start, calendar, threads=1)

@@ -4,17 +4,70 @@ over those numbers, not a join or a hash of strings."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
 
-def number_persons(ids: list[np.ndarray]) -> list[np.ndarray]:
+def number_persons(ids: list[np.ndarray], threads: int = 2) -> list[np.ndarray]:
     """One dense number per distinct ID key across the arrays (one per ledger), in the arrays'
-    shapes: the same ID has the same number in every ledger."""
-    keys = np.concatenate(ids)
-    numbers, _ = pd.factorize(keys, size_hint=len(keys))  # sized once: no rehashing as it grows
+    shapes: the same ID has the same number in every ledger. Numbers go by first appearance
+    (the first array's first key is 0): the persons ledger, numbered first, has row i as person
+    i. `threads`: how many buckets of keys are numbered at once (see first_seen)."""
+    keys = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    numbers = first_seen(keys, threads)
     bounds = np.cumsum([0, *map(len, ids)])
-    return [numbers[a:b].astype(np.int32) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [numbers[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# A million keys or more are numbered bucket by bucket. One hash table for all of them is far
+# larger than the processor's caches, and every key looks into it at a random place: a cache
+# miss per key, most of the time numbering takes. Split by a hash of the key into 64 buckets,
+# each bucket's table stays in the caches. Keys of a district of 2M persons (10.7M keys): one
+# table 1.06 s, buckets 0.52 s on two threads (0.70 s on one); 1M persons (5.7M keys): 0.32 s
+# against 0.25 s. Fewer keys gain nothing.
+_BUCKETED = 1 << 20
+_BUCKET_BITS = 6
+_SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits depend on every bit
+
+
+def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
+    """Each key's number in order of first appearance (pandas.factorize's codes), as int32."""
+    if len(keys) < max(_BUCKETED, 1):
+        return pd.factorize(keys, size_hint=len(keys))[0].astype(np.int32)
+    n, buckets = len(keys), 1 << _BUCKET_BITS
+    bucket = ((keys.view(np.uint64) * _SPREAD) >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")  # a radix sort: each bucket's keys together, in order
+    grouped = keys[order]
+    ends = np.cumsum(np.bincount(bucket, minlength=buckets))
+    starts = ends - np.bincount(bucket, minlength=buckets)
+
+    def number(i: int) -> np.ndarray:  # pandas hashes without the GIL: buckets overlap on threads
+        return pd.factorize(grouped[starts[i] : ends[i]])[0]
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-numbering") as pool:
+        per_bucket = list(pool.map(number, range(buckets)))
+    # Number each bucket's keys after the buckets before it, and note where each key is first
+    # seen: where its code is above every code before it in its bucket.
+    provisional = np.empty(n, dtype=np.int32)
+    firsts, offset = [], 0
+    for start, end, codes in zip(starts.tolist(), ends.tolist(), per_bucket):
+        if start == end:
+            continue
+        np.add(codes, offset, out=provisional[start:end], casting="unsafe")
+        new = np.empty(end - start, dtype=bool)
+        new[0] = True
+        np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
+        firsts.append(order[start:end][new])
+        offset += int(codes.max()) + 1
+    first = np.concatenate(firsts)  # each key's first position, by its provisional number
+    seen = np.zeros(n, dtype=bool)
+    seen[first] = True
+    final = (np.cumsum(seen, dtype=np.int32) - 1)[first]  # the keys in order of first appearance
+    numbers = np.empty(n, dtype=np.int32)
+    numbers[order] = final[provisional]
+    return numbers
 
 
 def has_person(persons: np.ndarray, people: np.ndarray, dense: bool = False) -> np.ndarray:

@@ -1,0 +1,58 @@
+"""Persons numbered across ledgers: the numbers are pandas.factorize's (first appearance), whether
+the keys are hashed in one table or bucket by bucket, on one thread or two."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fpservice import persons
+from fpservice.persons import first_seen, number_persons
+from fpservice.read.assemble import _file_order
+
+ledgers = st.lists(st.lists(st.integers(-(2**62), 2**62) | st.integers(0, 40), max_size=60), max_size=5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ledgers, st.sampled_from([1, 2]), st.booleans())
+def test_numbers_are_first_appearance(keys_per_ledger, threads, bucketed):
+    ids = [np.array(keys, dtype=np.int64) for keys in keys_per_ledger]
+    with pytest.MonkeyPatch.context() as mp:
+        if bucketed:  # small inputs through the buckets too
+            mp.setattr(persons, "_BUCKETED", 0)
+        got = number_persons(ids, threads)
+    expected = pd.factorize(np.concatenate(ids) if ids else np.zeros(0, np.int64))[0]
+    assert [len(g) for g in got] == [len(i) for i in ids]
+    assert all(g.dtype == np.int32 for g in got)
+    assert np.concatenate(got or [np.zeros(0, np.int32)]).tolist() == expected.tolist()
+
+
+def test_a_district_of_keys_in_buckets():
+    # Above the size where buckets are used: a persons ledger (each key once, numbered 0, 1, 2 …)
+    # and services that repeat most of them and add some unknown IDs.
+    rng = np.random.default_rng(7)
+    people = rng.choice(10**9, 400_000, replace=False) + 10**17
+    services = np.concatenate([rng.choice(people, 900_000), rng.integers(0, 10**18, 1_000)])
+    rng.shuffle(services)
+    numbered, served = number_persons([people, services])
+    assert len(people) + len(services) >= persons._BUCKETED
+    assert np.array_equal(numbered, np.arange(len(people)))
+    together = pd.factorize(np.concatenate([people, services]))[0]
+    assert np.array_equal(np.concatenate([numbered, served]), together)
+    assert np.array_equal(first_seen(services, threads=1), pd.factorize(services)[0])
+
+
+def _frame(files: list[str], codes: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"file": pd.Categorical.from_codes(codes, files)})
+
+
+def test_rows_put_in_file_order_only_when_reads_interleave():
+    rank = {"a.csv": 0, "b.csv": 1, "c.csv": 2}
+    batch = _frame(["a.csv", "c.csv"], [0, 0, 1])  # a batch of a.csv and c.csv, read together
+    alone = _frame(["b.csv"], [0, 0])  # b.csv, read alone, found between them
+    assert _file_order([batch, alone], rank).tolist() == [0, 1, 3, 4, 2]
+    assert _file_order([_frame(["a.csv", "b.csv"], [0, 1]), _frame(["c.csv"], [0])], rank) is None
+    assert _file_order([_frame(["c.csv"], []), _frame(["a.csv"], [0])], rank) is None  # no rows: no order
+    assert _file_order([_frame(["b.csv"], [0]), _frame(["a.csv"], [0, 0])], rank).tolist() == [1, 2, 0]
+    assert _file_order([], rank) is None
