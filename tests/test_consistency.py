@@ -33,6 +33,10 @@ def test_consistency_warnings(ledger_dir):
         ("row.service_unknown_person", "s.csv", 2, mask_id(make_id(seq=9)), None),
         ("row.two_units", "p.csv", 5, mask_id(y), "330205001002"),
     ]
+    # `check` runs the checks on two threads: the same findings, in the same order, as on one
+    rank = {a.file: i for i, a in enumerate(result.accounts)}
+    alone = consistency.finish([consistency.partial(result.frames, False, threads=1)], result.units, rank)
+    assert consistency.check(result) == alone
 
 
 @given(

@@ -4,6 +4,7 @@ and since persons are counted distinct, none of them changes a number."""
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,7 @@ def check(ledgers: LedgerSet) -> list[Finding]:
     """Every check across rows and files, over the whole ledger set."""
     lost = lost_persons(ledgers)
     rank = {f: i for i, f in enumerate(a.file for a in ledgers.accounts)}
-    return finish([partial(ledgers.frames, lost)], ledgers.units, rank)
+    return finish([partial(ledgers.frames, lost, threads=2)], ledgers.units, rank)
 
 
 def lost_persons(ledgers) -> bool:
@@ -47,20 +48,26 @@ class Part:
         return Part(found, self.unknown + other.unknown, self.seen | other.seen)
 
 
-def partial(frames: dict[str, pd.DataFrame], lost_persons: bool, any_persons: bool | None = None) -> Part:
+def partial(
+    frames: dict[str, pd.DataFrame], lost_persons: bool, any_persons: bool | None = None, threads: int = 1
+) -> Part:
     """The checks over `frames`; `any_persons`: whether the ledgers have persons at all (a
-    partition may have none of its own), by default whether `frames` have."""
+    partition may have none of its own), by default whether `frames` have. The checks run on
+    `threads` threads: they are passes of numpy over millions of rows, which let go of the GIL."""
     persons, outflow = frames["persons"], frames["outflow"]
     any_persons = not persons.empty if any_persons is None else any_persons
-    services = _services_without_person(frames["services"], persons, lost_persons, any_persons)
-    part = Part(
-        [
-            _overlaps(persons, "arrived", "left", by_unit=True),
-            _overlaps(outflow, "left_on", "returned", by_unit=True),
-            _overlaps(persons, "arrived", "left", by_unit=False),
-            [f for f in services if f.code != "file.services_without_persons"],
-        ]
-    )
+    checks = [
+        lambda: _services_without_person(frames["services"], persons, lost_persons, any_persons),
+        lambda: _overlaps(persons, "arrived", "left", by_unit=True),
+        lambda: _overlaps(outflow, "left_on", "returned", by_unit=True),
+        lambda: _overlaps(persons, "arrived", "left", by_unit=False),
+    ]
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-checks") as pool:
+            services, *overlaps = pool.map(lambda check: check(), checks)
+    else:
+        services, *overlaps = (check() for check in checks)
+    part = Part([*overlaps, [f for f in services if f.code != "file.services_without_persons"]])
     part.unknown.update(
         {f.file: int(f.detail) for f in services if f.code == "file.services_without_persons"}
     )
