@@ -233,12 +233,20 @@ def _partitioned(client, readings: list[Reading], k: int, rank: dict[str, int]):
         return {}, direct, shared
     import dask.dataframe as dd  # only for a shuffle: importing it takes 0.4 s
 
+    # Every worker imports it too before a task of the shuffle reaches it. A worker's task thread
+    # and the thread that reads its messages importing it at once find it half made, and the
+    # worker prints a traceback (dask/distributed#8759; seen once in a Dask run of sample_data).
+    client.run(_import_dataframe)
     shuffled = {}
     for ledger, frames in inputs.items():
         meta = shufflecodes.coded(assemble.empty_frame(ledger), texts[ledger])
         rows = dd.from_delayed(frames, meta=meta, verify_meta=False)
         shuffled[ledger] = rows.shuffle(on="pid", npartitions=k, shuffle_method="p2p").to_delayed()
     return shuffled, direct, shared
+
+
+def _import_dataframe() -> None:
+    import dask.dataframe  # noqa: F401
 
 
 def _rows(group: Group, ledger: str, texts: dict) -> pd.DataFrame:
