@@ -39,29 +39,34 @@ def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
     n, buckets = len(keys), 1 << _BUCKET_BITS
     bucket = ((keys.view(np.uint64) * _SPREAD) >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint8)
     order = np.argsort(bucket, kind="stable")  # a radix sort: each bucket's keys together, in order
+    ends = np.cumsum(np.bincount(bucket, minlength=buckets)).tolist()
+    starts = [0, *ends[:-1]]
+    del bucket
     grouped = keys[order]
-    ends = np.cumsum(np.bincount(bucket, minlength=buckets))
-    starts = ends - np.bincount(bucket, minlength=buckets)
+    provisional = np.empty(n, dtype=np.int32)  # a key's number within its bucket, then past the ones before
 
-    def number(i: int) -> np.ndarray:  # pandas hashes without the GIL: buckets overlap on threads
-        return pd.factorize(grouped[starts[i] : ends[i]])[0]
-
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-numbering") as pool:
-        per_bucket = list(pool.map(number, range(buckets)))
-    # Number each bucket's keys after the buckets before it, and note where each key is first
-    # seen: where its code is above every code before it in its bucket.
-    provisional = np.empty(n, dtype=np.int32)
-    firsts, offset = [], 0
-    for start, end, codes in zip(starts.tolist(), ends.tolist(), per_bucket):
+    def number(i: int) -> tuple[np.ndarray, int]:
+        """Number bucket i's keys; -> where each of them is first seen (where its code is above
+        every code before it), and how many there are. pandas hashes without the GIL: buckets
+        overlap on threads."""
+        start, end = starts[i], ends[i]
         if start == end:
-            continue
-        np.add(codes, offset, out=provisional[start:end], casting="unsafe")
+            return order[:0], 0
+        codes = pd.factorize(grouped[start:end])[0]
+        provisional[start:end] = codes
         new = np.empty(end - start, dtype=bool)
         new[0] = True
         np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
-        firsts.append(order[start:end][new])
-        offset += int(codes.max()) + 1
-    first = np.concatenate(firsts)  # each key's first position, by its provisional number
+        return order[start:end][new], int(codes.max()) + 1
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-numbering") as pool:
+        numbered = list(pool.map(number, range(buckets)))
+    grouped = None  # (its memory back before the arrays below are made)
+    offset = 0
+    for start, end, (_, count) in zip(starts, ends, numbered):
+        provisional[start:end] += offset
+        offset += count
+    first = np.concatenate([firsts for firsts, _ in numbered])  # each key's first row, by its number
     seen = np.zeros(n, dtype=bool)
     seen[first] = True
     final = (np.cumsum(seen, dtype=np.int32) - 1)[first]  # the keys in order of first appearance
