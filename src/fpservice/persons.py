@@ -34,7 +34,7 @@ _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits depen
 
 def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
     """Each key's number in order of first appearance (pandas.factorize's codes), as int32."""
-    if len(keys) < max(_BUCKETED, 1):
+    if len(keys) < _BUCKETED or not len(keys):
         return pd.factorize(keys, size_hint=len(keys))[0].astype(np.int32)
     n, buckets = len(keys), 1 << _BUCKET_BITS
     bucket = ((keys.view(np.uint64) * _SPREAD) >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint8)
