@@ -4,7 +4,6 @@ and since persons are counted distinct, none of them changes a number."""
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +15,7 @@ from fpservice.persons import has_person
 from fpservice.privacy import mask_id
 from fpservice.quality import assess
 from fpservice.read import LedgerSet
+from fpservice.threads import mapped
 from fpservice.units import VILLAGE
 
 
@@ -62,11 +62,7 @@ def partial(
         lambda: _overlaps(outflow, "left_on", "returned", by_unit=True),
         lambda: _overlaps(persons, "arrived", "left", by_unit=False),
     ]
-    if threads > 1:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-checks") as pool:
-            services, *overlaps = pool.map(lambda check: check(), checks)
-    else:
-        services, *overlaps = (check() for check in checks)
+    services, *overlaps = mapped(lambda check: check(), checks, threads, "checks")
     part = Part([*overlaps, [f for f in services if f.code != "file.services_without_persons"]])
     part.unknown.update(
         {f.file: int(f.detail) for f in services if f.code == "file.services_without_persons"}

@@ -12,7 +12,6 @@ village only then).
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -25,6 +24,7 @@ from fpservice.periods import Window
 from fpservice.rules import PERSONS, Indicator, Plan, RuleBook
 from fpservice.schema import LEDGER_TYPES
 from fpservice.scope import Scope
+from fpservice.threads import mapped
 from fpservice.workdays import Calendar
 
 FLOATING, REGISTERED = "流动", "户籍"
@@ -139,11 +139,7 @@ def partial(
         counted = c.registered is not None and holds_registered
         return parts, indicators_mod.partial(c.registered, scope, hierarchy) if counted else None
 
-    if threads > 1 and len(counts) > 1:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-counting") as pool:
-            done = list(pool.map(count, counts))
-    else:
-        done = list(map(count, counts))
+    done = mapped(count, counts, threads, "counting")
     return Partial([parts for parts, _ in done], [registered for _, registered in done], holds_registered)
 
 

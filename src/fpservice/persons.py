@@ -4,10 +4,10 @@ over those numbers, not a join or a hash of strings."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pandas as pd
+
+from fpservice.threads import mapped
 
 
 def number_persons(ids: list[np.ndarray], threads: int = 2) -> list[np.ndarray]:
@@ -34,7 +34,7 @@ _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits depen
 
 def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
     """Each key's number in order of first appearance (pandas.factorize's codes), as int32."""
-    if len(keys) < _BUCKETED or not len(keys):
+    if len(keys) < _BUCKETED:
         return pd.factorize(keys, size_hint=len(keys))[0].astype(np.int32)
     n, buckets = len(keys), 1 << _BUCKET_BITS
     bucket = ((keys.view(np.uint64) * _SPREAD) >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint8)
@@ -59,8 +59,7 @@ def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
         np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
         return order[start:end][new], int(codes.max()) + 1
 
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fpservice-numbering") as pool:
-        numbered = list(pool.map(number, range(buckets)))
+    numbered = mapped(number, range(buckets), threads, "numbering")
     grouped = None  # (its memory back before the arrays below are made)
     offset = 0
     for start, end, (_, count) in zip(starts, ends, numbered):
