@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -333,34 +334,58 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_second():
 
 
 _FAULTS = """
-import resource, sys
+import resource, sys, threading
 if sys.argv[1] == "tuned":
     from fpservice.cli import _tune_malloc
     _tune_malloc()
-def touched():  # a 16 MB block, every page written
-    block = bytearray(16 << 20)
-    block[:: 4096] = b"x" * len(range(0, 16 << 20, 4096))
+def touched(size):  # a block, every page written
+    block = bytearray(size)
+    block[:: 4096] = b"x" * len(range(0, size, 4096))
     return block
-block = touched()
+size = int(sys.argv[2]) << 20
+block = touched(size)
 del block
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-block = touched()
+if sys.argv[3] == "thread":  # the next block made by another thread (a read on the pool)
+    threading.Thread(target=touched, args=(size,)).start()
+else:
+    block = touched(size)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
-def test_the_command_keeps_freed_blocks_for_the_next_one():
-    """With the allocator told at start (cli._tune_malloc), a large block freed is reused by the
-    next one without faulting its pages in again; glibc by default maps and unmaps each one."""
+@pytest.mark.parametrize("size_mb, where", [(16, "same"), (64, "same"), (64, "thread")])
+def test_the_command_keeps_freed_blocks_for_the_next_one(size_mb, where):
+    """With the allocator told at start (cli._tune_malloc), a block freed is reused by the next
+    one without faulting its pages in again, however large, and whichever thread asks for it;
+    glibc by default maps and unmaps each large one, and gives each thread a heap of its own."""
 
     def faults(mode: str) -> int:
-        done = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True)
+        args = [sys.executable, "-c", _FAULTS, mode, str(size_mb), where]
+        done = subprocess.run(args, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return int(done.stdout)
 
-    assert faults("tuned") < 400  # of 4,096 pages
-    assert faults("default") > 3000
+    pages = (size_mb << 20) // 4096
+    assert faults("tuned") < pages // 10
+    assert faults("default") > pages * 3 // 4
+
+
+def test_the_command_puts_arrow_on_glibcs_allocator():
+    """The reads' Arrow buffers come from the heap the command tuned (not mimalloc's own, which
+    gives freed pages back); a value the user set is kept."""
+    script = (
+        "import sys; import fpservice.cli as cli; sys.argv = ['fpservice', '--version']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.stdout.split()[-1:] == ["system"], done.stderr
+    env["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.stdout.split()[-1:] == ["jemalloc"], done.stderr
 
 
 _COLLECTOR = """

@@ -154,7 +154,7 @@ def test_the_memory_of_the_smallest_worker_decides():
 
 def test_a_local_clusters_workers_keep_glibcs_own_memory_thresholds(monkeypatch):
     """Dask's MALLOC_TRIM_THRESHOLD_ fixes glibc's mmap threshold, which doubled the time of
-    reading: a local cluster's workers start without it."""
+    reading: a local cluster's workers start without it, and with Arrow's own allocator."""
     from fpservice import cluster
 
     # A Dask nanny puts its variables in its own process's environment before it starts a worker:
@@ -164,12 +164,17 @@ def test_a_local_clusters_workers_keep_glibcs_own_memory_thresholds(monkeypatch)
 
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")  # as the command line sets it
     with cluster.connected(Engine("dask", None, 1, None)) as client:
         assert list(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == [None]
         assert list(client.run(os.environ.get, "MALLOC_ARENA_MAX").values()) == ["2"]
+        # Arrow's own allocator, whatever the command line chose for itself (release_arrow_memory)
+        pools = client.run(lambda: __import__("pyarrow").default_memory_pool().backend_name)
+        assert list(pools.values()) == ["mimalloc"]
         assert list(client.run(os.environ.get, "OMP_NUM_THREADS").values()) == ["1"]  # Dask's others
     # what the nanny put in this process's environment for its workers is taken back
     assert "MALLOC_ARENA_MAX" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
 
 
 def in_pieces(monkeypatch, size):

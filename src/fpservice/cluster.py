@@ -38,6 +38,11 @@ WORKER_MEMORY_CONFIG = {
     "distributed.p2p.comm.buffer": "128 MiB",
     "distributed.p2p.storage.buffer": "64 MiB",
 }
+# A local cluster's workers inherit the command's environment, which puts Arrow on glibc's
+# allocator for the command's own process (cli.PROCESS_SETTINGS), and a variable in the
+# environment wins over Dask's config: a worker keeps Arrow's own allocator, from which what a
+# task freed is given back (release_arrow_memory).
+WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
 WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
 
@@ -125,6 +130,7 @@ class connected:
         # A nanny puts its workers' variables in this process's environment too, before it starts
         # them (OMP_NUM_THREADS=1 and the like): they are put back as they were after the run
         self.environ = dict(os.environ)
+        os.environ.update(WORKER_ENVIRON)
         try:
             with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
                 warnings.simplefilter("ignore")
@@ -156,6 +162,7 @@ class connected:
         if self.environ is not None:
             for name in set(os.environ) - set(self.environ):
                 del os.environ[name]
+            os.environ.update(self.environ)
             os.environ.update(self.environ)
         if self.config is not None:
             self.config.__exit__(None, None, None)

@@ -148,22 +148,34 @@ def cli(
 #   allocation stalls in memory compaction (numpy/numpy#31590). A report over a million persons
 #   makes thousands of short-lived large arrays; with ordinary pages it spends a third less
 #   time in the kernel.
-# - pyarrow's allocator (mimalloc) asks for huge pages too: zeroing 2 MB at each first touch
-#   was a tenth of a cold run's CPU time, on buffers that live for one file.
+# - pyarrow allocates from glibc (below), not from its own allocator (mimalloc): mimalloc hands
+#   freed pages back to the system and faults them in again for the next file, and with glibc
+#   keeping one heap for every thread the reads reuse each other's memory. A Dask worker keeps
+#   mimalloc (cluster.WORKER_MEMORY_CONFIG), which gives memory back when asked.
+# - mimalloc, where it is used, asks for huge pages too: zeroing 2 MB at each first touch was a
+#   tenth of a cold run's CPU time, on buffers that live for one file.
 # - OpenBLAS starts a thread per core when numpy loads, and they spin for a while: fpservice
 #   does no floating-point linear algebra, and the cores are needed to read ledgers.
 # They belong to the command, not the library: `main` sets them, importing fpservice does not.
-PROCESS_SETTINGS = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0", "OPENBLAS_NUM_THREADS": "1"}
+PROCESS_SETTINGS = {
+    "NUMPY_MADVISE_HUGEPAGE": "0",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+    "MIMALLOC_ALLOW_THP": "0",
+    "OPENBLAS_NUM_THREADS": "1",
+}
 
 
 # glibc's allocator, told at once (its environment variables are read when the process starts):
-# blocks up to 32 MB (a ledger file's bytes, a column of a few million values) come from the heap
-# rather than a mapping of their own, and freed memory stays in the heap for the next block.
-# By default each large block is mapped on allocation and unmapped when freed, so every one
-# faults its pages in afresh: a cold 1M report spent 6-8 % of its time on that (4.9-5.1 s
-# against 4.6-4.7 s, with 100-130 MB more at its peak). Variables the user set win.
+# every block comes from one heap shared by all threads, never from a mapping of its own, and
+# freed memory stays there for the next block. By default each block above a threshold is
+# mapped on allocation and unmapped when freed, and each thread that allocates gets an arena of
+# its own whose freed memory goes back to the system: either way the next block faults its
+# pages in afresh, and on a virtual machine a fault costs microseconds. A cold 2M report faulted
+# 1.1 million pages (2.4 s of system time); with one heap and Arrow on it, 0.38 million (1.0 s),
+# and its peak was 110 MB lower. Variables the user set win.
 MALLOC_SETTINGS = {  # mallopt parameter: (its number, value)
-    "MALLOC_MMAP_THRESHOLD_": (-3, 32 << 20),  # M_MMAP_THRESHOLD, at glibc's largest
+    "MALLOC_ARENA_MAX": (-8, 1),  # M_ARENA_MAX
+    "MALLOC_MMAP_MAX_": (-4, 0),  # M_MMAP_MAX
     "MALLOC_TRIM_THRESHOLD_": (-1, 1 << 30),  # M_TRIM_THRESHOLD
     "MALLOC_TOP_PAD_": (-2, 64 << 20),  # M_TOP_PAD
 }
