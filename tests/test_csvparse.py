@@ -1,5 +1,6 @@
 """The CSV parser: rows, their physical lines, ragged and blank rows, whatever the quoting."""
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,3 +69,6 @@ def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, fin
     for i in (0, 1, 2):
         a, b = fast.columns[i], exact.columns[i]
         assert a.per_value(a.text()).tolist() == b.per_value(b.text()).tolist()
+        for cells in (a, b):  # every value is some row's (the header's too only when a row repeats it)
+            held = np.bincount(cells.codes[cells.codes >= 0], minlength=len(cells.values))
+            assert (held > 0).all() and "" not in cells.text().tolist()

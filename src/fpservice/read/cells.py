@@ -35,43 +35,46 @@ class Cells:
         return cls(np.full(n, -1, dtype=np.int32), pa.array([], pa.string()))
 
     @classmethod
-    def of(cls, column: pa.ChunkedArray | pa.Array) -> Cells:
-        """From a dictionary-encoded (or plain string) arrow column."""
+    def of(cls, column: pa.ChunkedArray | pa.Array, header: int | None = None) -> Cells:
+        """From a dictionary-encoded (or plain string) arrow column. Every value of its dictionary
+        is held by some row but for blank ones and `header` (the position of the header's value,
+        which pyarrow read as a row), which rows need not hold: they are dropped if none does."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks else pa.array([], TEXT)
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()
         codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-        return cls._trimmed(codes, column.dictionary)
+        values = pc.utf8_trim(column.dictionary, _TRIMMED)
+        held = ~_empty(values)  # a blank value's rows are blank
+        if header is not None and held[header]:  # one pass looking for one code, not a count of all
+            held[header] = bool((codes == header).any())
+        return cls(codes, values)._without_unheld(held)
 
     @classmethod
     def each(cls, column: pa.ChunkedArray | pa.Array) -> Cells:
         """From a plain string column whose values are mostly distinct (ID numbers, names): row i
-        holds value i, and hashing the values to share them would cost more than it saves."""
+        holds value i, and hashing the values to share them would cost more than it saves. Blank
+        rows hold no value, so the values are the non-blank rows' in order."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
-        codes = np.arange(len(column), dtype=np.int32)
-        if column.null_count:
-            codes[np.asarray(column.is_null())] = -1
-        cells = cls._trimmed(codes, column)
-        cells.dense = len(cells.values) == len(codes) and bool((cells.codes >= 0).all())
-        return cells
-
-    @classmethod
-    def _trimmed(cls, codes: np.ndarray, values: pa.Array) -> Cells:
-        values = pc.utf8_trim(values, _TRIMMED)
-        blank = _empty(values)
-        if blank.any():
-            codes = np.where(lookup(blank, codes, True), np.int32(-1), codes)
-        return cls(codes, values).compact()
+        values = pc.utf8_trim(column, _TRIMMED)
+        filled = ~_empty(values)
+        if filled.all():
+            return cls(np.arange(len(values), dtype=np.int32), values, dense=True)
+        codes = np.full(len(values), -1, dtype=np.int32)
+        codes[filled] = np.arange(np.count_nonzero(filled), dtype=np.int32)
+        return cls(codes, values.filter(pa.array(filled)))
 
     def compact(self) -> Cells:
-        """Drop values no row holds (blanks, the header pyarrow read as a row)."""
-        used = np.bincount(self.codes + 1, minlength=len(self.values) + 1)[1:] > 0  # +1: blanks
-        if used.all():
+        """Drop values no row holds (a subset of rows taken)."""
+        return self._without_unheld(np.bincount(self.codes + 1, minlength=len(self.values) + 1)[1:] > 0)
+
+    def _without_unheld(self, held: np.ndarray) -> Cells:
+        """Only the values in `held`, renumbered; rows holding one of the others become blank."""
+        if held.all():
             return self
-        renumber = (np.cumsum(used) - 1).astype(np.int32)
-        return Cells(lookup(renumber, self.codes, np.int32(-1)), self.values.filter(pa.array(used)))
+        renumber = np.where(held, np.cumsum(held, dtype=np.int32) - 1, np.int32(-1))
+        return Cells(lookup(renumber, self.codes, np.int32(-1)), self.values.filter(pa.array(held)))
 
     def __len__(self) -> int:
         return len(self.codes)

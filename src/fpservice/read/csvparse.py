@@ -142,8 +142,15 @@ def _read_fast(
         lines, ragged = np.arange(2, result.num_rows + 1, dtype=np.int64), []  # header on line 1
     else:
         lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
-    result = result.slice(1).unify_dictionaries()  # pyarrow returns the header as a row
-    columns = {i: _cells(_as_text(result.column(str(i)), source.native), i in distinct) for i in usecols}
+    result = result.unify_dictionaries()
+    # pyarrow returns the header as a row: its values are in the dictionaries, held by no row
+    # unless one repeats the header
+    header = {i: result.column(str(i))[0].index.as_py() for i in usecols if i not in distinct}
+    result = result.slice(1)
+    columns = {
+        i: _cells(_as_text(result.column(str(i)), source.native), i in distinct, header.get(i))
+        for i in usecols
+    }
     return CsvTable(columns, lines, ragged, fast=True)
 
 
@@ -184,8 +191,8 @@ def _decoded_values(values: pa.BinaryArray, encoding: str) -> pa.StringArray:
     return pc.if_else(values.is_valid(), text, pa.scalar(None, pa.string())) if values.null_count else text
 
 
-def _cells(column, distinct: bool) -> Cells:
-    return Cells.each(column) if distinct else Cells.of(column)
+def _cells(column, distinct: bool, header: int | None = None) -> Cells:
+    return Cells.each(column) if distinct else Cells.of(column, header)
 
 
 def _lines_are_records(source: Source, rows: int) -> bool:

@@ -203,8 +203,14 @@ def _control_bytes(values: pa.Array) -> bool:
     character of its own.)"""
     offsets, data = value_bytes(values)
     data = data[offsets[0] : offsets[-1]]
-    low = data < 32
-    return bool(low.any() and (low & (data != 9) & (data != 10) & (data != 13)).any() or (data == 127).any())
+    if not len(data):
+        return False
+    # A minimum and a maximum first (no temporary array): ID numbers are printable ASCII throughout
+    if data.min() < 32:
+        low = data < 32
+        if (low & (data != 9) & (data != 10) & (data != 13)).any():
+            return True
+    return data.max() >= 127 and bool((data == 127).any())
 
 
 _EXCEL_ERRORS = pa.array(
