@@ -34,7 +34,7 @@ class Checker:
         self.villages: set[str] = set()  # well-formed village codes on any row
         self.valid_days: tuple[str | None, str | None] = (None, None)  # what `today` allows
         self._rows: list[int] = []  # the row of each finding, for `name_villages`
-        self.row_villages: np.ndarray | None = None  # per row: its well-formed village code, or None
+        self.row_villages: _PerRow | None = None  # per row: its well-formed village code, or None
         self.checks: dict[tuple[str, str], None] = {}  # (code, column) of every check run, in order
 
     def flag(self, code: str, mask, key: str, shown=None, masker=mask_text, detail=None) -> None:
@@ -59,11 +59,11 @@ class Checker:
     def name_villages(self) -> None:
         """Give each finding the village code written on its row (a code, not personal data), once
         the unit column is checked: a village's problem list holds the findings on its rows."""
-        if self.row_villages is None:
+        if self.row_villages is None or not self.findings:
             return
+        units = self.row_villages[np.asarray(self._rows, dtype=np.intp)]
         self.findings = [
-            replace(f, unit=unit) if (unit := self.row_villages[i]) is not None else f
-            for f, i in zip(self.findings, self._rows)
+            replace(f, unit=unit) if unit is not None else f for f, unit in zip(self.findings, units)
         ]
 
     def flag_values(self, code: str, bad: np.ndarray, cells: Cells, key: str, shown=None, **kw) -> None:
@@ -318,7 +318,7 @@ def _check_units(check: Checker, cells: Cells, key: str, units: units_mod.Units)
     not_village = np.not_equal(level, None) & ~is_village
     used = np.bincount(cells.codes[cells.present], minlength=len(level)) > 0
     check.villages = set(codes[is_village & used].tolist())
-    check.row_villages = cells.per_value(np.where(is_village, codes, None), None)
+    check.row_villages = _PerRow(np.where(is_village, codes, None), cells.codes)
     check.flag_values(
         "value.unit_not_village", not_village, cells, key, codes, detail=_PerRow(level, cells.codes)
     )
