@@ -163,6 +163,5 @@ class connected:
             for name in set(os.environ) - set(self.environ):
                 del os.environ[name]
             os.environ.update(self.environ)
-            os.environ.update(self.environ)
         if self.config is not None:
             self.config.__exit__(None, None, None)
