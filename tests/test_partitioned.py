@@ -152,7 +152,7 @@ def test_the_memory_of_the_smallest_worker_decides():
     assert cluster.worker_memory(Client()) == 2 << 30
 
 
-def test_a_local_clusters_workers_keep_glibcs_own_memory_thresholds(monkeypatch):
+def test_a_local_clusters_workers_keep_glibcs_thresholds_and_arrows_allocator(monkeypatch):
     """Dask's MALLOC_TRIM_THRESHOLD_ fixes glibc's mmap threshold, which doubled the time of
     reading: a local cluster's workers start without it, and with Arrow's own allocator."""
     from fpservice import cluster

@@ -102,11 +102,11 @@ def test_requests_and_births_consistency_errors(ledger_dir):
     )  # 出生日期 is the child's here
 
 
-_BYTES_OF_ALL_KINDS = st.sampled_from("0123456789X 张芳\t\n\r\x00\x01\x1f\x7f\x80é")
+_CHARACTERS_OF_ALL_KINDS = st.sampled_from("0123456789X 张芳\t\n\r\x00\x01\x1f\x7f\x80é")
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet=_BYTES_OF_ALL_KINDS, max_size=20)))
+@given(st.lists(st.text(alphabet=_CHARACTERS_OF_ALL_KINDS, max_size=20)))
 def test_control_characters_are_found_wherever_they_are(texts):
     """The byte scan that spares most columns the regular expression finds what it would find:
     a control character in ASCII digits or in Chinese text, and never a tab or a line break."""

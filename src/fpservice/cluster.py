@@ -40,9 +40,9 @@ WORKER_MEMORY_CONFIG = {
 }
 # A local cluster's workers inherit the command's environment, which puts Arrow on glibc's
 # allocator for the command's own process (cli.PROCESS_SETTINGS), and a variable in the
-# environment wins over Dask's config: a worker keeps Arrow's own allocator, from which what a
-# task freed is given back (release_arrow_memory).
-WORKER_ENVIRON = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+# environment wins over Dask's config. A worker needs an allocator that gives back what a task
+# freed when asked (release_arrow_memory): Arrow's own, unless the user chose another of those.
+ARROW_POOL, WORKER_ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL", "mimalloc"
 WAIT_FOR_WORKERS = 60  # seconds a scheduler may take to have a worker
 
 
@@ -128,9 +128,14 @@ class connected:
         # (0700), removed after it
         self.scratch = tempfile.mkdtemp(prefix="fpservice-dask-")
         # A nanny puts its workers' variables in this process's environment too, before it starts
-        # them (OMP_NUM_THREADS=1 and the like): they are put back as they were after the run
+        # them (OMP_NUM_THREADS=1 and the like), and so does this for Arrow's allocator (once
+        # this process's own is chosen): they are put back as they were after the run
+        import pyarrow
+
+        pyarrow.default_memory_pool()
         self.environ = dict(os.environ)
-        os.environ.update(WORKER_ENVIRON)
+        if os.environ.get(ARROW_POOL, "system") == "system":
+            os.environ[ARROW_POOL] = WORKER_ARROW_POOL
         try:
             with warnings.catch_warnings():  # "port 8787 in use" and the like: nothing for the user
                 warnings.simplefilter("ignore")

@@ -151,7 +151,7 @@ def cli(
 # - pyarrow allocates from glibc (below), not from its own allocator (mimalloc): mimalloc hands
 #   freed pages back to the system and faults them in again for the next file, and with glibc
 #   keeping one heap for every thread the reads reuse each other's memory. A Dask worker keeps
-#   mimalloc (cluster.WORKER_ENVIRON), which gives memory back when asked.
+#   mimalloc (cluster.WORKER_ARROW_POOL), which gives memory back when asked.
 # - mimalloc, where it is used, asks for huge pages too: zeroing 2 MB at each first touch was a
 #   tenth of a cold run's CPU time, on buffers that live for one file.
 # - OpenBLAS starts a thread per core when numpy loads, and they spin for a while: fpservice

@@ -36,9 +36,10 @@ class Cells:
 
     @classmethod
     def of(cls, column: pa.ChunkedArray | pa.Array, header: int | None = None) -> Cells:
-        """From a dictionary-encoded (or plain string) arrow column. Every value of its dictionary
-        is held by some row but for blank ones and `header` (the position of the header's value,
-        which pyarrow read as a row), which rows need not hold: they are dropped if none does."""
+        """From a dictionary-encoded (or plain string) arrow column whose dictionary was built from
+        its rows (pyarrow's CSV parse, `dictionary_encode`): every value is held by some row, but
+        for `header`, the position of the header's value (pyarrow read the header as a row), kept
+        only if a row repeats it. Blank values are dropped and their rows are blank."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks else pa.array([], TEXT)
         if not pa.types.is_dictionary(column.type):

@@ -210,7 +210,7 @@ def _control_bytes(values: pa.Array) -> bool:
         low = data < 32
         if (low & (data != 9) & (data != 10) & (data != 13)).any():
             return True
-    return data.max() >= 127 and bool((data == 127).any())
+    return bool(data.max() >= 127 and (data == 127).any())
 
 
 _EXCEL_ERRORS = pa.array(
