@@ -90,3 +90,22 @@ def test_a_units_file_that_cannot_be_read_is_one_line(ledger_dir, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", denied)
     result = run(["check", ledger_dir, "-p", "000"])
     assert result.exit_code == 3 and result.stderr.startswith("fpservice: 无法读取 units.csv：没有读取权限")
+
+
+def test_looking_up_levels_adds_no_attribute_while_a_workbooks_read_pickles_the_units(ledger_dir):
+    """A workbook is read in a process of its own, with the units pickled for it on a thread,
+    while other reads look their unit codes up: the first lookup must not add an attribute to
+    the units then (pickling failed now and again with "dictionary changed size during
+    iteration", and the run stopped with an internal error)."""
+    import pickle
+
+    from fpservice.read.unitsfile import load_units_file
+
+    write_units(
+        ledger_dir, [["330205000000", "江北区", "县", ""], ["330205001000", "甲街道", "乡镇", "330205000000"]]
+    )
+    units = load_units_file(ledger_dir / "units.csv", "units.csv", None)
+    before = set(vars(units))
+    assert units.levels == {"330205000000": "县", "330205001000": "乡镇"}
+    assert set(vars(units)) == before
+    assert pickle.loads(pickle.dumps(units)).levels == units.levels

@@ -74,11 +74,15 @@ class Units:
     listed: bool = False
     findings: list[Finding] = field(default_factory=list)
     fingerprint: str = ""  # of units.csv's bytes: ledger rows are checked against it
+    # `levels`, made when first asked for. An attribute from the start: a workbook's read pickles
+    # the units for its process while other reads ask for the levels, and an attribute added
+    # meanwhile fails the pickling ("dictionary changed size during iteration").
+    _levels: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def levels(self) -> dict[str, str]:
         """code -> level, for looking up many codes one at a time."""
-        if getattr(self, "_levels", None) is None or len(self._levels) != len(self.table):
+        if self._levels is None or len(self._levels) != len(self.table):
             self._levels = dict(zip(self.table.index.tolist(), self.table["level"].tolist()))
         return self._levels
 
