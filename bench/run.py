@@ -341,16 +341,16 @@ def render(results: list[dict]) -> str:
             duck_s, duck_mib = f"{duck[0]:.1f}", f"{duck[1]:.0f}"
             cold_duck, warm_duck = f"{cold[0] / duck[0]:.2f}×", f"{warm[0] / duck[0]:.2f}×"
         way = "¹" if r.get("floor_way") == FLOOR_WAYS[0] else "²"
-        bare = r.get("nocache")
-        bare_s, bare_floor, bare_mib = (
-            (f"{bare[0]:.2f}", f"{bare[0] / f[0]:.2f}×", f"{bare[1]:.0f}") if bare else ("—",) * 3
+        nocache = r.get("nocache")
+        nocache_s, nocache_floor, nocache_mib = (
+            (f"{nocache[0]:.2f}", f"{nocache[0] / f[0]:.2f}×", f"{nocache[1]:.0f}") if nocache else ("—",) * 3
         )
         lines.append(
             f"| {r['persons']:,} | {r['files']:,} | {r['services']:,} | {r['rows']:,} | {r['mb']:.0f} "
-            f"| {f[0]:.2f}{way} | {duck_s} | {cold[0]:.2f} | {bare_s} | {warm[0]:.2f} | {chk[0]:.1f} "
-            f"| {cold[0] / f[0]:.2f}× | {bare_floor} | {warm[0] / f[0]:.2f}× | {cold_duck} | {warm_duck} "
+            f"| {f[0]:.2f}{way} | {duck_s} | {cold[0]:.2f} | {nocache_s} | {warm[0]:.2f} | {chk[0]:.1f} "
+            f"| {cold[0] / f[0]:.2f}× | {nocache_floor} | {warm[0] / f[0]:.2f}× | {cold_duck} | {warm_duck} "
             f"| {cold[0] / (r['rows'] / 1e6):.2f} | {'—' if added is None else f'{added:.2f}'} "
-            f"| {duck_mib}, {cold[1]:.0f}, {bare_mib}, {warm[1]:.0f} |"
+            f"| {duck_mib}, {cold[1]:.0f}, {nocache_mib}, {warm[1]:.0f} |"
         )
         before = r
     return head + "\n".join(lines) + "\n"

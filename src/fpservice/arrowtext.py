@@ -7,6 +7,14 @@ import numpy as np
 import pyarrow as pa
 
 
+def whole(column: pa.ChunkedArray | pa.Array, empty: pa.DataType) -> pa.Array:
+    """A column as one array: a chunked one's chunks joined (with no chunks, an empty array of
+    type `empty`)."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    return column.combine_chunks() if column.num_chunks else pa.array([], empty)
+
+
 def value_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """A (non-empty) string or binary array's offsets, one per value and one past the last, and
     its data buffer, as numpy views: value i is data[offsets[i] : offsets[i + 1]]."""

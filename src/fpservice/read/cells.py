@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fpservice.arrowtext import value_bytes
+from fpservice.arrowtext import value_bytes, whole
 
 TEXT = pa.dictionary(pa.int32(), pa.string())
 # What Python's str.strip() removes, and stray byte-order marks (two exports pasted together).
@@ -40,8 +40,7 @@ class Cells:
         its rows (pyarrow's CSV parse, `dictionary_encode`): every value is held by some row, but
         for `header`, the position of the header's value (pyarrow read the header as a row), kept
         only if a row repeats it. Blank values are dropped and their rows are blank."""
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks() if column.num_chunks else pa.array([], TEXT)
+        column = whole(column, TEXT)
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()
         codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
@@ -56,9 +55,7 @@ class Cells:
         """From a plain string column whose values are mostly distinct (ID numbers, names): row i
         holds value i, and hashing the values to share them would cost more than it saves. Blank
         rows hold no value, so the values are the non-blank rows' in order."""
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
-        values = pc.utf8_trim(column, _TRIMMED)
+        values = pc.utf8_trim(whole(column, pa.string()), _TRIMMED)
         filled = ~_empty(values)
         if filled.all():
             return cls(np.arange(len(values), dtype=np.int32), values, dense=True)

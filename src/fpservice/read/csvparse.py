@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from fpservice.arrowtext import value_bytes
+from fpservice.arrowtext import value_bytes, whole
 from fpservice.read.cells import Cells
 from fpservice.read.encodings import Source, decoded, delimiter
 from fpservice.read.ledgerset import FileProblem
@@ -158,7 +158,7 @@ def _as_text(column: pa.ChunkedArray, encoding: str | None) -> pa.Array:
     """A column parsed as bytes, as UTF-8 text: checked when the file is UTF-8 (`encoding` None),
     decoded from the file's own encoding otherwise; a dictionary's distinct values once. Raises
     ArrowInvalid (not UTF-8) or UnicodeDecodeError when a value is not in the encoding."""
-    column = column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+    column = whole(column, column.type)
     if pa.types.is_dictionary(column.type):
         return pa.DictionaryArray.from_arrays(column.indices, _text(column.dictionary, encoding))
     return _text(column, encoding)
