@@ -4,13 +4,15 @@ ledger starting without pandas."""
 import datetime as dt
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from fpservice import api
-from tests.ledgerkit import PERSONS, SERVICES, make_id, person, service, write_csv
+from fpservice.errors import InputError
+from tests.ledgerkit import PERSONS, SERVICES, make_id, person, run, service, write_csv
 
 OUTSIDE = "不在节假日日历范围内"
 
@@ -41,6 +43,48 @@ def test_cross_file_findings_are_the_outcomes_not_the_ledgers(ledger_dir):
     assert outcome.findings == outcome.ledgers.findings + outcome.cross_file
     assert not any(f.code.startswith("row.") for f in outcome.ledgers.findings)
     assert outcome.exit_code == 1  # warnings only: targets decide
+
+
+def test_checks_across_files_run_beside_the_report_and_are_waited_for(ledger_dir, monkeypatch):
+    """api.report hands the report back while the checks across files may still run; their
+    findings are the outcome's once asked for."""
+    from fpservice import consistency
+
+    started, go_on = threading.Event(), threading.Event()
+    check = consistency.check
+
+    def slow(ledgers):
+        started.set()
+        assert go_on.wait(10)
+        return check(ledgers)
+
+    monkeypatch.setattr(consistency, "check", slow)
+    x = make_id(seq=1)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x), person(id_=x, arrived="2011-02-01")])
+    outcome = api.report(ledger_dir, "2011Q3", plan="000")
+    assert started.wait(10) and len(outcome.report.rows)  # the report, with the checks still going
+    assert isinstance(outcome.checking, Future) and not outcome.checking.done()
+    go_on.set()
+    assert [f.code for f in outcome.cross_file] == ["row.duplicate_id"]
+    assert outcome.findings == outcome.ledgers.findings + outcome.cross_file
+
+
+def test_a_failed_check_across_files_stops_the_report_before_it_is_written(ledger_dir, monkeypatch, tmp_path):
+    """The report is laid out while the checks run, but written only once they are done: a run
+    they stop writes no file and exits as its error says."""
+    from fpservice import consistency
+
+    def gone(ledgers):
+        raise InputError("台帐目录在读取时被删除")
+
+    monkeypatch.setattr(consistency, "check", gone)
+    write_csv(ledger_dir / "p.csv", PERSONS, [person()])
+    out = tmp_path / "out.json"
+    result = run(["report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-o", out])
+    assert result.exit_code == InputError.exit_code and "台帐目录在读取时被删除" in result.output
+    assert not out.exists()
+    result = run(["report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-f", "json"])
+    assert result.exit_code == InputError.exit_code and "[" not in result.stdout
 
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 
 import click
@@ -115,49 +116,54 @@ def report(
 
     form = "_报表" if layout == "form" else ""
     output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}{form}")
-
     if layout == "form":
-        _emit_form(outcome.report, fmt, output)
+        write = _form(outcome.report, fmt, output)
     elif fmt == "json":
-        options.emit_bytes(rows.json_parts(outcome.report, details), output)
+        write = partial(options.emit_bytes, rows.json_parts(outcome.report, details), output)
     elif fmt == "csv":
-        options.emit(rows.to_csv(outcome.report, details), output, bom=True)
+        write = partial(options.emit, rows.to_csv(outcome.report, details), output, bom=True)
     elif fmt == "xlsx":
         from fpservice.output import workbook  # xlsxwriter: imported only when a workbook is asked for
 
-        options.emit_bytes(workbook.to_xlsx(outcome.report), output)
+        write = partial(options.emit_bytes, workbook.to_xlsx(outcome.report), output)
     elif fmt == "html":
         from fpservice.output import html
 
-        options.emit(html.to_html(outcome.report), output)
+        write = partial(options.emit, html.to_html(outcome.report), output)
     else:  # text for people: the console's encoding on stdout
         width = options.terminal_width(wide) if fmt == "table" and output is None else None
-        options.emit_text(tables.report_tables(outcome.report, fmt, width, summary=True), output)
+        write = partial(
+            options.emit_text, tables.report_tables(outcome.report, fmt, width, summary=True), output
+        )
+    # Made while the checks across files ran (api._build); written once they are done, so that
+    # a run they stop writes nothing
+    findings = outcome.findings
+    write()
 
     if not quiet:
         if output is not None:
             click.echo(f"已写入 {output}", err=True)
         for note in notes + outcome.notes:
             click.echo(note, err=True)
-    if outcome.findings and (not quiet or outcome.has_errors):
-        quality = tables.findings_summary(outcome.findings, outcome.ledgers.rejected_rows)
+    if findings and (not quiet or outcome.has_errors):
+        quality = tables.findings_summary(findings, outcome.ledgers.rejected_rows)
         click.echo(quality + " 详情请运行 fpservice check。", err=True)
     return outcome.exit_code
 
 
-def _emit_form(report, fmt: str, output: Path | None) -> None:
-    """The form layout (output/form.py) in each format for people."""
+def _form(report, fmt: str, output: Path | None):
+    """The form layout (output/form.py) in each format for people: -> what writes it."""
     from fpservice.output import formtext
 
     if fmt == "csv":
-        options.emit(formtext.form_csv(report), output, bom=True)
-    elif fmt == "xlsx":
+        return partial(options.emit, formtext.form_csv(report), output, bom=True)
+    if fmt == "xlsx":
         from fpservice.output import workbook
 
-        options.emit_bytes(workbook.to_xlsx(report, form=True), output)
-    elif fmt == "html":
+        return partial(options.emit_bytes, workbook.to_xlsx(report, form=True), output)
+    if fmt == "html":
         from fpservice.output import html
 
-        options.emit(html.form_page(report), output)
-    else:
-        options.emit_text(formtext.form_text(report, fmt), output)  # the console's encoding on stdout
+        return partial(options.emit, html.form_page(report), output)
+    # the console's encoding on stdout
+    return partial(options.emit_text, formtext.form_text(report, fmt), output)
