@@ -285,10 +285,15 @@ def _footers(columns: dict[str, Cells], lines: np.ndarray, line_cells) -> np.nda
     at = np.arange(len(lines))
     for key in ("unit", "id"):  # the unit column first: a few hundred distinct codes for all rows
         if key in columns and len(at):
-            codes = columns[key].codes if len(at) == len(lines) else columns[key].codes[at]
-            held = np.flatnonzero(np.bincount(codes + 1)[1:])  # the values these rows hold, each once
-            texts = columns[key].values.take(pa.array(held)).to_pylist()
-            worded = [code for code, text in zip(held.tolist(), texts) if is_footer(text)]
+            cells = columns[key]
+            if len(at) == len(lines):  # every row: every value (none is held by no row)
+                codes, held, texts = cells.codes, range(len(cells.values)), cells.values.to_pylist()
+            else:  # the values these rows hold, each once
+                codes = cells.codes[at]
+                held = np.flatnonzero(np.bincount(codes + 1)[1:])
+                texts = cells.values.take(pa.array(held)).to_pylist()
+                held = held.tolist()
+            worded = [code for code, text in zip(held, texts) if is_footer(text)]
             at = at[(codes < 0) | np.isin(codes, worded)] if worded else at[codes < 0]
     footer = np.zeros(len(lines), dtype=bool)
     if len(at):

@@ -138,13 +138,14 @@ def validate(
         cells = columns.get(col.key) or Cells.blank(n)
         if col.required:
             check.flag("value.required", ~cells.present, col.key)
-        control = _has_control(cells.values)
+        span = _byte_span(cells.values)  # (blanking rows below keeps the values)
+        control = _has_control(cells.values, span)
         if control.any():
             check.flag_values(
                 "value.control_chars", control, cells, col.key, masker=_MASKERS.get(col.kind, mask_text)
             )
             cells = cells.without(control)
-        excel_error = _excel_errors(cells.values)
+        excel_error = _excel_errors(cells.values, span)
         if excel_error.any():  # a formula's error value (#REF!, #DIV/0!): shown, never a value
             check.flag_values("value.excel_error", excel_error, cells, col.key)
             cells = cells.without(excel_error)
@@ -191,26 +192,35 @@ _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _MASKERS = {schema.ID: lambda v: mask_text(mask_id(v)), schema.NAME: lambda v: mask_text(mask_name(v))}
 
 
-def _has_control(values: pa.Array) -> np.ndarray:
-    if len(values) == 0 or not _control_bytes(values):
+def _byte_span(values: pa.Array) -> tuple[int, int]:
+    """The lowest and highest byte in the values, (256, -1) when there is none: two passes without
+    a temporary array, which spare most columns the scans below (an ID number's bytes are digits
+    and X, a name's above 0x80 but for a ·)."""
+    offsets, data = value_bytes(values)
+    data = data[offsets[0] : offsets[-1]] if len(values) else data[:0]
+    return (int(data.min()), int(data.max())) if len(data) else (256, -1)
+
+
+def _has_control(values: pa.Array, span: tuple[int, int] | None = None) -> np.ndarray:
+    if len(values) == 0 or not _control_bytes(values, span or _byte_span(values)):
         return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False), dtype=bool)
 
 
-def _control_bytes(values: pa.Array) -> bool:
-    """Whether any byte of the values could be a control character: one pass over arrow's
-    bytes instead of a regular expression per value. (In UTF-8 a byte below 0x80 is always a
-    character of its own.)"""
+def _control_bytes(values: pa.Array, span: tuple[int, int]) -> bool:
+    """Whether any byte of the values could be a control character, from their `span` and, only
+    when it reaches them, one pass over arrow's bytes instead of a regular expression per value.
+    (In UTF-8 a byte below 0x80 is always a character of its own.)"""
+    lowest, highest = span
+    if lowest >= 32 and highest < 127:
+        return False
     offsets, data = value_bytes(values)
     data = data[offsets[0] : offsets[-1]]
-    if not len(data):
-        return False
-    # A minimum and a maximum first (no temporary array): ID numbers are printable ASCII throughout
-    if data.min() < 32:
+    if lowest < 32:
         low = data < 32
         if (low & (data != 9) & (data != 10) & (data != 13)).any():
             return True
-    return bool(data.max() >= 127 and (data == 127).any())
+    return bool(highest >= 127 and (data == 127).any())
 
 
 _EXCEL_ERRORS = pa.array(
@@ -219,9 +229,10 @@ _EXCEL_ERRORS = pa.array(
 _SCIENTIFIC = r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$"
 
 
-def _excel_errors(values: pa.Array) -> np.ndarray:
+def _excel_errors(values: pa.Array, span: tuple[int, int] | None = None) -> np.ndarray:
     """Values that are a formula's error as Excel shows it. Only columns with a `#` look further."""
-    if len(values) == 0 or not _holds_byte(values, b"#"):
+    lowest, highest = span or _byte_span(values)
+    if not lowest <= ord("#") <= highest or not _holds_byte(values, b"#"):
         return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.is_in(values, value_set=_EXCEL_ERRORS), dtype=bool)
 
@@ -246,12 +257,16 @@ def _check_ids(check: Checker, cells: Cells, key: str, today: dt.date):
     """-> (int64 key, male 1 / female 0 / -1, birth date) per row, from each distinct ID once.
     An ID that Excel stored as a number (4.52123E+17) has lost its last digits: an error of its
     own, never matched to a person."""
-    number = _excel_numbers(cells.values)
-    if number.any():
-        check.flag_values("id.excel_number", number, cells, key, masker=mask_number)
-        cells = cells.without(number)
     ids = idnumber.parse_values(cells.values, today)
     malformed = np.not_equal(ids.problem, None)
+    # Such a number is never a well-formed ID: only malformed values are looked at again
+    number = np.zeros(len(malformed), dtype=bool)
+    if malformed.any():
+        odd = np.flatnonzero(malformed)
+        number[odd] = _excel_numbers(cells.values.take(pa.array(odd)))
+    if number.any():
+        check.flag_values("id.excel_number", number, cells, key, masker=mask_number)
+        malformed &= ~number
     check.flag_values(
         "value.id_malformed", malformed, cells, key, masker=mask_id, detail=_PerRow(ids.problem, cells.codes)
     )
