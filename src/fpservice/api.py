@@ -109,9 +109,10 @@ def load_ledgers(
     headers: Headers = headers_mod.DEFAULT,
     columns: dict[str, set[str]] | None = None,
     hashing=None,
+    head=None,
 ) -> LedgerSet:
-    """The ledgers as read, without the checks across files (see _consistency); `columns` and
-    `hashing`: see read.load."""
+    """The ledgers as read, without the checks across files (see _consistency); `columns`,
+    `hashing` and `head`: see read.load."""
     from fpservice import read
 
     loading = loading or LoadOptions()
@@ -124,6 +125,7 @@ def load_ledgers(
         headers=headers,
         columns=columns,
         hashing=hashing,
+        head=head,
     )
 
 
@@ -159,11 +161,15 @@ def _start(
     encoding = encoding or config.get("encoding")
     ledgers = None
     if not (engine and engine.distributed):
-        hashing = None
+        hashing = head = None
         if loading and loading.cache:  # the files' digests, made while pandas is imported
             from fpservice.read.contents import Hashing
 
             hashing = Hashing(ledger_dir)
+        else:  # the largest file, parsed meanwhile instead
+            from fpservice.read.headstart import HeadStart
+
+            head = HeadStart(ledger_dir, encoding, headers)
         try:
             from fpservice.counting import columns_read
 
@@ -174,6 +180,7 @@ def _start(
                 headers=headers,
                 columns=columns_read(rules),
                 hashing=hashing,
+                head=head,
             )
         finally:  # whatever happened: no thread left hashing
             if hashing:

@@ -1,7 +1,8 @@
 """The read stage: a ledger directory -> a `LedgerSet` (typed frames, units, findings, accounts).
 
     discover (which files, grouped into reads)
-      -> loader (a thread pool; each read through the cache)
+      -> loader (a thread pool; each read through the cache, or the largest file taken from
+         headstart, which parsed it while pandas was imported)
         -> ledgerfile (one CSV file, a batch, or a workbook's sheet)
              encodings -> csvparse | sheets (workbooks, in worker processes)
              -> header (where rows begin and end) -> recognise -> validate

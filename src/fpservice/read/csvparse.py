@@ -14,7 +14,6 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -22,7 +21,7 @@ import pyarrow.csv as pacsv
 from fpservice.arrowtext import value_bytes, whole
 from fpservice.read.cells import Cells
 from fpservice.read.encodings import Source, decoded, delimiter
-from fpservice.read.ledgerset import FileProblem
+from fpservice.read.problem import FileProblem
 
 _BYTES = pa.dictionary(pa.int32(), pa.binary())
 # The exact reader's limit on one field: a ledger cell may be megabytes (a pasted document);
@@ -44,23 +43,32 @@ class CsvTable:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self):
         """The kept columns as text (for small files such as units.csv)."""
+        import pandas as pd  # (parsing itself needs no pandas: see headstart)
+
         return pd.DataFrame(
             {str(i): pd.Series(c.per_value(c.text()), dtype="str") for i, c in self.columns.items()}
         )
 
 
 def read_table(
-    source: Source, usecols: list[int], distinct: frozenset[int] = frozenset(), threads: bool = True
+    source: Source,
+    usecols: list[int],
+    distinct: frozenset[int] = frozenset(),
+    threads: bool = True,
+    parsed: Parsed | None = None,
 ) -> CsvTable:
     """Parse the file; keep the header positions in `usecols`. Columns at positions in `distinct`
     hold mostly distinct values (ID numbers, names) and are kept a value per row; the others are
     dictionary-encoded. With `threads`, pyarrow parses blocks of the file on all cores (worth it
-    when there are not other files to keep them busy)."""
-    delim = delimiter(source.head().split(b"\n", 1)[0])
+    when there are not other files to keep them busy). `parsed`: pyarrow's parse of these bytes
+    made already (`parse`, by the head start), used when it was made of the same columns."""
+    delim = delimiter_of(source)
     try:
-        table = _read_fast(source, usecols, delim, distinct, threads)
+        if parsed is None or parsed.shape != (tuple(usecols), distinct, delim):
+            parsed = parse(source, usecols, delim, distinct, threads)
+        table = _coded(source, parsed)
     except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError):
         if source.native or not source.checked:
             # A value that does not decode, rows that do not add up in the file's own bytes, a
@@ -74,6 +82,10 @@ def read_table(
         table = _read_exact(source.text[source.skip :], usecols, delim, distinct)
     table.encoding, table.above = source.encoding, source.above
     return _from_line(drop_blank_rows(table), source.first_line)
+
+
+def delimiter_of(source: Source) -> str:
+    return delimiter(source.head().split(b"\n", 1)[0])
 
 
 def _from_line(table: CsvTable, first_line: int) -> CsvTable:
@@ -118,9 +130,20 @@ def _parse(
     )
 
 
-def _read_fast(
-    source: Source, usecols: list[int], delim: str, distinct: frozenset[int], threads: bool
-) -> CsvTable:
+@dataclass
+class Parsed:
+    """pyarrow's parse of a file's bytes: the table, the number of fields of each row it skipped
+    for having the wrong number, and what it was made of (positions kept, those kept a value per
+    row, the delimiter)."""
+
+    table: pa.Table
+    skipped: list[int]
+    shape: tuple[tuple[int, ...], frozenset[int], str]
+
+
+def parse(source: Source, usecols: list[int], delim: str, distinct: frozenset[int], threads: bool) -> Parsed:
+    """The fast parse of a file (pyarrow alone: no pandas, and the GIL let go of meanwhile). Raises
+    ArrowInvalid or _Disagree when the file must be read another way (see read_table)."""
     width = len(source.header)
     if width == 0:
         raise _Disagree
@@ -130,18 +153,25 @@ def _read_fast(
         skipped.append(row.actual_columns)
         return "skip"
 
-    data = source.buffer
     # pyarrow decodes a row with the wrong number of fields as UTF-8 before it calls the handler,
     # and prints what fails there; a file whose bytes are not known to be UTF-8 stops at such a
     # row instead, and comes back checked (see read_table).
     handler = on_invalid if source.checked else None
-    result = _parse(data, usecols, delim, width, handler, distinct, threads)
+    result = _parse(source.buffer, usecols, delim, width, handler, distinct, threads)
     if result.num_rows == 0:
         raise _Disagree
+    return Parsed(result, skipped, (tuple(usecols), distinct, delim))
+
+
+def _coded(source: Source, parsed: Parsed) -> CsvTable:
+    """The parsed columns as `Cells`, with the line each row starts on."""
+    result, skipped = parsed.table, parsed.skipped
+    usecols, distinct, delim = parsed.shape
     if not skipped and _lines_are_records(source, result.num_rows):
         lines, ragged = np.arange(2, result.num_rows + 1, dtype=np.int64), []  # header on line 1
     else:
-        lines, ragged = _record_lines(np.frombuffer(data, dtype=np.uint8), delim, width, result, skipped)
+        data = np.frombuffer(source.buffer, dtype=np.uint8)
+        lines, ragged = _record_lines(data, delim, len(source.header), result, skipped)
     result = result.unify_dictionaries()
     # pyarrow returns the header as a row: its values are in the dictionaries, held by no row
     # unless one repeats the header

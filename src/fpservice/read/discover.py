@@ -77,6 +77,12 @@ def display_name(name: str) -> str:
         return raw.decode("utf-8", "backslashreplace")
 
 
+def read_threads() -> int:
+    """How many reads run at once: pyarrow and numpy let go of the GIL while they parse and
+    compute, so files overlap on the cores."""
+    return min(4, os.cpu_count() or 1)
+
+
 # Files below BATCH_FILE bytes whose first lines are the same bytes (one header, as in a file per
 # village) are read together, up to BATCH_BYTES at a time: reading a file costs a few
 # milliseconds besides its bytes (building columns and frames), which thousands of small files

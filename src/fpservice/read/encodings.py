@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read.header import HEADER_ROWS, find_header, first_nonblank
-from fpservice.read.ledgerset import FileProblem
+from fpservice.read.problem import FileProblem
 
 
 @dataclass

@@ -14,7 +14,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fpservice import schema
 from fpservice import units as units_mod
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
@@ -24,8 +23,9 @@ from fpservice.read.csvparse import CsvTable
 from fpservice.read.discover import plain_head
 from fpservice.read.encodings import Source, delimiter, newlines_in, open_source
 from fpservice.read.header import find_header, is_footer
-from fpservice.read.ledgerset import FileAccount, FileProblem, ReadResult
-from fpservice.read.recognise import recognise
+from fpservice.read.ledgerset import FileAccount, ReadResult
+from fpservice.read.problem import FileProblem
+from fpservice.read.recognise import distinct_columns, recognise
 from fpservice.read.sheets import Grid, grids_of
 from fpservice.read.validate import validate
 from fpservice.schema import LedgerType
@@ -40,10 +40,11 @@ def read_ledger_file(
     threads: bool = True,
     headers: Headers = DEFAULT,
     fast_only: bool = False,
+    parsed: csvparse.Parsed | None = None,
 ) -> ReadResult | None:
     """Read and validate one CSV file. A file-level problem rejects every row. `threads`: parse
     it on all cores (see csvparse.read_table); `fast_only`: None when the exact reader had to
-    read it (a piece of a file: chunks)."""
+    read it (a piece of a file: chunks); `parsed`: its bytes parsed already (see headstart)."""
     account = FileAccount(rel, None, None)
     try:
         source = open_source(raw, encoding, headers)
@@ -61,7 +62,8 @@ def read_ledger_file(
         return _unusable(account, problem, ltype, table, source.first_line)
     account.ledger = ltype.key
     try:
-        table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
+        distinct = distinct_columns(ltype, mapping)
+        table = csvparse.read_table(source, sorted(mapping), distinct, threads, parsed)
         if fast_only and not table.fast:  # before its rows are checked: they would be thrown away
             return None
         line_cells = _csv_line_cells(source, table)
@@ -97,7 +99,8 @@ def read_sheet(
     problem, ltype, mapping = recognise(found.labels, headers)
     line = grid.first_row + found.row
     positions = sorted(mapping) if not problem else list(range(len(found.labels)))
-    table = _sheet_table(grid, found.row, positions, _distinct(ltype, mapping) if ltype else frozenset())
+    distinct = distinct_columns(ltype, mapping) if ltype else frozenset()
+    table = _sheet_table(grid, found.row, positions, distinct)
     table.encoding = kind
     if problem:
         return _unusable(account, problem, ltype, table, line)
@@ -121,11 +124,6 @@ def _unusable(account: FileAccount, problem, ltype, table, line: int) -> ReadRes
         account.skipped = len(table.blank_lines) + table.above
         account.read = account.rejected + account.skipped
     return ReadResult([account], findings=[Finding(code, account.file, line, column, None, detail)])
-
-
-def _distinct(ltype: LedgerType, mapping: dict[int, str]) -> frozenset[int]:
-    """ID numbers and names are nearly all distinct: read a value per row, not dictionary-encoded."""
-    return frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))
 
 
 def _sheet_table(grid: Grid, header_row: int, positions: list[int], distinct: frozenset[int]) -> CsvTable:
@@ -176,7 +174,7 @@ def read_batch(
         problem, ltype, mapping = recognise(source.header, headers) if source.header else (True, None, {})
         if problem:
             return None
-        table = csvparse.read_table(source, sorted(mapping), _distinct(ltype, mapping), threads)
+        table = csvparse.read_table(source, sorted(mapping), distinct_columns(ltype, mapping), threads)
         line_cells = _csv_line_cells(source, table)
         rows = _rows_of(table, source.header, mapping, ltype, rels[0], units, today, line_cells)
     except FileProblem:

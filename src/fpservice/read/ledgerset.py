@@ -41,14 +41,6 @@ def account_from(fields) -> FileAccount:
     return a
 
 
-class FileProblem(Exception):
-    """A file as a whole cannot be read: carries a finding code, line and detail."""
-
-    def __init__(self, code: str, line: int | None = None, detail: str = ""):
-        super().__init__(detail)
-        self.code, self.line, self.detail = code, line, detail
-
-
 @dataclass
 class ReadResult:
     """What one read gave: the accounts of its files (one file, or a batch of small files read

@@ -20,6 +20,7 @@ from fpservice.headers import DEFAULT, Headers
 from fpservice.read import assemble, discover, setentry
 from fpservice.read.cache import LedgerCache, finding_fields, finding_from
 from fpservice.read.contents import Hashing, contents_of, digest
+from fpservice.read.headstart import HeadStart
 from fpservice.read.ledgerfile import read_batch, read_ledger_file, read_workbook
 from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResult, account_from
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
@@ -38,20 +39,21 @@ def load(
     headers: Headers = DEFAULT,
     columns: dict[str, set[str]] | None = None,
     hashing: Hashing | None = None,
+    head: HeadStart | None = None,
 ) -> LedgerSet:
     """Read every ledger under `root`. Raises InputError when there is nothing to read.
     `progress` hears of the bytes read as files finish; `headers` holds the county's own aliases.
     `columns`, per ledger type, are all a caller reads: a set served whole from the cache then
     loads only those (`LedgerSet.columns`), as read-only views of its entries; a set read from
     the files has every column.
-    `hashing`: the files' digests, made ahead by the caller (with a cache), who stops it."""
+    `hashing`: the files' digests, made ahead by the caller (with a cache), who stops it.
+    `head`: a file read and parsed ahead by the caller (without a cache)."""
     today = today or dt.date.today()
     reads = reads_of(root, encoding)
-    # pyarrow and numpy release the GIL while they parse and compute: files overlap on two cores.
     # Each read is parsed on one core, unless it is so large that the others could not keep the
     # rest busy meanwhile (two parses splitting their blocks over all cores make each other wait).
-    workers = min(4, os.cpu_count() or 1)
-    reader = reads.reader(encoding, today, cache, headers, share=reads.total / workers)
+    workers = discover.read_threads()
+    reader = reads.reader(encoding, today, cache, headers, share=reads.total / workers, head=head)
     ledgers = LedgerSet(reads.root, {}, reads.units, list(reads.findings))
     key = contents = None
     # The whole set as the last run left it, when not one file has changed since
@@ -138,6 +140,7 @@ class Reads:
         share: float,
         workbook_processes: bool = True,
         rows_in_sets: bool = True,
+        head: HeadStart | None = None,
     ) -> _Reader:
         """How the reads are read. `workbook_processes`: workbooks in processes of their own (not
         in a Dask worker, which is one, and whose crash Dask survives). `rows_in_sets`: a read
@@ -145,7 +148,7 @@ class Reads:
         (not on a Dask worker: a task reads a few files, and would load every row of the set's
         part for them)."""
         reads = (self.root, self.units, encoding, today, cache, share, headers, self.unusable)
-        return _Reader(*reads, workbook_processes, rows_in_sets)
+        return _Reader(*reads, workbook_processes, rows_in_sets, head)
 
     def gathered(self, per_job: list[list[tuple[ReadResult, str | None]]]):
         """-> accounts and findings file by file in the order the files were found (a workbook's
@@ -207,6 +210,7 @@ class _Reader:
         unusable,
         workbook_processes: bool = True,
         rows_in_sets: bool = True,
+        head: HeadStart | None = None,
     ):
         self.root, self.units, self.encoding, self.today, self.cache = root, units, encoding, today, cache
         self.share = share  # bytes per core: a larger read is parsed on all cores
@@ -219,6 +223,7 @@ class _Reader:
         # is (see setentry.point); None: each read is stored whole as soon as it is read
         self.kept: list | None = None
         self.stored = setentry.Stored() if rows_in_sets else None  # sets reads' rows are taken from
+        self.head = head
 
     def rel(self, path: Path) -> str:
         return _relative(self.root)(path)
@@ -281,6 +286,8 @@ class _Reader:
     ) -> tuple[ReadResult, str | None]:
         """One file; `raw` and its digest (`content`) when a batch has read and hashed it already."""
         rel = self.rel(path)
+        ahead = self.head.take(path) if self.head and raw is None else None
+        raw, parsed = ahead or (raw, None)
         if raw is None:
             try:
                 raw = path.read_bytes()
@@ -288,11 +295,8 @@ class _Reader:
                 return ReadResult([FileAccount(rel, None, None)], findings=[_unreadable(rel, exc)]), None
         key = self.cache.key(self._digest(path, raw, content), rel, self.context) if self.cache else None
         threads = len(raw) > self.share
-        return self._cached(
-            key,
-            len(raw),
-            lambda: read_ledger_file(raw, rel, self.units, self.encoding, self.today, threads, self.headers),
-        )
+        args = (raw, rel, self.units, self.encoding, self.today, threads, self.headers)
+        return self._cached(key, len(raw), lambda: read_ledger_file(*args, parsed=parsed))
 
     def _many(self, paths: list[Path]) -> list[tuple[ReadResult, str | None]]:
         try:

@@ -3,6 +3,7 @@ required column must be there. Headers are matched through their aliases (see `h
 
 from __future__ import annotations
 
+from fpservice import schema
 from fpservice.headers import Headers
 from fpservice.privacy import mask_text
 from fpservice.schema import LEDGER_TYPES, LedgerType
@@ -53,3 +54,9 @@ def _found(ltype: LedgerType, header: list[str], mapping: dict[int, str], header
             if near:
                 guesses.append(f"“{mask_text(h, 20)}”是不是“{near}”")
     return text + ("；" + "；".join(guesses) + "？" if guesses else "")
+
+
+def distinct_columns(ltype: LedgerType, mapping: dict[int, str]) -> frozenset[int]:
+    """The positions of ID numbers and names, nearly all distinct: read a value per row, not
+    dictionary-encoded."""
+    return frozenset(i for i, k in mapping.items() if ltype.column(k).kind in (schema.ID, schema.NAME))

@@ -15,7 +15,7 @@ from fpservice.findings import Finding
 from fpservice.headers import normalize_header
 from fpservice.read import csvparse
 from fpservice.read.encodings import open_source
-from fpservice.read.ledgerset import FileProblem
+from fpservice.read.problem import FileProblem
 from fpservice.units import COUNTY, TOWNSHIP, VILLAGE, Units, derived_parent, empty, normalize_codes
 
 _LEVEL_WORDS = {

@@ -1,0 +1,107 @@
+"""The head start: the largest file read and parsed while pandas is imported. Whatever the file
+holds, the ledgers read with it are those read without it, and the file is parsed once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fpservice import read
+from fpservice.headers import DEFAULT
+from fpservice.read import csvparse, discover, headstart
+from fpservice.read.headstart import HeadStart
+from tests.ledgerkit import PERSONS, SERVICES, V1, make_id, person, run, service, write_csv
+from tests.test_batches import FALLBACK, GOOD, ODD, assert_same, write_files
+
+
+@pytest.fixture
+def any_size(monkeypatch):
+    """Every file large enough to be read alone, and one reading thread: the largest file is the
+    head start's when it is no more than half of the bytes."""
+    monkeypatch.setattr(discover, "BATCH_FILE", 0)
+    monkeypatch.setattr(discover, "read_threads", lambda: 1)
+
+
+def taken(monkeypatch) -> list:
+    """What the loader was handed by head starts, as it took it."""
+    got = []
+    take = HeadStart.take
+    monkeypatch.setattr(HeadStart, "take", lambda self, path: got.append(take(self, path)) or got[-1])
+    return got
+
+
+def with_and_without(d: Path, monkeypatch):
+    got = taken(monkeypatch)
+    ahead = read.load(d, head=HeadStart(d, None, DEFAULT))
+    return ahead, read.load(d), [g for g in got if g is not None]
+
+
+@given(
+    bodies=st.lists(st.lists(st.sampled_from(GOOD + ODD + FALLBACK), max_size=12), min_size=1, max_size=3),
+    crlf=st.booleans(),
+    final_newline=st.booleans(),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_file_parsed_ahead_reads_as_it_would_have(bodies, crlf, final_newline, monkeypatch, any_size):
+    """Rejected and skipped rows, line breaks in quotes, a quote left open, GBK in UTF-8 bytes:
+    the head start's parse is used when it holds, and the file is read as ever when it fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        write_files(d, bodies, crlf, final_newline)
+        ahead, alone, used = with_and_without(d, monkeypatch)
+        assert_same(ahead, alone)
+        largest = headstart.chosen(discover.discover(d), 1)
+        if all(line in GOOD for line in bodies[int(largest.parent.name[1:])]):
+            assert used  # a plain file is taken as parsed
+
+
+def test_the_file_parsed_ahead_is_not_read_or_parsed_again(ledger_dir, monkeypatch, any_size):
+    ids = [make_id(seq=i) for i in range(40)]
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x) for x in ids[:10]])
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(x, "2011-07-01") for x in ids])  # the largest
+    parses = []
+    parse = csvparse._parse
+    monkeypatch.setattr(csvparse, "_parse", lambda *a: parses.append(len(a[0])) or parse(*a))
+    ahead, alone, used = with_and_without(ledger_dir, monkeypatch)
+    assert_same(ahead, alone)
+    assert len(used) == 1 and used[0][0] == (ledger_dir / "s.csv").read_bytes()
+    assert len(parses) == 4  # two files, each parsed once with the head start and once without
+
+
+def test_only_a_csv_file_read_alone_on_one_core_is_parsed_ahead(tmp_path, monkeypatch):
+    monkeypatch.setattr(discover, "BATCH_FILE", 100)
+    sized = {}
+    for name, size in [("a.csv", 300), ("b.csv", 200), ("c.xlsx", 900), ("d.csv", 50)]:
+        (tmp_path / name).write_bytes(b"x" * size)
+        sized[name] = tmp_path / name
+    files = sorted(sized.values())
+    assert headstart.chosen(files, 2) == sized["a.csv"]  # not the workbook, larger as it is
+    assert headstart.chosen(files, 6) is None  # more than a core's share: parsed on all cores
+    assert headstart.chosen([sized["d.csv"], sized["d.csv"]], 1) is None  # small: batched
+    os.mkfifo(tmp_path / "e.csv")  # never opened (it would wait for a writer)
+    assert headstart.chosen([*files, tmp_path / "e.csv"], 2) == sized["a.csv"]
+
+
+def test_a_report_with_a_head_start_is_the_report_without_one(ledger_dir, monkeypatch, any_size):
+    ids = [make_id(seq=i) for i in range(30)]
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x, unit=V1) for x in ids])
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(x, "2011-08-01") for x in ids[:20]])
+    got = taken(monkeypatch)
+    args = ["--no-cache", "report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-f", "json"]
+    ahead = run(args)
+    assert [g for g in got if g is not None]
+    monkeypatch.setattr(HeadStart, "take", lambda self, path: None)
+    assert (ahead.exit_code, ahead.stdout) == (run(args).exit_code, run(args).stdout)
+
+
+def test_the_head_start_parses_without_pandas():
+    code = "import sys, fpservice.read.headstart; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
