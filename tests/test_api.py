@@ -45,9 +45,9 @@ def test_cross_file_findings_are_the_outcomes_not_the_ledgers(ledger_dir):
     assert outcome.exit_code == 1  # warnings only: targets decide
 
 
-def test_checks_across_files_run_beside_the_report_and_are_waited_for(ledger_dir, monkeypatch):
-    """api.report hands the report back while the checks across files may still run; their
-    findings are the outcome's once asked for."""
+def test_checks_across_files_run_beside_the_report_when_asked_and_are_waited_for(ledger_dir, monkeypatch):
+    """api.report(wait=False) hands the report back while the checks across files may still run
+    (the command line lays the report out meanwhile); `wait` and `findings` wait for them."""
     from fpservice import consistency
 
     started, go_on = threading.Event(), threading.Event()
@@ -61,17 +61,20 @@ def test_checks_across_files_run_beside_the_report_and_are_waited_for(ledger_dir
     monkeypatch.setattr(consistency, "check", slow)
     x = make_id(seq=1)
     write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x), person(id_=x, arrived="2011-02-01")])
-    outcome = api.report(ledger_dir, "2011Q3", plan="000")
+    outcome = api.report(ledger_dir, "2011Q3", plan="000", wait=False)
     assert started.wait(10) and len(outcome.report.rows)  # the report, with the checks still going
-    assert isinstance(outcome.checking, Future) and not outcome.checking.done()
+    assert isinstance(outcome.pending, Future) and not outcome.pending.done()
     go_on.set()
-    assert [f.code for f in outcome.cross_file] == ["row.duplicate_id"]
-    assert outcome.findings == outcome.ledgers.findings + outcome.cross_file
+    assert [f.code for f in outcome.findings] == ["row.duplicate_id"]
+    assert outcome.pending is None and outcome.findings == outcome.ledgers.findings + outcome.cross_file
 
 
-def test_a_failed_check_across_files_stops_the_report_before_it_is_written(ledger_dir, monkeypatch, tmp_path):
-    """The report is laid out while the checks run, but written only once they are done: a run
-    they stop writes no file and exits as its error says."""
+def test_a_failed_check_across_files_stops_the_report_before_anything_is_written(
+    ledger_dir, monkeypatch, tmp_path
+):
+    """The command lays the report out while the checks run, but writes only once they are done:
+    a run they stop writes no file (nor the directory of -o DIR/) and exits as its error says.
+    The library, unless told not to wait, raises the error itself."""
     from fpservice import consistency
 
     def gone(ledgers):
@@ -79,12 +82,16 @@ def test_a_failed_check_across_files_stops_the_report_before_it_is_written(ledge
 
     monkeypatch.setattr(consistency, "check", gone)
     write_csv(ledger_dir / "p.csv", PERSONS, [person()])
-    out = tmp_path / "out.json"
-    result = run(["report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-o", out])
-    assert result.exit_code == InputError.exit_code and "台帐目录在读取时被删除" in result.output
-    assert not out.exists()
-    result = run(["report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-f", "json"])
-    assert result.exit_code == InputError.exit_code and "[" not in result.stdout
+    with pytest.raises(InputError):
+        api.report(ledger_dir, "2011Q3", plan="000")
+    written = [(tmp_path / "out.json", tmp_path / "out.json"), (f"{tmp_path}/new/", tmp_path / "new")]
+    for out, shown in written:
+        result = run(["report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-o", out])
+        assert result.exit_code == InputError.exit_code and "台帐目录在读取时被删除" in result.output
+        assert not shown.exists()
+    for fmt in ("json", "table"):
+        result = run(["report", ledger_dir, "-q", "2011Q3", "--plan", "000", "-f", fmt])
+        assert result.exit_code == InputError.exit_code and result.stdout == ""
 
 
 SAMPLE = str(Path(__file__).resolve().parents[1] / "sample_data")

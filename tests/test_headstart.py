@@ -75,6 +75,30 @@ def test_the_file_parsed_ahead_is_not_read_or_parsed_again(ledger_dir, monkeypat
     assert len(parses) == 4  # two files, each parsed once with the head start and once without
 
 
+def test_the_parse_handed_on_is_let_go_of_once_coded(ledger_dir):
+    """The loader holds what the head start handed it while the file is validated: the parse's
+    table (as large as the file) must not stay alive with it."""
+    from fpservice.read.encodings import open_source
+
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=i), "2011-07-01") for i in range(5)])
+    source = open_source((ledger_dir / "s.csv").read_bytes())
+    usecols, delim = list(range(len(SERVICES))), csvparse.delimiter_of(source)
+    parsed = csvparse.parse(source, usecols, delim, frozenset({1}), False)
+    table = csvparse.read_table(source, usecols, frozenset({1}), False, parsed)
+    assert parsed.table is None and len(table) == 5
+
+
+def test_units_csv_is_never_parsed_ahead(ledger_dir, monkeypatch, any_size):
+    """units.csv at the top is the units, which the loader reads on its own, not a ledger."""
+    units = [["330205", "江北区", "县"]] + [[f"330205{i:03d}", f"街道{i}", "乡镇"] for i in range(1, 60)]
+    write_csv(ledger_dir / "units.csv", ["代码", "名称", "级别"], units)
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=1), "2011-07-01")])
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=make_id(seq=1))])
+    head = HeadStart(ledger_dir, None, DEFAULT)
+    assert head.take(ledger_dir / "units.csv") is None
+    assert head.take(ledger_dir / "p.csv") is not None  # the largest ledger instead
+
+
 def test_only_a_csv_file_read_alone_on_one_core_is_parsed_ahead(tmp_path, monkeypatch):
     monkeypatch.setattr(discover, "BATCH_FILE", 100)
     sized = {}

@@ -46,26 +46,27 @@ class LoadOptions:
 @dataclass
 class Outcome:
     """What `check` and `report` give: the ledgers as read, the report rows, the findings of the
-    checks across files, and the notes a user must see (the as-of day, the calendar). The checks
-    across files may still be running (`checking`); `cross_file` and `findings` wait for them."""
+    checks across files, and the notes a user must see (the as-of day, the calendar). When
+    `report` was told not to wait, the checks across files may still be running (`pending`):
+    `wait()` fills `cross_file` once they are done (`findings` waits too)."""
 
     ledgers: LedgerSet
     report: Report
-    checking: list[Finding] | Future[list[Finding]] = field(default_factory=list)
+    cross_file: list[Finding] = field(default_factory=list)
     as_of: dt.date | None = None
     notes: list[str] = field(default_factory=list)
+    pending: Future[list[Finding]] | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def cross_file(self) -> list[Finding]:
-        """The findings of the checks across files, once they are made (see _build)."""
-        if isinstance(self.checking, Future):
-            self.checking = self.checking.result()
-        return self.checking
+    def wait(self) -> Outcome:
+        """The outcome, with the checks across files done (their error raised here, if any)."""
+        if self.pending is not None:
+            self.cross_file, self.pending = self.pending.result(), None
+        return self
 
     @property
     def findings(self) -> list[Finding]:
         """Every finding: the files' own, then those across files."""
-        return self.ledgers.findings + self.cross_file
+        return self.ledgers.findings + self.wait().cross_file
 
     @property
     def has_errors(self) -> bool:
@@ -196,9 +197,10 @@ def _require_units(ledgers: LedgerSet) -> None:
 
 
 def _consistency(run: _Run, cache: LedgerCache | None) -> list[Finding]:
-    """Checks across files, from the cache when no file changed. They run beside the laying out
-    of the report, not beside the counting: that keeps both cores busy already (at a million
-    persons it saved 0.06 s of 3.9 s cold, within the runs' spread; docs/performance.md)."""
+    """Checks across files, from the cache when no file changed. The command line runs them beside
+    the laying out of the report (see report's `wait`), not beside the counting: that keeps both
+    cores busy already (at a million persons it saved 0.06 s of 3.9 s cold, within the runs'
+    spread; docs/performance.md)."""
     from fpservice import consistency, read
 
     today = dt.date.today()
@@ -226,9 +228,10 @@ def _build(
     loading,
     previous: Window | None = None,
     engine: Engine | None = None,
+    wait: bool = True,
 ):
     """Count and lay out the report. `windows_for(latest, units)` gives the windows, the as-of
-    day and the notes once the latest event date in the ledgers is known."""
+    day and the notes once the latest event date in the ledgers is known. `wait`: see report."""
     from fpservice import report as report_mod
 
     if engine and engine.distributed:
@@ -253,12 +256,17 @@ def _build(
         calendar=run.calendar,
         previous=previous,
     )
+    outcome = Outcome(run.ledgers, result, [], as_of, [*notes, *run.calendar.notes()])
+    cache = loading.cache if loading else None
+    if wait:
+        outcome.cross_file = _consistency(run, cache)
+        return outcome
     # The checks across files go on beside whatever the caller does first with the report (the
-    # command line lays it out): at a million persons, 0.1 s of each run's 0.2 s after counting.
+    # command line lays it out): at a million persons the 0.12 s of checks and 0.14 s of JSON.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-across")
-    checking = pool.submit(_consistency, run, loading.cache if loading else None)
+    outcome.pending = pool.submit(_consistency, run, cache)
     pool.shutdown(wait=False)  # the thread ends with its task
-    return Outcome(run.ledgers, result, checking, as_of, [*notes, *run.calendar.notes()])
+    return outcome
 
 
 def _build_on_cluster(run: _Run, windows_for, *, all_indicators, equity, previous, engine, loading):
@@ -319,10 +327,12 @@ def report(
     change: bool = False,
     loading: LoadOptions | None = None,
     engine: Engine | None = None,
+    wait: bool = True,
 ) -> Outcome:
     """The quarterly report: 本期 and 累计 rows, then the phases that have started. With `change`,
     the previous quarter's year-to-date is counted too (`report.previous`, for 环比; none for a
-    first quarter), apart from the rows."""
+    first quarter), apart from the rows. Without `wait`, it returns while the checks across files
+    still run, for the caller to lay the report out meanwhile (`Outcome.wait`)."""
     year, q = periods.parse_quarter(quarter)
     run = _start(ledger_dir, plan, rules_dir, encoding, loading, engine)
     from fpservice import report as report_mod  # pandas: once the directory and plan are known good
@@ -341,6 +351,7 @@ def report(
         loading=loading,
         previous=previous,
         engine=engine,
+        wait=wait,
     )
 
 

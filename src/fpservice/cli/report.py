@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from pathlib import Path
 
 import click
 
@@ -111,34 +110,34 @@ def report(
         change=layout == "form" or fmt in ("table", "markdown"),  # 环比: the form and the summary
         loading=options.loading(obj),
         engine=cluster,
+        wait=False,
     )
     from fpservice.output import rows, tables  # pandas: loaded once there are ledgers to show
 
-    form = "_报表" if layout == "form" else ""
-    output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}{form}")
+    # Laid out while the checks across files run (api.report's `wait`), written once they are
+    # done: a run they stop writes nothing, not even the directory of -o DIR/
     if layout == "form":
-        write = _form(outcome.report, fmt, output)
+        write = _form(outcome.report, fmt)
     elif fmt == "json":
-        write = partial(options.emit_bytes, rows.json_parts(outcome.report, details), output)
+        write = partial(options.emit_bytes, rows.json_parts(outcome.report, details))
     elif fmt == "csv":
-        write = partial(options.emit, rows.to_csv(outcome.report, details), output, bom=True)
+        write = partial(options.emit, rows.to_csv(outcome.report, details), bom=True)
     elif fmt == "xlsx":
         from fpservice.output import workbook  # xlsxwriter: imported only when a workbook is asked for
 
-        write = partial(options.emit_bytes, workbook.to_xlsx(outcome.report), output)
+        write = partial(options.emit_bytes, workbook.to_xlsx(outcome.report))
     elif fmt == "html":
         from fpservice.output import html
 
-        write = partial(options.emit, html.to_html(outcome.report), output)
+        write = partial(options.emit, html.to_html(outcome.report))
     else:  # text for people: the console's encoding on stdout
-        width = options.terminal_width(wide) if fmt == "table" and output is None else None
-        write = partial(
-            options.emit_text, tables.report_tables(outcome.report, fmt, width, summary=True), output
-        )
-    # Made while the checks across files ran (api._build); written once they are done, so that
-    # a run they stop writes nothing
-    findings = outcome.findings
-    write()
+        to_console = fmt == "table" and goal.file is None and goal.directory is None
+        width = options.terminal_width(wide) if to_console else None
+        write = partial(options.emit_text, tables.report_tables(outcome.report, fmt, width, summary=True))
+    findings = outcome.wait().findings
+    form = "_报表" if layout == "form" else ""
+    output = goal.path(f"{outcome.report.plan.id}_{periods.parse_quarter_label(quarter)}{form}")
+    write(output)
 
     if not quiet:
         if output is not None:
@@ -151,19 +150,19 @@ def report(
     return outcome.exit_code
 
 
-def _form(report, fmt: str, output: Path | None):
-    """The form layout (output/form.py) in each format for people: -> what writes it."""
+def _form(report, fmt: str):
+    """The form layout (output/form.py) in each format for people: -> what writes it where it is
+    told."""
     from fpservice.output import formtext
 
     if fmt == "csv":
-        return partial(options.emit, formtext.form_csv(report), output, bom=True)
+        return partial(options.emit, formtext.form_csv(report), bom=True)
     if fmt == "xlsx":
         from fpservice.output import workbook
 
-        return partial(options.emit_bytes, workbook.to_xlsx(report, form=True), output)
+        return partial(options.emit_bytes, workbook.to_xlsx(report, form=True))
     if fmt == "html":
         from fpservice.output import html
 
-        return partial(options.emit, html.form_page(report), output)
-    # the console's encoding on stdout
-    return partial(options.emit_text, formtext.form_text(report, fmt), output)
+        return partial(options.emit, html.form_page(report))
+    return partial(options.emit_text, formtext.form_text(report, fmt))  # the console's encoding on stdout

@@ -66,7 +66,7 @@ def read_table(
     made already (`parse`, by the head start), used when it was made of the same columns."""
     delim = delimiter_of(source)
     try:
-        if parsed is None or parsed.shape != (tuple(usecols), distinct, delim):
+        if parsed is None or parsed.table is None or parsed.shape != (tuple(usecols), distinct, delim):
             parsed = parse(source, usecols, delim, distinct, threads)
         table = _coded(source, parsed)
     except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError):
@@ -136,7 +136,7 @@ class Parsed:
     for having the wrong number, and what it was made of (positions kept, those kept a value per
     row, the delimiter)."""
 
-    table: pa.Table
+    table: pa.Table | None  # None once coded (see _coded)
     skipped: list[int]
     shape: tuple[tuple[int, ...], frozenset[int], str]
 
@@ -164,8 +164,9 @@ def parse(source: Source, usecols: list[int], delim: str, distinct: frozenset[in
 
 
 def _coded(source: Source, parsed: Parsed) -> CsvTable:
-    """The parsed columns as `Cells`, with the line each row starts on."""
-    result, skipped = parsed.table, parsed.skipped
+    """The parsed columns as `Cells`, with the line each row starts on. The parse lets go of its
+    table: whoever handed it on (the loader, the head start) may hold it through validation."""
+    result, skipped, parsed.table = parsed.table, parsed.skipped, None
     usecols, distinct, delim = parsed.shape
     if not skipped and _lines_are_records(source, result.num_rows):
         lines, ragged = np.arange(2, result.num_rows + 1, dtype=np.int64), []  # header on line 1

@@ -11,6 +11,7 @@ from fpservice.errors import os_reason
 from fpservice.read.sheets import SUFFIXES, is_workbook
 
 LEDGER_SUFFIXES = (".csv", *SUFFIXES)
+UNITS_FILE = "units.csv"  # at the directory's top: the units, not a ledger
 
 
 def discover(root: Path) -> list[Path]:

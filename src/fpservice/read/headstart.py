@@ -38,7 +38,8 @@ class HeadStart:
     def _run(self, root: Path, encoding: str | None, headers: Headers) -> None:
         try:
             try:
-                self._path = chosen(discover.discover(Path(root)), discover.read_threads())
+                ledgers = [p for p in discover.discover(Path(root)) if not _units_file(p, Path(root))]
+                self._path = chosen(ledgers, discover.read_threads())
             finally:
                 self._chosen.set()
             if self._path is None:
@@ -76,3 +77,7 @@ def chosen(files: list[Path], threads: int) -> Path | None:
     largest = max(candidates, key=sizes.__getitem__)
     fits = discover.BATCH_FILE <= sizes[largest] <= sum(sizes.values()) / threads
     return largest if fits else None
+
+
+def _units_file(path: Path, root: Path) -> bool:
+    return path.parent == root and path.name.lower() == discover.UNITS_FILE

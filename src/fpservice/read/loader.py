@@ -26,8 +26,6 @@ from fpservice.read.ledgerset import FileAccount, LedgerSet, Progress, ReadResul
 from fpservice.read.sheets import WorkbookReader, is_workbook, looks_like_workbook
 from fpservice.read.unitsfile import load_units_file
 
-UNITS_FILE = "units.csv"
-
 
 def load(
     root: Path | str,
@@ -176,7 +174,7 @@ def reads_of(root: Path | str, encoding: str | None) -> Reads:
         entries = list(root.iterdir())
     except OSError as exc:
         raise InputError(f"无法读取台帐目录 {root}：{os_reason(exc, writing=False)}") from exc
-    units_path = next((p for p in entries if p.name.lower() == UNITS_FILE and p.is_file()), None)
+    units_path = next((p for p in entries if p.name.lower() == discover.UNITS_FILE and p.is_file()), None)
     units = units_mod.empty()
     if units_path:
         units = load_units_file(units_path, discover.display_name(units_path.name), encoding)
