@@ -72,3 +72,28 @@ def test_the_fast_reader_agrees_with_the_csv_module(rows, blank_after, crlf, fin
         for cells in (a, b):  # every value is some row's (the header's too only when a row repeats it)
             held = np.bincount(cells.codes[cells.codes >= 0], minlength=len(cells.values))
             assert (held > 0).all() and "" not in cells.text().tolist()
+
+
+_CELLS = ["330205198001010011", "3302051980010100X", " 12 ", "\t7", "", None, "王芳", "é", "\u3000x"]
+
+
+@given(st.lists(st.sampled_from(_CELLS), max_size=40), st.integers(0, 12_000))
+@settings(max_examples=60, deadline=None)
+def test_long_columns_become_text_and_cells_as_a_checked_cast_and_a_trim_make_them(sample, repeat):
+    """A long column of ASCII bytes is taken as text without checking it again, and a column with
+    nothing to trim is not trimmed: what comes out is what the cast and the trim give."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from fpservice.read import csvparse
+    from fpservice.read.cells import _TRIMMED, Cells
+
+    values = pa.array([None if v is None else v.encode() for v in sample * (repeat // 40 + 1)], pa.binary())
+    text = csvparse._text(values, None)
+    assert text.equals(values.cast(pa.string()))
+    text.validate(full=True)
+    cells = Cells.each(text)
+    trimmed = pc.utf8_trim(text, _TRIMMED).to_pylist()
+    assert [None if c < 0 else cells.values[int(c)].as_py() for c in cells.codes] == [
+        v or None for v in trimmed
+    ]

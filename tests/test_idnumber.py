@@ -77,6 +77,7 @@ def _both(values, today=dt.date(2026, 1, 1)):
     male = np.select([slow["sex"] == "男", slow["sex"] == "女"], [1, 0], -1)
     assert fast.key.tolist() == slow["key"].tolist()
     assert [p is not None for p in fast.problem] == slow["problem"].notna().tolist()
+    assert fast.malformed.tolist() == slow["problem"].notna().tolist()
     assert fast.checksum_ok.tolist() == slow["checksum_ok"].tolist()
     assert fast.male.tolist() == male.tolist()
     assert pd.Series(fast.birth).equals(slow["birth"].astype("datetime64[ns]").reset_index(drop=True))

@@ -20,3 +20,20 @@ def value_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     its data buffer, as numpy views: value i is data[offsets[i] : offsets[i + 1]]."""
     offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
     return offsets, np.frombuffer(values.buffers()[2] or b"", np.uint8)
+
+
+def byte_span(values: pa.Array) -> tuple[int, int]:
+    """The lowest and highest byte in the values, (256, -1) when there is none: two passes without
+    a temporary array, which spare most columns the scans that would find nothing (an ID
+    number's bytes are digits and X, a name's above 0x80 but for a ·)."""
+    offsets, data = value_bytes(values)
+    data = data[offsets[0] : offsets[-1]] if len(values) else data[:0]
+    return (int(data.min()), int(data.max())) if len(data) else (256, -1)
+
+
+def ascii_as_text(values: pa.Array, span: tuple[int, int]) -> pa.Array:
+    """Binary values whose bytes (`span`) are all ASCII, as text: the same buffers, since ASCII is
+    UTF-8 already (a cast would check every byte again)."""
+    if span[1] >= 0x80:
+        raise ValueError("not ASCII")
+    return pa.Array.from_buffers(pa.string(), len(values), values.buffers(), values.null_count, values.offset)

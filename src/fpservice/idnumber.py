@@ -99,11 +99,13 @@ def parse(raw: pd.Series, today: dt.date | None = None) -> pd.DataFrame:
 
 @dataclass
 class ParsedIds:
-    """Per distinct value: `key` (int64, -1 when not valid), `problem` (why malformed, else None),
+    """Per distinct value: `key` (int64, -1 when not valid), `problem` (why malformed, else None)
+    and `malformed` (whether there is one: no comparison of a million objects with None),
     `checksum_ok`, `male` (1 male, 0 female, -1 unknown) and `birth` (datetime64[ns], NaT)."""
 
     key: np.ndarray
     problem: np.ndarray
+    malformed: np.ndarray
     checksum_ok: np.ndarray
     male: np.ndarray
     birth: np.ndarray
@@ -122,6 +124,7 @@ def parse_values(values: pa.StringArray, today: dt.date | None = None) -> Parsed
         np.full(n, -1, np.int64),
         np.full(n, None, object),
         np.zeros(n, bool),
+        np.zeros(n, bool),
         np.full(n, -1, np.int8),
         np.full(n, np.datetime64("NaT"), "datetime64[ns]"),
     )
@@ -139,6 +142,7 @@ def parse_values(values: pa.StringArray, today: dt.date | None = None) -> Parsed
         parsed = parse(text, today)
         out.key[idx] = parsed["key"].to_numpy()
         out.problem[idx] = parsed["problem"].to_numpy(dtype=object, na_value=None)
+        out.malformed[idx] = parsed["problem"].notna().to_numpy(dtype=bool)
         out.checksum_ok[idx] = parsed["checksum_ok"].to_numpy(dtype=bool)
         out.male[idx] = np.select([parsed["sex"] == "男", parsed["sex"] == "女"], [1, 0], -1)
         out.birth[idx] = parsed["birth"].to_numpy(dtype="datetime64[ns]")
@@ -213,6 +217,7 @@ def _fill(out: ParsedIds, rows: np.ndarray, d: np.ndarray, today: dt.date) -> No
     real &= ~future
     if not real.all():
         out.problem[rows[~real]] = "出生日期部分不存在"
+        out.malformed[rows[~real]] = True
         rows, d, birth = rows[real], d[:, real], birth[real]
     weighted = np.zeros(d.shape[1], np.uint16)  # at most 9 * 100
     for row, weight in zip(d[:17], _WEIGHTS.tolist()):

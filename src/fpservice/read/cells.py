@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fpservice.arrowtext import value_bytes, whole
+from fpservice.arrowtext import byte_span, value_bytes, whole
 
 TEXT = pa.dictionary(pa.int32(), pa.string())
 # What Python's str.strip() removes, and stray byte-order marks (two exports pasted together).
@@ -55,7 +55,10 @@ class Cells:
         """From a plain string column whose values are mostly distinct (ID numbers, names): row i
         holds value i, and hashing the values to share them would cost more than it saves. Blank
         rows hold no value, so the values are the non-blank rows' in order."""
-        values = pc.utf8_trim(whole(column, pa.string()), _TRIMMED)
+        values = whole(column, pa.string())
+        lowest, highest = byte_span(values)
+        if lowest <= 0x20 or highest >= 0x80:  # else no byte is whitespace or a BOM: none to trim
+            values = pc.utf8_trim(values, _TRIMMED)
         filled = ~_empty(values)
         if filled.all():
             return cls(np.arange(len(values), dtype=np.int32), values, dense=True)

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from fpservice import idnumber, schema
 from fpservice import units as units_mod
-from fpservice.arrowtext import value_bytes
+from fpservice.arrowtext import byte_span, value_bytes
 from fpservice.findings import CODES, ERROR, Finding
 from fpservice.privacy import mask_id, mask_name, mask_number, mask_text
 from fpservice.read.cells import Cells, lookup
@@ -138,7 +138,7 @@ def validate(
         cells = columns.get(col.key) or Cells.blank(n)
         if col.required:
             check.flag("value.required", ~cells.present, col.key)
-        span = _byte_span(cells.values)  # (blanking rows below keeps the values)
+        span = byte_span(cells.values)  # (blanking rows below keeps the values)
         control = _has_control(cells.values, span)
         if control.any():
             check.flag_values(
@@ -192,17 +192,8 @@ _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _MASKERS = {schema.ID: lambda v: mask_text(mask_id(v)), schema.NAME: lambda v: mask_text(mask_name(v))}
 
 
-def _byte_span(values: pa.Array) -> tuple[int, int]:
-    """The lowest and highest byte in the values, (256, -1) when there is none: two passes without
-    a temporary array, which spare most columns the scans below (an ID number's bytes are digits
-    and X, a name's above 0x80 but for a ·)."""
-    offsets, data = value_bytes(values)
-    data = data[offsets[0] : offsets[-1]] if len(values) else data[:0]
-    return (int(data.min()), int(data.max())) if len(data) else (256, -1)
-
-
 def _has_control(values: pa.Array, span: tuple[int, int] | None = None) -> np.ndarray:
-    if len(values) == 0 or not _control_bytes(values, span or _byte_span(values)):
+    if len(values) == 0 or not _control_bytes(values, span or byte_span(values)):
         return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.fill_null(pc.match_substring_regex(values, _CONTROL), False), dtype=bool)
 
@@ -231,7 +222,7 @@ _SCIENTIFIC = r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$"
 
 def _excel_errors(values: pa.Array, span: tuple[int, int] | None = None) -> np.ndarray:
     """Values that are a formula's error as Excel shows it. Only columns with a `#` look further."""
-    lowest, highest = span or _byte_span(values)
+    lowest, highest = span or byte_span(values)
     if not lowest <= ord("#") <= highest or not _holds_byte(values, b"#"):
         return np.zeros(len(values), dtype=bool)
     return np.asarray(pc.is_in(values, value_set=_EXCEL_ERRORS), dtype=bool)
@@ -258,7 +249,7 @@ def _check_ids(check: Checker, cells: Cells, key: str, today: dt.date):
     An ID that Excel stored as a number (4.52123E+17) has lost its last digits: an error of its
     own, never matched to a person."""
     ids = idnumber.parse_values(cells.values, today)
-    malformed = np.not_equal(ids.problem, None)
+    malformed = ids.malformed
     # Such a number is never a well-formed ID: only malformed values are looked at again
     number = np.zeros(len(malformed), dtype=bool)
     if malformed.any():
@@ -266,7 +257,7 @@ def _check_ids(check: Checker, cells: Cells, key: str, today: dt.date):
         number[odd] = _excel_numbers(cells.values.take(pa.array(odd)))
     if number.any():
         check.flag_values("id.excel_number", number, cells, key, masker=mask_number)
-        malformed &= ~number
+        malformed = malformed & ~number
     check.flag_values(
         "value.id_malformed", malformed, cells, key, masker=mask_id, detail=_PerRow(ids.problem, cells.codes)
     )
