@@ -25,15 +25,13 @@ def value_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def byte_span(values: pa.Array) -> tuple[int, int]:
     """The lowest and highest byte in the values, (256, -1) when there is none: two passes without
     a temporary array, which spare most columns the scans that would find nothing (an ID
-    number's bytes are digits and X, a name's above 0x80 but for a ·)."""
+    number's bytes are digits and X, all of a name's 0x80 and above)."""
     offsets, data = value_bytes(values)
     data = data[offsets[0] : offsets[-1]] if len(values) else data[:0]
     return (int(data.min()), int(data.max())) if len(data) else (256, -1)
 
 
-def ascii_as_text(values: pa.Array, span: tuple[int, int]) -> pa.Array:
-    """Binary values whose bytes (`span`) are all ASCII, as text: the same buffers, since ASCII is
-    UTF-8 already (a cast would check every byte again)."""
-    if span[1] >= 0x80:
-        raise ValueError("not ASCII")
+def ascii_as_text(values: pa.Array) -> pa.Array:
+    """Binary values whose bytes are all ASCII (see byte_span), as text: the same buffers, since
+    ASCII is UTF-8 already (a cast would check every byte again)."""
     return pa.Array.from_buffers(pa.string(), len(values), values.buffers(), values.null_count, values.offset)
