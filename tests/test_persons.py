@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fpservice import persons
-from fpservice.persons import first_seen, number_persons
+from fpservice.persons import first_seen
 from fpservice.read.assemble import _file_order
 
 ledgers = st.lists(st.lists(st.integers(-(2**62), 2**62) | st.integers(0, 40), max_size=60), max_size=5)
@@ -21,11 +21,10 @@ def test_numbers_are_first_appearance(keys_per_ledger, threads, bucketed):
     with pytest.MonkeyPatch.context() as mp:
         if bucketed:  # small inputs through the buckets too
             mp.setattr(persons, "_BUCKETED", 0)
-        got = number_persons(ids, threads)
-    expected = pd.factorize(np.concatenate(ids) if ids else np.zeros(0, np.int64))[0]
-    assert [len(g) for g in got] == [len(i) for i in ids]
-    assert all(g.dtype == np.int32 for g in got)
-    assert np.concatenate(got or [np.zeros(0, np.int32)]).tolist() == expected.tolist()
+        keys = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        got = first_seen(keys, threads)
+    assert got.dtype == np.int32
+    assert got.tolist() == pd.factorize(keys)[0].tolist()
 
 
 def test_a_district_of_keys_in_buckets():
@@ -35,11 +34,11 @@ def test_a_district_of_keys_in_buckets():
     people = rng.choice(10**9, 400_000, replace=False) + 10**17
     services = np.concatenate([rng.choice(people, 900_000), rng.integers(0, 10**18, 1_000)])
     rng.shuffle(services)
-    numbered, served = number_persons([people, services])
+    numbers = first_seen(np.concatenate([people, services]))
     assert len(people) + len(services) >= persons._BUCKETED
-    assert np.array_equal(numbered, np.arange(len(people)))
+    assert np.array_equal(numbers[: len(people)], np.arange(len(people)))
     together = pd.factorize(np.concatenate([people, services]))[0]
-    assert np.array_equal(np.concatenate([numbered, served]), together)
+    assert np.array_equal(numbers, together)
     assert np.array_equal(first_seen(services, threads=1), pd.factorize(services)[0])
 
 

@@ -9,18 +9,6 @@ import pandas as pd
 
 from fpservice.threads import mapped
 
-
-def number_persons(ids: list[np.ndarray], threads: int = 2) -> list[np.ndarray]:
-    """One dense number per distinct ID key across the arrays (one per ledger), in the arrays'
-    shapes: the same ID has the same number in every ledger. Numbers go by first appearance
-    (the first array's first key is 0): the persons ledger, numbered first, has row i as person
-    i. `threads`: how many buckets of keys are numbered at once (see first_seen)."""
-    keys = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-    numbers = first_seen(keys, threads)
-    bounds = np.cumsum([0, *map(len, ids)])
-    return [numbers[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-
-
 # A million keys or more are numbered bucket by bucket. One hash table for all of them is far
 # larger than the processor's caches, and every key looks into it at a random place: a cache
 # miss per key, most of the time numbering takes. Split by a hash of the key into 64 buckets,
@@ -33,18 +21,25 @@ _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits depen
 
 
 def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
-    """Each key's number in order of first appearance (pandas.factorize's codes), as int32."""
+    """Each key's number in order of first appearance (pandas.factorize's codes), as int32. The
+    loader numbers the keys of all ledgers joined, the persons ledger's first: its row i is
+    person i, and an ID has one number in every ledger."""
     if len(keys) < _BUCKETED:
         return pd.factorize(keys, size_hint=len(keys))[0].astype(np.int32)
     n, buckets = len(keys), 1 << _BUCKET_BITS
-    bucket = ((keys.view(np.uint64) * _SPREAD) >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint8)
-    order = np.argsort(bucket, kind="stable")  # a radix sort: each bucket's keys together, in order
+    spread = keys.view(np.uint64) * _SPREAD
+    spread >>= np.uint64(64 - _BUCKET_BITS)  # (in place: one array of n the size of the keys, not two)
+    bucket = spread.astype(np.uint8)
+    del spread
+    order = np.argsort(bucket, kind="stable")  # a radix sort: each bucket's rows together, in order
     ends = np.cumsum(np.bincount(bucket, minlength=buckets)).tolist()
     starts = [0, *ends[:-1]]
     del bucket
-    grouped = keys[order]
-    provisional = np.empty(n, dtype=np.int32)  # a key's number within its bucket, then past the ones before
+    provisional = np.empty(n, dtype=np.int32)  # a key's number within its bucket
 
+    # The passes that look keys and numbers up at random places (a bucket's keys gathered, its
+    # numbers put back) are each bucket's own, on the threads too: at a million persons,
+    # numbering took 0.16 s where it took 0.21 s with them done once for all buckets.
     def number(i: int) -> tuple[np.ndarray, int]:
         """Number bucket i's keys; -> where each of them is first seen (where its code is above
         every code before it), and how many there are. pandas hashes without the GIL: buckets
@@ -52,25 +47,27 @@ def first_seen(keys: np.ndarray, threads: int = 2) -> np.ndarray:
         start, end = starts[i], ends[i]
         if start == end:
             return order[:0], 0
-        codes = pd.factorize(grouped[start:end])[0]
+        rows = order[start:end]
+        codes = pd.factorize(keys[rows])[0]
         provisional[start:end] = codes
         new = np.empty(end - start, dtype=bool)
         new[0] = True
         np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
-        return order[start:end][new], int(codes.max()) + 1
+        return rows[new], int(codes.max()) + 1
 
     numbered = mapped(number, range(buckets), threads, "numbering")
-    grouped = None  # (its memory back before the arrays below are made)
-    offset = 0
-    for start, end, (_, count) in zip(starts, ends, numbered):
-        provisional[start:end] += offset
-        offset += count
+    offsets = np.cumsum([0, *(count for _, count in numbered)]).tolist()  # numbers before each bucket's
     first = np.concatenate([firsts for firsts, _ in numbered])  # each key's first row, by its number
     seen = np.zeros(n, dtype=bool)
     seen[first] = True
     final = (np.cumsum(seen, dtype=np.int32) - 1)[first]  # the keys in order of first appearance
     numbers = np.empty(n, dtype=np.int32)
-    numbers[order] = final[provisional]
+
+    def put(i: int) -> None:
+        start, end = starts[i], ends[i]
+        numbers[order[start:end]] = final[provisional[start:end] + np.int32(offsets[i])]
+
+    mapped(put, range(buckets), threads, "numbering")
     return numbers
 
 

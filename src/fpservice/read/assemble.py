@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from fpservice import units as units_mod
-from fpservice.persons import number_persons
+from fpservice.persons import first_seen
 from fpservice.read.ledgerset import ReadResult
 from fpservice.read.validate import text_dtype, validate
 from fpservice.schema import LEDGER_TYPES
@@ -43,16 +43,39 @@ def frames(
     `threads` threads (see persons.first_seen)."""
     orders = {k: _file_order(v, rank) for k, v in parts.items()}
     with_id = [k for k in parts if "pid" in (parts[k][0] if parts[k] else empty_frame(k))]
-    # Persons are numbered on a thread of their own while the frames are joined (pandas hashes
-    # without the GIL), from the ID numbers in the order the joined frames will have. Measured at
-    # a million persons: the warm run (what cron does) takes 2.09 s with it, 2.34 s without.
+    # Persons are numbered on a thread of their own while the other columns are joined (pandas
+    # hashes without the GIL). Measured at a million persons: the warm run (what cron does)
+    # takes 2.09 s with it, 2.34 s without.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-persons") as pool:
-        ids = {k: _ids_in_order(parts[k], orders[k]) for k in with_id}
-        numbering = pool.submit(number_persons, list(ids.values()), threads)
-        frames = {k: _concat(k, v, orders[k], rank, ids.get(k)) for k, v in parts.items()}
-        for k, numbers in zip(with_id, numbering.result()):  # (a new frame: one may be a read's own)
-            frames[k] = frames[k].assign(person=numbers)
+        numbering = pool.submit(_persons, {k: (parts[k], orders[k]) for k in with_id}, threads)
+        frames = {
+            k: _concat(k, v, orders[k], rank, skip="pid" if k in with_id else None) for k, v in parts.items()
+        }
+        ids, numbers = numbering.result()
+    for k in with_id:  # (a new frame: one may be a read's own)
+        joined = frames[k]
+        columns = {name: ids[k] if name == "pid" else joined[name].array for name in empty_frame(k).columns}
+        frames[k] = pd.DataFrame({**columns, "person": numbers[k]}, copy=False)
     return frames
+
+
+def _persons(parts: dict[str, tuple[list[pd.DataFrame], np.ndarray | None]], threads: int):
+    """-> every ledger's ID numbers (int64 keys) in the order its joined frame will have, and each
+    row's person number (see persons.first_seen). The keys of all ledgers are joined once, in one
+    array that each ledger's keys are a view of."""
+    sizes = [sum(len(f) for f in frames) for frames, _ in parts.values()]
+    keys = np.empty(sum(sizes), dtype=np.int64)
+    bounds = np.cumsum([0, *sizes]).tolist()
+    ids = {}
+    for (k, (frames, order)), a, b in zip(parts.items(), bounds, bounds[1:]):
+        ids[k] = keys[a:b]
+        joined = [f["pid"].to_numpy() for f in frames]
+        if order is None:
+            np.concatenate(joined or [keys[:0]], out=ids[k])
+        else:
+            np.take(np.concatenate(joined), order, out=ids[k])
+    numbers = first_seen(keys, threads)
+    return ids, {k: numbers[a:b] for k, a, b in zip(parts, bounds, bounds[1:])}
 
 
 def common_days(windows) -> tuple[str | None, str | None]:
@@ -62,21 +85,21 @@ def common_days(windows) -> tuple[str | None, str | None]:
 
 
 def _concat(
-    key: str, frames: list[pd.DataFrame], order: np.ndarray | None, rank: dict[str, int], pid=None
+    key: str, frames: list[pd.DataFrame], order: np.ndarray | None, rank: dict[str, int], skip=None
 ) -> pd.DataFrame:
     """One frame per ledger type, its rows taken in `order` (see _file_order), its file categories
-    in the order the files were found (`rank`); `pid`, when given, is that column joined already.
+    in the order the files were found (`rank`).
     Categorical columns (file, unit, …) keep their codes: the categories of all files are united
     first, so pandas does not fall back to strings. Text categories are sorted in every file and
-    stay sorted when united: how files were grouped into reads does not show."""
+    stay sorted when united: how files were grouped into reads does not show. The column `skip`
+    is left out of a frame joined here (its caller joins it)."""
     if not frames:
         return empty_frame(key).copy()
     if len(frames) == 1 and order is None:
         return frames[0]
     columns = {}
     for name in frames[0].columns:
-        if name == "pid" and pid is not None:
-            columns[name] = pid
+        if name == skip:
             continue
         parts = [f[name].array for f in frames]
         first = parts[0]
@@ -117,14 +140,6 @@ def _file_ranks(frame: pd.DataFrame, rank: dict[str, int]) -> np.ndarray:
 
 def _ascending(values: np.ndarray) -> bool:
     return bool((values[1:] >= values[:-1]).all())
-
-
-def _ids_in_order(frames: list[pd.DataFrame], order: np.ndarray | None) -> np.ndarray:
-    """The ID numbers (int64 keys) of the frames joined, in `order`."""
-    if len(frames) == 1 and order is None:
-        return frames[0]["pid"].to_numpy()
-    ids = np.concatenate([f["pid"].to_numpy() for f in frames] or [np.zeros(0, np.int64)])
-    return ids if order is None else ids[order]
 
 
 @functools.cache

@@ -1,5 +1,5 @@
 """A head start on reading: the largest ledger file read and parsed on a thread while the main
-thread imports pandas and the rest of the read stage, 0.2-0.3 s in which the other core would
+thread imports pandas and the rest of the read stage, 0.3-0.4 s in which the other core would
 idle. The parse is pyarrow's alone, which lets go of the GIL throughout, so the import is barely
 slowed (a thread that also validated would wait on the import for the GIL at every numpy call).
 
@@ -7,8 +7,13 @@ Only for a run without a cache (a run with one hashes its files meanwhile: conte
 and only for a file the loader would read alone and parse on one core anyway: one too large to
 be batched, and no larger than a core's share of the directory. The loader takes the bytes and
 the parse from here (`take`) instead of reading and parsing the file itself; should anything
-have gone wrong here, it reads the file as ever and says what was wrong. This module imports
-neither pandas nor the checks."""
+have gone wrong here, it reads the file as ever and says what was wrong.
+
+What needs the GIL is done on the caller's thread: the file is chosen there, and numpy and
+pyarrow imported there while the thread reads the file. A thread that walked the directory or
+imported them beside the main thread's imports took the GIL from them at every step, and began
+its parse 0.2 s later. This module imports neither pandas nor, until a head start begins,
+numpy or pyarrow."""
 
 from __future__ import annotations
 
@@ -16,9 +21,7 @@ import threading
 from pathlib import Path
 
 from fpservice.headers import Headers
-from fpservice.read import csvparse, discover
-from fpservice.read.encodings import open_source
-from fpservice.read.recognise import distinct_columns, recognise
+from fpservice.read import discover
 from fpservice.read.sheets import is_workbook
 
 
@@ -26,25 +29,33 @@ class HeadStart:
     """The largest ledger file under `root`, read and parsed on a thread of its own."""
 
     def __init__(self, root: Path, encoding: str | None, headers: Headers):
-        self._path: Path | None = None  # the file chosen, until it is taken
-        self._got: tuple[bytes, csvparse.Parsed] | None = None
-        self._chosen, self._done = threading.Event(), threading.Event()
-        # A daemon: a run that fails before it reads (and so never takes the file) still exits.
-        self._thread = threading.Thread(
-            target=self._run, args=(root, encoding, headers), name="fpservice-headstart", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, root: Path, encoding: str | None, headers: Headers) -> None:
+        self._got = None  # (bytes, parse), once parsed
+        self._done, imported = threading.Event(), threading.Event()
         try:
-            try:
-                ledgers = [p for p in discover.discover(Path(root)) if not _units_file(p, Path(root))]
-                self._path = chosen(ledgers, discover.read_threads())
-            finally:
-                self._chosen.set()
-            if self._path is None:
-                return
+            ledgers = [p for p in discover.discover(Path(root)) if not _units_file(p, Path(root))]
+            self._path: Path | None = chosen(ledgers, discover.read_threads())
+        except Exception:  # noqa: BLE001 - the loader finds out for itself
+            self._path = None
+        if self._path is None:
+            self._done.set()
+            return
+        # A daemon: a run that fails before it reads (and so never takes the file) still exits.
+        threading.Thread(
+            target=self._run, args=(encoding, headers, imported), name="fpservice-headstart", daemon=True
+        ).start()
+        try:
+            from fpservice.read import csvparse, encodings, recognise  # noqa: F401 - for the thread
+        finally:
+            imported.set()
+
+    def _run(self, encoding: str | None, headers: Headers, imported: threading.Event) -> None:
+        try:
             raw = self._path.read_bytes()
+            imported.wait()  # then the imports below find the modules loaded
+            from fpservice.read import csvparse
+            from fpservice.read.encodings import open_source
+            from fpservice.read.recognise import distinct_columns, recognise
+
             source = open_source(raw, encoding, headers)
             problem, ltype, mapping = recognise(source.header, headers)
             if source.header and not problem:
@@ -56,10 +67,10 @@ class HeadStart:
         finally:
             self._done.set()
 
-    def take(self, path: Path) -> tuple[bytes, csvparse.Parsed] | None:
-        """The bytes of `path` and pyarrow's parse of them, when it is the file parsed here (after
-        the parse has ended); once. None for any other file, or when the parse failed."""
-        self._chosen.wait()  # (a moment: the files' sizes)
+    def take(self, path: Path) -> tuple[bytes, object] | None:
+        """The bytes of `path` and pyarrow's parse of them (csvparse.Parsed), when it is the file
+        parsed here (after the parse has ended); once. None for any other file, or when the
+        parse failed."""
         if path != self._path:
             return None
         self._done.wait()
