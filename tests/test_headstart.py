@@ -125,7 +125,25 @@ def test_a_report_with_a_head_start_is_the_report_without_one(ledger_dir, monkey
     assert (ahead.exit_code, ahead.stdout) == (run(args).exit_code, run(args).stdout)
 
 
-def test_the_head_start_parses_without_pandas():
-    code = "import sys, fpservice.read.headstart; print('pandas' in sys.modules)"
+def test_the_head_start_parses_without_pandas(ledger_dir):
+    """The module loads nothing heavy; a head start imports numpy and pyarrow on the caller's
+    thread (the thread only reads and parses), and never pandas."""
+    ids = [make_id(seq=i) for i in range(30)]
+    write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x) for x in ids[:5]])
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(x, "2011-07-01") for x in ids])
+    code = f"""
+import sys, threading
+from pathlib import Path
+from fpservice.read import discover, headstart
+from fpservice.headers import DEFAULT
+print(sorted(m for m in ("numpy", "pyarrow", "pandas") if m in sys.modules))
+discover.BATCH_FILE, discover.read_threads = 0, lambda: 1
+imported = []
+threading.Thread.start = lambda self, start=threading.Thread.start: imported.append(
+    "pyarrow" in sys.modules) or start(self)
+head = headstart.HeadStart(Path({str(ledger_dir)!r}), None, DEFAULT)
+got = head.take(Path({str(ledger_dir / "s.csv")!r}))
+print(imported, got is not None and got[1].table.num_rows, "pandas" in sys.modules)
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split("\n")[:2] == ["[]", "[False] 31 False"]  # the header and 30 rows
