@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from fpservice import read
 from fpservice.headers import DEFAULT
-from fpservice.read import csvparse, discover, headstart
+from fpservice.read import arrowparse, csvparse, discover, headstart
 from fpservice.read.headstart import HeadStart
 from tests.ledgerkit import PERSONS, SERVICES, V1, make_id, person, run, service, write_csv
 from tests.test_batches import FALLBACK, GOOD, ODD, assert_same, write_files
@@ -67,8 +67,8 @@ def test_the_file_parsed_ahead_is_not_read_or_parsed_again(ledger_dir, monkeypat
     write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x) for x in ids[:10]])
     write_csv(ledger_dir / "s.csv", SERVICES, [service(x, "2011-07-01") for x in ids])  # the largest
     parses = []
-    parse = csvparse._parse
-    monkeypatch.setattr(csvparse, "_parse", lambda *a: parses.append(len(a[0])) or parse(*a))
+    parse = arrowparse._parse
+    monkeypatch.setattr(arrowparse, "_parse", lambda *a: parses.append(len(a[0])) or parse(*a))
     ahead, alone, used = with_and_without(ledger_dir, monkeypatch)
     assert_same(ahead, alone)
     assert len(used) == 1 and used[0][0] == (ledger_dir / "s.csv").read_bytes()
@@ -82,8 +82,8 @@ def test_the_parse_handed_on_is_let_go_of_once_coded(ledger_dir):
 
     write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=i), "2011-07-01") for i in range(5)])
     source = open_source((ledger_dir / "s.csv").read_bytes())
-    usecols, delim = list(range(len(SERVICES))), csvparse.delimiter_of(source)
-    parsed = csvparse.parse(source, usecols, delim, frozenset({1}), False)
+    usecols, delim = list(range(len(SERVICES))), arrowparse.delimiter_of(source)
+    parsed = arrowparse.parse(source, usecols, delim, frozenset({1}), False)
     table = csvparse.read_table(source, usecols, frozenset({1}), False, parsed)
     assert parsed.table is None and len(table) == 5
 

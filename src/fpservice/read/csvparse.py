@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from fpservice.arrowtext import ascii_as_text, byte_span, value_bytes, whole
+from fpservice.read.arrowparse import Disagree, Parsed, delimiter_of, parse
 from fpservice.read.cells import Cells
-from fpservice.read.encodings import Source, decoded, delimiter
+from fpservice.read.encodings import Source, decoded
 from fpservice.read.problem import FileProblem
 
-_BYTES = pa.dictionary(pa.int32(), pa.binary())
 # The exact reader's limit on one field: a ledger cell may be megabytes (a pasted document);
 # it is read, checked and reported, not refused.
 _FIELD_LIMIT = 1 << 30
@@ -69,7 +68,7 @@ def read_table(
         if parsed is None or parsed.table is None or parsed.shape != (tuple(usecols), distinct, delim):
             parsed = parse(source, usecols, delim, distinct, threads)
         table = _coded(source, parsed)
-    except (pa.ArrowInvalid, _Disagree, UnicodeDecodeError):
+    except (pa.ArrowInvalid, Disagree, UnicodeDecodeError):
         if source.native or not source.checked:
             # A value that does not decode, rows that do not add up in the file's own bytes, a
             # byte that is not UTF-8, or rows that do not add up in a file whose bytes pyarrow
@@ -84,10 +83,6 @@ def read_table(
     return _from_line(drop_blank_rows(table), source.first_line)
 
 
-def delimiter_of(source: Source) -> str:
-    return delimiter(source.head().split(b"\n", 1)[0])
-
-
 def _from_line(table: CsvTable, first_line: int) -> CsvTable:
     """Lines counted from the header's line (1) as lines of the file, whose header is on `first_line`."""
     if first_line > 1:
@@ -96,71 +91,6 @@ def _from_line(table: CsvTable, first_line: int) -> CsvTable:
         table.blank_lines = table.blank_lines + shift
         table.ragged = [(line + shift, n) for line, n in table.ragged]
     return table
-
-
-class _Disagree(Exception):
-    pass
-
-
-def _parse(
-    data: pa.Buffer,
-    usecols: list[int],
-    delim: str,
-    width: int,
-    on_invalid,
-    distinct: frozenset[int],
-    threads: bool,
-) -> pa.Table:
-    """The columns at `usecols` as bytes, dictionary-encoded but for those in `distinct`. Bytes,
-    not text: pyarrow checks a text column's UTF-8 cell by cell, while `_as_text` checks each
-    distinct value once (a 74 MB file of services: 0.29 -> 0.22 s)."""
-    names = [str(i) for i in range(width)]
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24, use_threads=threads),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delim, newlines_in_values=True, invalid_row_handler=on_invalid
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={names[i]: pa.binary() if i in distinct else _BYTES for i in usecols},
-            include_columns=[names[i] for i in usecols],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
-
-
-@dataclass
-class Parsed:
-    """pyarrow's parse of a file's bytes: the table, the number of fields of each row it skipped
-    for having the wrong number, and what it was made of (positions kept, those kept a value per
-    row, the delimiter)."""
-
-    table: pa.Table | None  # None once coded (see _coded)
-    skipped: list[int]
-    shape: tuple[tuple[int, ...], frozenset[int], str]
-
-
-def parse(source: Source, usecols: list[int], delim: str, distinct: frozenset[int], threads: bool) -> Parsed:
-    """The fast parse of a file (pyarrow alone: no pandas, and the GIL let go of meanwhile). Raises
-    ArrowInvalid or _Disagree when the file must be read another way (see read_table)."""
-    width = len(source.header)
-    if width == 0:
-        raise _Disagree
-    skipped = []
-
-    def on_invalid(row):
-        skipped.append(row.actual_columns)
-        return "skip"
-
-    # pyarrow decodes a row with the wrong number of fields as UTF-8 before it calls the handler,
-    # and prints what fails there; a file whose bytes are not known to be UTF-8 stops at such a
-    # row instead, and comes back checked (see read_table).
-    handler = on_invalid if source.checked else None
-    result = _parse(source.buffer, usecols, delim, width, handler, distinct, threads)
-    if result.num_rows == 0:
-        raise _Disagree
-    return Parsed(result, skipped, (tuple(usecols), distinct, delim))
 
 
 def _coded(source: Source, parsed: Parsed) -> CsvTable:
@@ -246,7 +176,7 @@ def _record_lines(arr: np.ndarray, delim: str, width: int, result: pa.Table, ski
     nonblank = (length > 0) & ~cr_only
     starts, ends, lines = starts[nonblank], ends[nonblank], lines[nonblank]
     if len(starts) == 0:
-        raise _Disagree
+        raise Disagree
 
     # Fields per record = delimiters outside quotes + 1.
     dpos = np.flatnonzero(arr == ord(delim))
@@ -257,11 +187,11 @@ def _record_lines(arr: np.ndarray, delim: str, width: int, result: pa.Table, ski
     inside = (rec < len(ends)) & (dpos >= starts[np.minimum(rec, len(starts) - 1)])
     nfields = np.bincount(rec[inside], minlength=len(ends)) + 1
     if nfields[0] != width:
-        raise _Disagree
+        raise Disagree
     ragged_mask = nfields[1:] != width
     body_lines = lines[1:]
     if result.num_rows != int((~ragged_mask).sum()) + 1 or len(skipped) != int(ragged_mask.sum()):
-        raise _Disagree
+        raise Disagree
     ragged = list(zip(body_lines[ragged_mask].tolist(), nfields[1:][ragged_mask].tolist()))
     return body_lines[~ragged_mask], ragged
 

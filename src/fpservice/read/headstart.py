@@ -44,7 +44,7 @@ class HeadStart:
             target=self._run, args=(encoding, headers, imported), name="fpservice-headstart", daemon=True
         ).start()
         try:
-            from fpservice.read import csvparse, encodings, recognise  # noqa: F401 - for the thread
+            from fpservice.read import arrowparse, encodings, recognise  # noqa: F401 - for the thread
         finally:
             imported.set()
 
@@ -52,7 +52,7 @@ class HeadStart:
         try:
             raw = self._path.read_bytes()
             imported.wait()  # then the imports below find the modules loaded
-            from fpservice.read import csvparse
+            from fpservice.read import arrowparse
             from fpservice.read.encodings import open_source
             from fpservice.read.recognise import distinct_columns, recognise
 
@@ -60,7 +60,7 @@ class HeadStart:
             problem, ltype, mapping = recognise(source.header, headers)
             if source.header and not problem:
                 usecols, distinct = sorted(mapping), distinct_columns(ltype, mapping)
-                parsed = csvparse.parse(source, usecols, csvparse.delimiter_of(source), distinct, False)
+                parsed = arrowparse.parse(source, usecols, arrowparse.delimiter_of(source), distinct, False)
                 self._got = raw, parsed
         except Exception:  # noqa: BLE001 - the loader reads the file as ever, and says what was wrong
             self._got = None
@@ -68,7 +68,7 @@ class HeadStart:
             self._done.set()
 
     def take(self, path: Path) -> tuple[bytes, object] | None:
-        """The bytes of `path` and pyarrow's parse of them (csvparse.Parsed), when it is the file
+        """The bytes of `path` and pyarrow's parse of them (arrowparse.Parsed), when it is the file
         parsed here (after the parse has ended); once. None for any other file, or when the
         parse failed."""
         if path != self._path:

@@ -18,6 +18,7 @@ from fpservice import units as units_mod
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read import csvparse
+from fpservice.read.arrowparse import Parsed
 from fpservice.read.cells import Cells
 from fpservice.read.csvparse import CsvTable
 from fpservice.read.discover import plain_head
@@ -40,7 +41,7 @@ def read_ledger_file(
     threads: bool = True,
     headers: Headers = DEFAULT,
     fast_only: bool = False,
-    parsed: csvparse.Parsed | None = None,
+    parsed: Parsed | None = None,
 ) -> ReadResult | None:
     """Read and validate one CSV file. A file-level problem rejects every row. `threads`: parse
     it on all cores (see csvparse.read_table); `fast_only`: None when the exact reader had to
