@@ -50,10 +50,10 @@ def test_a_titled_csv_is_read_from_its_header(ledger_dir, encoding):
 @pytest.mark.parametrize("reader", ["fast", "exact"])
 def test_footers_typed_short_are_skipped_and_short_data_is_rejected(ledger_dir, monkeypatch, reader):
     """A CSV file finished by hand: footer and blank lines with fewer cells than the header."""
-    from fpservice.read import csvparse
+    from fpservice.read import arrowparse, csvparse
 
     if reader == "exact":
-        monkeypatch.setattr(csvparse, "parse", lambda *a: (_ for _ in ()).throw(csvparse.Disagree()))
+        monkeypatch.setattr(csvparse, "parse", lambda *a, **k: (_ for _ in ()).throw(arrowparse.Disagree()))
     short = f"{V1},{IDS[0]},2011-08-02\n"  # a data row cut short: rejected, as ever
     footer = ",,\n合计：4 人\n   \n填表人：王五,审核人：赵六\n,,备注：无\n"
     (ledger_dir / "s.csv").write_text(",".join(SERVICES) + "\n" + BODY + short + footer, encoding="utf-8")

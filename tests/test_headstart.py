@@ -83,7 +83,7 @@ def test_the_parse_handed_on_is_let_go_of_once_coded(ledger_dir):
     write_csv(ledger_dir / "s.csv", SERVICES, [service(make_id(seq=i), "2011-07-01") for i in range(5)])
     source = open_source((ledger_dir / "s.csv").read_bytes())
     usecols, delim = list(range(len(SERVICES))), arrowparse.delimiter_of(source)
-    parsed = arrowparse.parse(source, usecols, delim, frozenset({1}), False)
+    parsed = arrowparse.parse(source, usecols, delim=delim, distinct=frozenset({1}), threads=False)
     table = csvparse.read_table(source, usecols, frozenset({1}), False, parsed)
     assert parsed.table is None and len(table) == 5
 
@@ -127,7 +127,7 @@ def test_a_report_with_a_head_start_is_the_report_without_one(ledger_dir, monkey
 
 def test_the_head_start_parses_without_pandas(ledger_dir):
     """The module loads nothing heavy; a head start imports numpy and pyarrow on the caller's
-    thread (the thread only reads and parses), and never pandas."""
+    thread while its thread reads the file (the thread only reads and parses), never pandas."""
     ids = [make_id(seq=i) for i in range(30)]
     write_csv(ledger_dir / "p.csv", PERSONS, [person(id_=x) for x in ids[:5]])
     write_csv(ledger_dir / "s.csv", SERVICES, [service(x, "2011-07-01") for x in ids])
@@ -138,12 +138,27 @@ from fpservice.read import discover, headstart
 from fpservice.headers import DEFAULT
 print(sorted(m for m in ("numpy", "pyarrow", "pandas") if m in sys.modules))
 discover.BATCH_FILE, discover.read_threads = 0, lambda: 1
-imported = []
-threading.Thread.start = lambda self, start=threading.Thread.start: imported.append(
-    "pyarrow" in sys.modules) or start(self)
+reading, read_bytes = threading.Event(), Path.read_bytes
+Path.read_bytes = lambda self: reading.wait() and read_bytes(self)  # held until the caller is back
 head = headstart.HeadStart(Path({str(ledger_dir)!r}), None, DEFAULT)
+print("pyarrow" in sys.modules, "pandas" in sys.modules)
+reading.set()
 got = head.take(Path({str(ledger_dir / "s.csv")!r}))
-print(imported, got is not None and got[1].table.num_rows, "pandas" in sys.modules)
+print(got is not None and got[1].table.num_rows, "pandas" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["[]", "[False] 31 False"]  # the header and 30 rows
+    assert out.stdout.split("\n")[:3] == ["[]", "True False", "31 False"]  # the header and 30 rows
+
+
+def test_no_head_start_in_a_directory_of_many_files(ledger_dir, monkeypatch, any_size):
+    """A file per village: the walk stops past `FILES` ledgers, and the loader reads as ever."""
+    monkeypatch.setattr(headstart, "FILES", 3)
+    ids = [make_id(seq=i) for i in range(20)]
+    write_csv(ledger_dir / "s.csv", SERVICES, [service(x, "2011-07-01") for x in ids])  # the largest
+    for i in range(3):
+        write_csv(ledger_dir / f"p{i}.csv", PERSONS, [person(id_=ids[i])])
+    assert discover.discover(ledger_dir, limit=3) is None
+    assert len(discover.discover(ledger_dir, limit=4)) == 4
+    ahead, alone, used = with_and_without(ledger_dir, monkeypatch)
+    assert_same(ahead, alone)
+    assert used == []

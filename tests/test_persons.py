@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fpservice import persons
 from fpservice.persons import first_seen
-from fpservice.read.assemble import _file_order
+from fpservice.read.assemble import _file_order, _persons
 
 ledgers = st.lists(st.lists(st.integers(-(2**62), 2**62) | st.integers(0, 40), max_size=60), max_size=5)
 
@@ -55,3 +55,31 @@ def test_rows_put_in_file_order_only_when_reads_interleave():
     assert _file_order([_frame(["c.csv"], []), _frame(["a.csv"], [0])], rank) is None  # no rows: no order
     assert _file_order([_frame(["b.csv"], [0]), _frame(["a.csv"], [0, 0])], rank).tolist() == [1, 2, 0]
     assert _file_order([], rank) is None
+
+
+reads = st.lists(st.lists(st.integers(0, 30), max_size=20), max_size=3)  # a ledger's reads' keys
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(reads, st.booleans(), st.randoms()), max_size=4), st.sampled_from([1, 2]))
+def test_ledgers_keys_joined_in_order_and_numbered_across_ledgers(ledgers, threads):
+    """Each ledger's keys joined read by read and put in its frame's order (when one is given),
+    and every row numbered by first appearance across the ledgers, the first ledger's first."""
+    parts, expected = {}, {}
+    for i, (keys, shuffled, rng) in enumerate(ledgers):
+        arrays = [np.array(k, dtype=np.int64) for k in keys]
+        joined = np.concatenate(arrays or [np.zeros(0, np.int64)])
+        order = None  # (a ledger without rows has no order: _file_order)
+        if shuffled and len(joined):
+            order = np.array(rng.sample(range(len(joined)), len(joined)), dtype=np.intp)
+        parts[f"l{i}"] = (arrays, order)
+        expected[f"l{i}"] = joined if order is None else joined[order]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(persons, "_BUCKETED", 0)  # through the buckets, small as the keys are
+        ids, numbers = _persons(parts, threads)
+    assert list(ids) == list(numbers) == list(parts)
+    assert all(np.array_equal(ids[k], expected[k]) and ids[k].dtype == np.int64 for k in parts)
+    everyone = np.concatenate([expected[k] for k in parts] or [np.zeros(0, np.int64)])
+    assert np.concatenate([numbers[k] for k in parts] or [np.zeros(0, np.int32)]).tolist() == (
+        pd.factorize(everyone)[0].tolist()
+    )

@@ -4,7 +4,7 @@
       -> loader (a thread pool; each read through the cache, or the largest file taken from
          headstart, which parsed it while pandas was imported)
         -> ledgerfile (one CSV file, a batch, or a workbook's sheet)
-             encodings -> csvparse | sheets (workbooks, in worker processes)
+             encodings -> arrowparse -> csvparse | sheets (workbooks, in worker processes)
              -> header (where rows begin and end) -> recognise -> validate
       -> assemble (frames in file order, persons numbered)
 

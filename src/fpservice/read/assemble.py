@@ -46,30 +46,30 @@ def frames(
     # Persons are numbered on a thread of their own while the other columns are joined (pandas
     # hashes without the GIL). Measured at a million persons: the warm run (what cron does)
     # takes 2.09 s with it, 2.34 s without.
+    keys = {k: ([f["pid"].to_numpy() for f in parts[k]], orders[k]) for k in with_id}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fpservice-persons") as pool:
-        numbering = pool.submit(_persons, {k: (parts[k], orders[k]) for k in with_id}, threads)
-        frames = {
-            k: _concat(k, v, orders[k], rank, skip="pid" if k in with_id else None) for k, v in parts.items()
-        }
+        numbering = pool.submit(_persons, keys, threads)
+        skip = {k: "pid" for k in with_id}
+        frames = {k: _concat(k, v, orders[k], rank, skip.get(k)) for k, v in parts.items()}
         ids, numbers = numbering.result()
-    for k in with_id:  # (a new frame: one may be a read's own)
+    for k in with_id:  # a frame of its own (one may be a read's), its columns in the contract's order
         joined = frames[k]
-        columns = {name: ids[k] if name == "pid" else joined[name].array for name in empty_frame(k).columns}
+        columns = {name: ids[k] if name == "pid" else joined[name] for name in empty_frame(k).columns}
         frames[k] = pd.DataFrame({**columns, "person": numbers[k]}, copy=False)
     return frames
 
 
-def _persons(parts: dict[str, tuple[list[pd.DataFrame], np.ndarray | None]], threads: int):
-    """-> every ledger's ID numbers (int64 keys) in the order its joined frame will have, and each
-    row's person number (see persons.first_seen). The keys of all ledgers are joined once, in one
-    array that each ledger's keys are a view of."""
-    sizes = [sum(len(f) for f in frames) for frames, _ in parts.values()]
+def _persons(parts: dict[str, tuple[list[np.ndarray], np.ndarray | None]], threads: int):
+    """From each ledger's ID numbers (int64 keys), read by read, and the order its joined frame
+    will have (see _file_order): -> each ledger's keys in that order, and each row's person
+    number (see persons.first_seen), the persons ledger's first. The keys of all ledgers are
+    joined once, in one array that each ledger's keys are a view of."""
+    sizes = [sum(map(len, joined)) for joined, _ in parts.values()]
     keys = np.empty(sum(sizes), dtype=np.int64)
     bounds = np.cumsum([0, *sizes]).tolist()
     ids = {}
-    for (k, (frames, order)), a, b in zip(parts.items(), bounds, bounds[1:]):
+    for (k, (joined, order)), a, b in zip(parts.items(), bounds, bounds[1:]):
         ids[k] = keys[a:b]
-        joined = [f["pid"].to_numpy() for f in frames]
         if order is None:
             np.concatenate(joined or [keys[:0]], out=ids[k])
         else:
@@ -92,7 +92,7 @@ def _concat(
     Categorical columns (file, unit, …) keep their codes: the categories of all files are united
     first, so pandas does not fall back to strings. Text categories are sorted in every file and
     stay sorted when united: how files were grouped into reads does not show. The column `skip`
-    is left out of a frame joined here (its caller joins it)."""
+    is left out of a frame joined here (its caller joins it), not out of one read's frame."""
     if not frames:
         return empty_frame(key).copy()
     if len(frames) == 1 and order is None:

@@ -66,7 +66,7 @@ def read_table(
     delim = delimiter_of(source)
     try:
         if parsed is None or parsed.table is None or parsed.shape != (tuple(usecols), distinct, delim):
-            parsed = parse(source, usecols, delim, distinct, threads)
+            parsed = parse(source, usecols, delim=delim, distinct=distinct, threads=threads)
         table = _coded(source, parsed)
     except (pa.ArrowInvalid, Disagree, UnicodeDecodeError):
         if source.native or not source.checked:

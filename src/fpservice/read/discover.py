@@ -14,11 +14,12 @@ LEDGER_SUFFIXES = (".csv", *SUFFIXES)
 UNITS_FILE = "units.csv"  # at the directory's top: the units, not a ledger
 
 
-def discover(root: Path) -> list[Path]:
+def discover(root: Path, limit: int | None = None) -> list[Path] | None:
     """CSV files and workbooks at any depth, in a stable order. Symlinked directories are not
     followed; hidden files and the lock files Excel and WPS keep beside an open workbook
     (`~$台帐.xlsx`) are not ledgers. A directory that cannot be listed is among what is found
-    (see `unusable`): ledgers may be in it, so it is said, not passed over."""
+    (see `unusable`): ledgers may be in it, so it is said, not passed over. With `limit`, None
+    as soon as more than that many are found (the rest is not walked)."""
     found = []
 
     def unlisted(exc: OSError) -> None:
@@ -30,6 +31,8 @@ def discover(root: Path) -> list[Path]:
         for name in sorted(filenames):
             if name.lower().endswith(LEDGER_SUFFIXES) and not name.startswith((".", "~$")):
                 found.append(Path(dirpath) / name)
+        if limit is not None and len(found) > limit:
+            return None
     return found
 
 
