@@ -124,6 +124,10 @@ class Target:
     file: Path | None = None
     directory: Path | None = None
 
+    @property
+    def stdout(self) -> bool:
+        return self.file is None and self.directory is None
+
     def path(self, stem: str) -> Path | None:
         """The file to write: a directory's file is named `<stem>.<ext>` (stem: plan_quarter)."""
         if self.directory is None:

@@ -131,8 +131,7 @@ def report(
 
         write = partial(options.emit, html.to_html(outcome.report))
     else:  # text for people: the console's encoding on stdout
-        to_console = fmt == "table" and goal.file is None and goal.directory is None
-        width = options.terminal_width(wide) if to_console else None
+        width = options.terminal_width(wide) if fmt == "table" and goal.stdout else None
         write = partial(options.emit_text, tables.report_tables(outcome.report, fmt, width, summary=True))
     findings = outcome.wait().findings
     form = "_报表" if layout == "form" else ""

@@ -18,11 +18,11 @@ from fpservice import units as units_mod
 from fpservice.findings import Finding
 from fpservice.headers import DEFAULT, Headers
 from fpservice.read import csvparse
-from fpservice.read.arrowparse import Parsed
+from fpservice.read.arrowparse import Parsed, delimiter_of
 from fpservice.read.cells import Cells
 from fpservice.read.csvparse import CsvTable
 from fpservice.read.discover import plain_head
-from fpservice.read.encodings import Source, delimiter, newlines_in, open_source
+from fpservice.read.encodings import Source, newlines_in, open_source
 from fpservice.read.header import find_header, is_footer
 from fpservice.read.ledgerset import FileAccount, ReadResult
 from fpservice.read.problem import FileProblem
@@ -336,7 +336,7 @@ def _csv_line_cells(source: Source, table: CsvTable):
             breaks |= lone_cr
         ends = np.flatnonzero(breaks)
         starts = np.concatenate(([0], ends + 1))
-        delim = delimiter(source.head().split(b"\n", 1)[0])
+        delim = delimiter_of(source)
         out = []
         for line in np.asarray(lines).tolist():
             a = int(starts[line - 1])
